@@ -1,0 +1,16 @@
+import { CreateWorkspaceAndMember1763900000000 } from './1763900000000-create-workspace-and-member';
+import { CreateTenantSecret1763900000001 } from './1763900000001-create-tenant-secret';
+import { CreateAuditEvent1763900000002 } from './1763900000002-create-audit-event';
+import { CreateTierPrice1763900000003 } from './1763900000003-create-tier-price';
+import { CreateUsageRecordAndRollup1763900000004 } from './1763900000004-create-usage-record-and-rollup';
+import { CreatePartnerToken1763900000005 } from './1763900000005-create-partner-token';
+
+/** Every migration, in order. Listed explicitly so the same list serves ts (tests) and compiled js. */
+export const migrations = [
+  CreateWorkspaceAndMember1763900000000,
+  CreateTenantSecret1763900000001,
+  CreateAuditEvent1763900000002,
+  CreateTierPrice1763900000003,
+  CreateUsageRecordAndRollup1763900000004,
+  CreatePartnerToken1763900000005,
+];

@@ -1,0 +1,124 @@
+import { AbilityBuilder, createMongoAbility, ForcedSubject, MongoAbility, MongoQuery, subject as asSubject } from '@casl/ability';
+import { MemberRole } from '../modules/workspace/workspace.enums';
+import type { Principal } from './principal';
+
+/**
+ * The one place that says who may do what. Everything a check is about carries the workspace it
+ * belongs to, so a permission granted through one membership never reaches another workspace.
+ */
+export type Action = 'read' | 'manage' | 'create' | 'update' | 'record' | 'settle';
+export type SubjectType =
+  | 'Viewer'
+  | 'Workspace'
+  | 'Plan'
+  | 'Member'
+  | 'AiInferenceKey'
+  | 'ByokFallback'
+  | 'AuditLog'
+  | 'PartnerToken'
+  | 'Usage'
+  | 'TierPrice'
+  | 'InferenceCall';
+
+/** Every checked object names its workspace (null for platform-wide subjects). */
+interface Scope {
+  workspaceId: string | null;
+}
+type ScopedSubject = { [K in SubjectType]: Scope & ForcedSubject<K> }[SubjectType];
+
+export type AppAbility = MongoAbility<[Action, SubjectType | ScopedSubject | 'all'], MongoQuery<Scope>>;
+
+export interface Membership {
+  workspaceId: string;
+  role: MemberRole;
+}
+
+type Can = AbilityBuilder<AppAbility>['can'];
+
+/** Manage billing: save/replace/remove the key, audit log, partner tokens, usage and billing figures. */
+function manageBilling(can: Can, workspaceId: string): void {
+  can('manage', 'AiInferenceKey', { workspaceId });
+  can('update', 'ByokFallback', { workspaceId });
+  can('read', 'AuditLog', { workspaceId });
+  can('manage', 'PartnerToken', { workspaceId });
+  can('read', 'Usage', { workspaceId });
+}
+
+function readWorkspace(can: Can, workspaceId: string): void {
+  can('read', 'Workspace', { workspaceId });
+  can('read', 'AiInferenceKey', { workspaceId });
+  can('read', 'Member', { workspaceId });
+}
+
+const ROLE_PERMISSIONS: Record<MemberRole, (can: Can, workspaceId: string) => void> = {
+  [MemberRole.MEMBER]: readWorkspace,
+  [MemberRole.BILLING_MANAGER]: (can, workspaceId) => {
+    readWorkspace(can, workspaceId);
+    manageBilling(can, workspaceId);
+  },
+  [MemberRole.ADMIN]: (can, workspaceId) => {
+    readWorkspace(can, workspaceId);
+    manageBilling(can, workspaceId);
+    can('manage', 'Member', { workspaceId });
+  },
+  [MemberRole.OWNER]: (can, workspaceId) => {
+    readWorkspace(can, workspaceId);
+    manageBilling(can, workspaceId);
+    can('manage', 'Member', { workspaceId });
+  },
+};
+
+/** A subject instance for a check: CASL needs a typed object, never a plain one. */
+export function scoped(type: SubjectType, workspaceId?: string): ScopedSubject {
+  return asSubject(type, { workspaceId: workspaceId ?? null });
+}
+
+export function defineAbilityFor(principal: Principal, memberships: readonly Membership[]): AppAbility {
+  const { can, build } = new AbilityBuilder<AppAbility>(createMongoAbility);
+  switch (principal.kind) {
+    case 'invalid':
+      break;
+    case 'anonymous':
+      can('read', 'Viewer');
+      break;
+    case 'service':
+      can('read', 'Viewer');
+      can('record', 'InferenceCall');
+      can('read', 'TierPrice');
+      break;
+    case 'partner':
+      can('read', 'Viewer');
+      can('read', 'Usage', { workspaceId: principal.workspaceId });
+      break;
+    case 'user':
+      can('read', 'Viewer');
+      can('read', 'TierPrice');
+      for (const membership of memberships) {
+        const grant = ROLE_PERMISSIONS[membership.role];
+        if (!grant) throw new Error(`unknown member role: ${String(membership.role)}`);
+        grant(can, membership.workspaceId);
+      }
+      if (principal.platformAdmin) {
+        can('read', 'all');
+        can('create', 'Workspace');
+        can('update', 'Plan');
+        can('manage', 'Member');
+        can('manage', 'TierPrice');
+        can('settle', 'Usage');
+      }
+      break;
+  }
+  return build();
+}
+
+const MANAGE_BILLING_BY_ROLE = new Map(
+  Object.values(MemberRole).map((role) => {
+    const ability = defineAbilityFor({ kind: 'user', userId: '', platformAdmin: false }, [{ workspaceId: 'w', role }]);
+    return [role, ability.can('manage', scoped('AiInferenceKey', 'w'))] as const;
+  }),
+);
+
+/** Whether a role holds Manage billing, answered by the same rules as every other check. */
+export function roleCanManageBilling(role: MemberRole): boolean {
+  return MANAGE_BILLING_BY_ROLE.get(role) ?? false;
+}

@@ -1,0 +1,28 @@
+import { TenantSecretsCipher } from '../modules/secrets/cipher';
+import { reencryptAll } from '../modules/secrets/reencryption';
+import { TenantSecretStore } from '../modules/secrets/tenant-secret.store';
+import { configOrExit, flag, openDatabase } from './cli-support';
+
+/**
+ * npm run secrets:reencrypt [-- --dry-run]
+ * Rewrites every tenant-secrets blob under SECRETS_PHRASE (reading old ones with
+ * SECRETS_PHRASE_PREVIOUS). Exits 1 when any row failed, naming each.
+ */
+async function main(): Promise<void> {
+  const dryRun = flag(process.argv, 'dry-run');
+  const loaded = configOrExit();
+  const cipher = await TenantSecretsCipher.fromPhrases(loaded.config.secretsPhrase, loaded.config.secretsPhrasePrevious);
+  const dataSource = await openDatabase(loaded);
+  try {
+    const report = await reencryptAll(dataSource, new TenantSecretStore(cipher), { dryRun });
+    const verb = dryRun ? 'would rewrite' : 'rewrote';
+    process.stdout.write(`${verb} ${report.rewritten.length}, already current ${report.alreadyCurrent.length}, failed ${report.failed.length}\n`);
+    for (const workspaceId of report.rewritten) process.stdout.write(`  ${verb}: workspace ${workspaceId}\n`);
+    for (const failure of report.failed) process.stdout.write(`  FAILED: workspace ${failure.workspaceId}: ${failure.reason}\n`);
+    process.exitCode = report.failed.length > 0 ? 1 : 0;
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
+void main();

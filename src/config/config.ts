@@ -1,0 +1,181 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export type NodeEnv = 'production' | 'development' | 'test';
+
+/** The whole service configuration. Fields marked sensitive are never logged or echoed. */
+export interface AppConfig {
+  nodeEnv: NodeEnv;
+  port: number;
+  dataDir: string;
+  /** mysql://… ; undefined means the embedded SQLite file in dataDir */
+  databaseUrl?: string;
+  /** sensitive */
+  secretsPhrase: string;
+  /** sensitive */
+  secretsPhrasePrevious?: string;
+  /** sensitive */
+  jwtSecret: string;
+  /** sensitive */
+  serviceToken?: string;
+  redisUrl?: string;
+  secretsCacheTtlMs: number;
+  openrouterBaseUrl: string;
+  /** sensitive */
+  platformOpenrouterKey?: string;
+  openrouterVerifyKeys: boolean;
+  /** how long the gateway waits for OpenRouter's headers, and between body chunks */
+  openrouterTimeoutMs: number;
+  logLevel: string;
+  migrateOnStart: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadedConfig {
+  config: AppConfig;
+  /** human-readable notes for the start-up log (never containing secret values) */
+  notices: string[];
+}
+
+const MIN_SECRET_LENGTH = 32;
+const DEV_SECRETS_FILE = 'dev-secrets.json';
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+type Env = Record<string, string | undefined>;
+
+function nonEmpty(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function parseBoolean(env: Env, name: string, fallback: boolean): boolean {
+  const value = nonEmpty(env, name);
+  if (value === undefined) return fallback;
+  if (/^(true|1|yes|on)$/i.test(value)) return true;
+  if (/^(false|0|no|off)$/i.test(value)) return false;
+  throw new ConfigError(name, 'must be true or false');
+}
+
+function parseInteger(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const value = nonEmpty(env, name);
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new ConfigError(name, `must be an integer from ${min} to ${max}`);
+  }
+  return Number(value);
+}
+
+function parseUrl(env: Env, name: string, protocols: string[], fallback?: string): string | undefined {
+  const value = nonEmpty(env, name) ?? fallback;
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(name, 'must be a URL');
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')}`);
+  }
+  return value.replace(/\/+$/, '');
+}
+
+/**
+ * Development convenience: secrets that are missing are generated once into DATA_DIR (mode 0600)
+ * and reused on the next start, so a newcomer needs no configuration at all.
+ */
+function loadOrGenerateDevSecrets(dataDir: string, names: string[], notices: string[]): Record<string, string> {
+  const file = join(dataDir, DEV_SECRETS_FILE);
+  const stored: Record<string, string> = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  const generated = names.filter((name) => !stored[name]);
+  if (generated.length > 0) {
+    for (const name of generated) stored[name] = randomBytes(32).toString('base64url');
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, JSON.stringify(stored, null, 2), { mode: 0o600 });
+    chmodSync(file, 0o600);
+    notices.push(`development mode: generated ${generated.join(', ')} into ${file} (mode 0600); set them in production`);
+  } else if (names.length > 0) {
+    notices.push(`development mode: using ${names.join(', ')} from ${file}`);
+  }
+  return stored;
+}
+
+function requireStrongSecret(name: string, value: string | undefined): string {
+  if (value === undefined) throw new ConfigError(name, 'is required in production');
+  if (value.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(name, `must be at least ${MIN_SECRET_LENGTH} characters in production`);
+  }
+  return value;
+}
+
+export function loadConfig(env: Env = process.env): LoadedConfig {
+  const notices: string[] = [];
+  const rawEnv = nonEmpty(env, 'NODE_ENV') ?? 'development';
+  const nodeEnv: NodeEnv = rawEnv === 'production' || rawEnv === 'test' ? rawEnv : 'development';
+  const dataDir = resolve(nonEmpty(env, 'DATA_DIR') ?? './data');
+
+  let secretsPhrase = env.SECRETS_PHRASE || undefined;
+  let jwtSecret = env.JWT_SECRET || undefined;
+  if (nodeEnv === 'production') {
+    secretsPhrase = requireStrongSecret('SECRETS_PHRASE', secretsPhrase);
+    jwtSecret = requireStrongSecret('JWT_SECRET', jwtSecret);
+  } else {
+    const missing = [
+      ...(secretsPhrase ? [] : ['SECRETS_PHRASE']),
+      ...(jwtSecret ? [] : ['JWT_SECRET']),
+    ];
+    const generated = loadOrGenerateDevSecrets(dataDir, missing, notices);
+    secretsPhrase ??= generated.SECRETS_PHRASE;
+    jwtSecret ??= generated.JWT_SECRET;
+  }
+
+  const secretsPhrasePrevious = env.SECRETS_PHRASE_PREVIOUS || undefined;
+  if (secretsPhrasePrevious !== undefined && secretsPhrasePrevious === secretsPhrase) {
+    throw new ConfigError('SECRETS_PHRASE_PREVIOUS', 'must differ from SECRETS_PHRASE');
+  }
+  const serviceToken = env.SERVICE_TOKEN || undefined;
+  if (nodeEnv === 'production' && serviceToken !== undefined && serviceToken.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError('SERVICE_TOKEN', `must be at least ${MIN_SECRET_LENGTH} characters in production`);
+  }
+  const logLevel = nonEmpty(env, 'LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+
+  const config: AppConfig = {
+    nodeEnv,
+    port: parseInteger(env, 'PORT', 4000, 0, 65535),
+    dataDir,
+    databaseUrl: parseUrl(env, 'DATABASE_URL', ['mysql:', 'mariadb:']),
+    secretsPhrase: secretsPhrase as string,
+    secretsPhrasePrevious,
+    jwtSecret: jwtSecret as string,
+    serviceToken,
+    redisUrl: parseUrl(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    secretsCacheTtlMs: parseInteger(env, 'SECRETS_CACHE_TTL_MS', 120_000, 0, 120_000),
+    openrouterBaseUrl: parseUrl(env, 'OPENROUTER_BASE_URL', ['http:', 'https:'], 'https://openrouter.ai/api/v1') as string,
+    platformOpenrouterKey: env.PLATFORM_OPENROUTER_KEY || undefined,
+    openrouterVerifyKeys: parseBoolean(env, 'OPENROUTER_VERIFY_KEYS', true),
+    openrouterTimeoutMs: parseInteger(env, 'OPENROUTER_TIMEOUT_MS', 120_000, 100, 600_000),
+    logLevel,
+    migrateOnStart: parseBoolean(env, 'MIGRATE_ON_START', true),
+  };
+  return { config, notices };
+}
+
+/** The names of configuration fields whose values must never appear in logs. */
+export const SENSITIVE_CONFIG_FIELDS: ReadonlyArray<keyof AppConfig> = [
+  'secretsPhrase',
+  'secretsPhrasePrevious',
+  'jwtSecret',
+  'serviceToken',
+  'platformOpenrouterKey',
+];

@@ -1,0 +1,65 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createConnection } from 'mysql2/promise';
+import { DataSource, DataSourceOptions } from 'typeorm';
+import { migrations } from '../../migrations';
+import { entities } from './entities';
+
+export interface DatabaseSettings {
+  /** mysql://user:pass@host:port/db ; undefined: the embedded SQLite file in dataDir */
+  databaseUrl?: string;
+  dataDir: string;
+  logging?: boolean;
+}
+
+export function isMysqlUrl(url: string | undefined): url is string {
+  return url !== undefined && /^(mysql|mariadb):/.test(url);
+}
+
+/**
+ * MariaDB speaks the MySQL protocol but reports column metadata differently; TypeORM reads the
+ * schema right only when told which server it is, so ask the server.
+ */
+async function mysqlFlavour(url: string): Promise<'mysql' | 'mariadb'> {
+  const connection = await createConnection({ uri: url, connectTimeout: 10_000 });
+  try {
+    const [rows] = await connection.query('SELECT VERSION() AS version');
+    return /mariadb/i.test(String((rows as Array<{ version: string }>)[0]?.version)) ? 'mariadb' : 'mysql';
+  } finally {
+    await connection.end();
+  }
+}
+
+export async function dataSourceOptions(settings: DatabaseSettings): Promise<DataSourceOptions> {
+  const common = { entities, migrations, synchronize: false, migrationsRun: false, logging: settings.logging ?? false } as const;
+  if (isMysqlUrl(settings.databaseUrl)) {
+    const url = settings.databaseUrl.replace(/^mariadb:/, 'mysql:');
+    return {
+      ...common,
+      type: await mysqlFlavour(url),
+      url,
+      timezone: 'Z',
+      charset: 'utf8mb4_unicode_ci',
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      extra: { connectionLimit: 20 },
+    };
+  }
+  mkdirSync(settings.dataDir, { recursive: true });
+  return {
+    ...common,
+    type: 'better-sqlite3',
+    database: join(settings.dataDir, 'service.sqlite'),
+    enableWAL: true,
+    timeout: 10_000,
+  };
+}
+
+export async function createDataSource(settings: DatabaseSettings): Promise<DataSource> {
+  return new DataSource(await dataSourceOptions(settings));
+}
+
+/** Row locks exist on MySQL; SQLite serialises writers on its single connection instead. */
+export function supportsRowLocks(dataSource: DataSource): boolean {
+  return dataSource.options.type === 'mysql' || dataSource.options.type === 'mariadb';
+}

@@ -1,0 +1,19 @@
+import { AuditEventEntity } from '../modules/audit/audit-event.entity';
+import { PartnerTokenEntity } from '../modules/partner-token/partner-token.entity';
+import { TierPriceEntity } from '../modules/tier-price/tier-price.entity';
+import { UsageRecordEntity } from '../modules/usage/usage-record.entity';
+import { UsageRollupEntity } from '../modules/usage/usage-rollup.entity';
+import { TenantSecretEntity } from '../modules/secrets/tenant-secret.entity';
+import { MemberEntity } from '../modules/workspace/member.entity';
+import { WorkspaceEntity } from '../modules/workspace/workspace.entity';
+
+export const entities = [
+  WorkspaceEntity,
+  MemberEntity,
+  TenantSecretEntity,
+  AuditEventEntity,
+  TierPriceEntity,
+  UsageRecordEntity,
+  UsageRollupEntity,
+  PartnerTokenEntity,
+];

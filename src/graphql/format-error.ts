@@ -1,0 +1,53 @@
+import { unwrapResolverError } from '@apollo/server/errors';
+import type { GraphQLFormattedError } from 'graphql';
+import { ArgumentValidationError } from 'type-graphql';
+import { AppError } from './app-error';
+import { ErrorCode } from './error-code';
+
+/** Codes that Apollo and graphql-js give to errors in the request itself; safe to show as they are. */
+const REQUEST_ERROR_CODES = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+]);
+
+const CLIENT_CODES = new Set<string>(Object.values(ErrorCode));
+
+export const INTERNAL_ERROR_MESSAGE = 'Internal server error';
+
+function validationMessage(error: ArgumentValidationError): string {
+  const errors = (error.extensions.validationErrors ?? []) as Array<{ constraints?: Record<string, string> }>;
+  const messages = errors.flatMap((entry) => Object.values(entry.constraints ?? {}));
+  return messages.length > 0 ? messages.join('; ') : 'Invalid arguments';
+}
+
+/** True for errors that are not the client's to see: they are masked and logged. */
+export function isInternalError(error: unknown): boolean {
+  const original = unwrapResolverError(error);
+  if (original instanceof AppError || original instanceof ArgumentValidationError) return false;
+  const code = (original as { extensions?: { code?: unknown } })?.extensions?.code;
+  return !(typeof code === 'string' && (REQUEST_ERROR_CODES.has(code) || CLIENT_CODES.has(code)));
+}
+
+/**
+ * Shapes every error a client sees: a message and a code, never a stack, SQL text or the
+ * validation library's echo of the submitted values.
+ */
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const original = unwrapResolverError(error);
+  const base = { locations: formatted.locations, path: formatted.path };
+  if (original instanceof AppError) {
+    return { ...base, message: original.message, extensions: { code: original.code } };
+  }
+  if (original instanceof ArgumentValidationError) {
+    return { ...base, message: validationMessage(original), extensions: { code: ErrorCode.BAD_USER_INPUT } };
+  }
+  if (!isInternalError(error)) {
+    return { ...base, message: formatted.message, extensions: { code: formatted.extensions?.code } };
+  }
+  return { ...base, message: INTERNAL_ERROR_MESSAGE, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+}

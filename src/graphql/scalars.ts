@@ -1,0 +1,1 @@
+export { DateTimeResolver as DateTimeScalar, SafeIntResolver as SafeIntScalar } from 'graphql-scalars';

@@ -1,0 +1,110 @@
+import type { DataSource } from 'typeorm';
+import { badUserInput } from '../../graphql/app-error';
+import { KeySource } from '../usage/usage.enums';
+import { UsageRollupEntity } from '../usage/usage-rollup.entity';
+import { ModelTier } from '../workspace/workspace.enums';
+import { BillingSummary, TierBreakdown } from './billing-summary.type';
+
+const MONTH = /^(\d{4})-(0[1-9]|1[0-2])$/;
+
+interface RollupGroup {
+  tier: ModelTier;
+  keySource: KeySource;
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  tierPriceMicros: number;
+  rawCostMicros: number;
+  billedMicros: number;
+  flaggedCalls: number;
+}
+
+/** [first day, first day of next month) as YYYY-MM-DD */
+export function monthDaysOrThrow(month: string): { fromDay: string; toDay: string } {
+  const match = MONTH.exec(month);
+  if (!match) throw badUserInput('month must be YYYY-MM, e.g. 2026-11');
+  const year = Number(match[1]);
+  const monthIndex = Number(match[2]);
+  const next = monthIndex === 12 ? `${year + 1}-01` : `${year}-${String(monthIndex + 1).padStart(2, '0')}`;
+  return { fromDay: `${month}-01`, toDay: `${next}-01` };
+}
+
+/** Monthly billing figures from the daily rollups: one grouped query, whatever the number of calls. */
+export class BillingSummaryService {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async summary(workspaceId: string, month: string, viewerIsPlatformAdmin: boolean): Promise<BillingSummary> {
+    const days = monthDaysOrThrow(month);
+    const raw = await this.dataSource
+      .getRepository(UsageRollupEntity)
+      .createQueryBuilder('u')
+      .select('u.tier', 'tier')
+      .addSelect('u.keySource', 'keySource')
+      .addSelect('SUM(u.calls)', 'calls')
+      .addSelect('SUM(u.inputTokens)', 'inputTokens')
+      .addSelect('SUM(u.outputTokens)', 'outputTokens')
+      .addSelect('SUM(u.tierPriceMicros)', 'tierPriceMicros')
+      .addSelect('SUM(u.rawCostMicros)', 'rawCostMicros')
+      .addSelect('SUM(u.billedMicros)', 'billedMicros')
+      .addSelect('SUM(u.flaggedCalls)', 'flaggedCalls')
+      .where('u.workspaceId = :workspaceId', { workspaceId })
+      .andWhere('u.day >= :fromDay AND u.day < :toDay', days)
+      // Grouped by day too, which is the primary key's order after the workspace: the database
+      // streams the groups without a temporary table and sort (half the cost on MariaDB), and
+      // summarise() adds up the days' groups by tier and key source.
+      .groupBy('u.day')
+      .addGroupBy('u.tier')
+      .addGroupBy('u.keySource')
+      .getRawMany<Record<keyof RollupGroup, string | number>>();
+    const groups: RollupGroup[] = raw.map((row) => ({
+      tier: row.tier as ModelTier,
+      keySource: row.keySource as KeySource,
+      calls: Number(row.calls),
+      inputTokens: Number(row.inputTokens),
+      outputTokens: Number(row.outputTokens),
+      tierPriceMicros: Number(row.tierPriceMicros),
+      rawCostMicros: Number(row.rawCostMicros),
+      billedMicros: Number(row.billedMicros),
+      flaggedCalls: Number(row.flaggedCalls),
+    }));
+    return summarise(workspaceId, month, groups, viewerIsPlatformAdmin);
+  }
+}
+
+function sum(groups: RollupGroup[], field: keyof Omit<RollupGroup, 'tier' | 'keySource'>): number {
+  return groups.reduce((total, group) => total + group[field], 0);
+}
+
+export function summarise(workspaceId: string, month: string, groups: RollupGroup[], viewerIsPlatformAdmin: boolean): BillingSummary {
+  const platform = groups.filter((group) => group.keySource === KeySource.PLATFORM);
+  const byok = groups.filter((group) => group.keySource === KeySource.BYOK);
+  const byTier = Object.values(ModelTier).map((tier) => {
+    const ofTier = groups.filter((group) => group.tier === tier);
+    return Object.assign(new TierBreakdown(), {
+      tier,
+      calls: sum(ofTier, 'calls'),
+      inputTokens: sum(ofTier, 'inputTokens'),
+      outputTokens: sum(ofTier, 'outputTokens'),
+      billedMicros: sum(ofTier, 'billedMicros'),
+    });
+  });
+  const platformChargeMicros = sum(platform, 'billedMicros');
+  const byokMarginMicros = sum(byok, 'billedMicros');
+  return Object.assign(new BillingSummary(), {
+    workspaceId,
+    month,
+    calls: sum(groups, 'calls'),
+    platformCalls: sum(platform, 'calls'),
+    byokCalls: sum(byok, 'calls'),
+    inputTokens: sum(groups, 'inputTokens'),
+    outputTokens: sum(groups, 'outputTokens'),
+    tierPriceMicros: sum(groups, 'tierPriceMicros'),
+    byokRawCostMicros: sum(byok, 'rawCostMicros'),
+    platformRawCostMicros: viewerIsPlatformAdmin ? sum(platform, 'rawCostMicros') : null,
+    platformChargeMicros,
+    byokMarginMicros,
+    totalBilledMicros: platformChargeMicros + byokMarginMicros,
+    flaggedCalls: sum(groups, 'flaggedCalls'),
+    byTier,
+  });
+}

@@ -1,0 +1,20 @@
+import { Args, Ctx, Query, Resolver } from 'type-graphql';
+import { Allow, byWorkspaceIdArg } from '../../graphql/allow.decorator';
+import type { GraphQLContext } from '../../graphql/context';
+import { BillingSummaryArgs, LlmAnalyticsArgs } from '../usage/usage.args';
+import { AnalyticsBucket, BillingSummary } from './billing-summary.type';
+
+@Resolver()
+export class BillingResolver {
+  @Query(() => BillingSummary)
+  @Allow('read', 'Usage', byWorkspaceIdArg)
+  billingSummary(@Args() { workspaceId, month }: BillingSummaryArgs, @Ctx() ctx: GraphQLContext): Promise<BillingSummary> {
+    return ctx.services.billingSummaries.summary(workspaceId, month, ctx.auth.isPlatformAdmin);
+  }
+
+  @Query(() => [AnalyticsBucket])
+  @Allow('read', 'Usage', byWorkspaceIdArg)
+  llmAnalytics(@Args() { workspaceId, from, to, groupBy }: LlmAnalyticsArgs, @Ctx() ctx: GraphQLContext): Promise<AnalyticsBucket[]> {
+    return ctx.services.llmAnalytics.buckets(workspaceId, from, to, groupBy);
+  }
+}

@@ -1,0 +1,90 @@
+import type { DataSource } from 'typeorm';
+import { AnalyticsGroupBy } from '../usage/usage.enums';
+import { UsageRecordEntity } from '../usage/usage-record.entity';
+import { UsageRollupEntity } from '../usage/usage-rollup.entity';
+import { occurredDaySql } from '../usage/usage-rollup.repository';
+import { validRangeOrThrow } from '../usage/usage-query.service';
+import { partialRangesCondition, splitByWholeDays } from '../usage/utc-day';
+import { AnalyticsBucket } from './billing-summary.type';
+
+const ROLLUP_COLUMN: Record<AnalyticsGroupBy, string> = {
+  [AnalyticsGroupBy.DAY]: 'u.day',
+  [AnalyticsGroupBy.MODEL]: 'u.model',
+  [AnalyticsGroupBy.PATH]: 'u.path',
+  [AnalyticsGroupBy.KEY_SOURCE]: 'u.key_source',
+  [AnalyticsGroupBy.TIER]: 'u.tier',
+};
+
+const RECORD_COLUMN: Record<Exclude<AnalyticsGroupBy, AnalyticsGroupBy.DAY>, string> = {
+  [AnalyticsGroupBy.MODEL]: 'r.model',
+  [AnalyticsGroupBy.PATH]: 'r.path',
+  [AnalyticsGroupBy.KEY_SOURCE]: 'r.key_source',
+  [AnalyticsGroupBy.TIER]: 'r.tier',
+};
+
+type Totals = Omit<AnalyticsBucket, 'key'>;
+type RawBucket = Record<'key' | keyof Totals, string | number>;
+
+/**
+ * Every call, whichever key served it and background paths included, grouped by one dimension.
+ * Whole days are read from the rollups and only the partial days at the range's ends from records.
+ */
+export class LlmAnalyticsService {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async buckets(workspaceId: string, from: Date, to: Date, groupBy: AnalyticsGroupBy): Promise<AnalyticsBucket[]> {
+    validRangeOrThrow(from, to);
+    const { wholeDays, partial } = splitByWholeDays(from, to);
+    const parts: RawBucket[][] = [];
+    if (wholeDays) {
+      const column = ROLLUP_COLUMN[groupBy];
+      parts.push(
+        await this.dataSource
+          .getRepository(UsageRollupEntity)
+          .createQueryBuilder('u')
+          .select(column, 'key')
+          .addSelect('SUM(u.calls)', 'calls')
+          .addSelect('SUM(u.input_tokens)', 'inputTokens')
+          .addSelect('SUM(u.output_tokens)', 'outputTokens')
+          .addSelect('SUM(u.billed_micros)', 'billedMicros')
+          .where('u.workspace_id = :workspaceId', { workspaceId })
+          .andWhere('u.day >= :fromDay AND u.day < :toDay', wholeDays)
+          .groupBy(column)
+          .getRawMany<RawBucket>(),
+      );
+    }
+    if (partial.length > 0) {
+      const column = groupBy === AnalyticsGroupBy.DAY ? occurredDaySql(this.dataSource, 'r.occurred_at') : RECORD_COLUMN[groupBy];
+      const { sql, parameters } = partialRangesCondition(partial, 'r.occurred_at');
+      parts.push(
+        await this.dataSource
+          .getRepository(UsageRecordEntity)
+          .createQueryBuilder('r')
+          .select(column, 'key')
+          .addSelect('COUNT(*)', 'calls')
+          .addSelect('SUM(r.input_tokens)', 'inputTokens')
+          .addSelect('SUM(r.output_tokens)', 'outputTokens')
+          .addSelect('SUM(r.billed_micros)', 'billedMicros')
+          .where('r.workspace_id = :workspaceId', { workspaceId })
+          .andWhere(sql, parameters)
+          .groupBy(column)
+          .getRawMany<RawBucket>(),
+      );
+    }
+    return merge(parts.flat());
+  }
+}
+
+function merge(rows: RawBucket[]): AnalyticsBucket[] {
+  const byKey = new Map<string, AnalyticsBucket>();
+  for (const row of rows) {
+    const key = String(row.key);
+    const bucket = byKey.get(key) ?? Object.assign(new AnalyticsBucket(), { key, calls: 0, inputTokens: 0, outputTokens: 0, billedMicros: 0 });
+    bucket.calls += Number(row.calls);
+    bucket.inputTokens += Number(row.inputTokens);
+    bucket.outputTokens += Number(row.outputTokens);
+    bucket.billedMicros += Number(row.billedMicros);
+    byKey.set(key, bucket);
+  }
+  return [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}

@@ -1,0 +1,60 @@
+import type { DataSource } from 'typeorm';
+import { AppError } from '../../graphql/app-error';
+import { ErrorCode } from '../../graphql/error-code';
+import { TenantSecretEntity } from '../secrets/tenant-secret.entity';
+import { TenantSecretStore } from '../secrets/tenant-secret.store';
+import { CachedSecrets, TenantSecretsCache } from '../secrets/tenant-secrets.cache';
+import { InferencePath, KeySource } from '../usage/usage.enums';
+import type { WorkspaceEntity } from '../workspace/workspace.entity';
+import { KEY_POLICY, KeyPolicy } from './key-policy';
+
+export interface ResolvedKey {
+  source: KeySource;
+  key: string;
+  /** for BYOK: the key's last known status and the row version it belongs to */
+  status: string | null;
+  rowUpdatedAt: Date | null;
+}
+
+export class PlatformKeyMissingError extends Error {
+  constructor() {
+    super('PLATFORM_OPENROUTER_KEY is not configured');
+    this.name = 'PlatformKeyMissingError';
+  }
+}
+
+/** Picks the key for a call by the path policy, reading the workspace's key through the cache. */
+export class GatewayKeyResolver {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly store: TenantSecretStore,
+    private readonly cache: TenantSecretsCache,
+    private readonly platformKey: string | undefined,
+  ) {}
+
+  /** Throws KEY_UNAVAILABLE when the workspace's blob does not decrypt: never a silent fallback. */
+  async resolve(workspace: WorkspaceEntity, path: InferencePath): Promise<ResolvedKey> {
+    if (KEY_POLICY[path] === KeyPolicy.WORKSPACE_KEY) {
+      const cached = await this.cache.get(workspace.id, () => this.load(workspace.id));
+      const key = cached.secrets.openrouterKey;
+      if (key) return { source: KeySource.BYOK, key, status: cached.keyStatus, rowUpdatedAt: cached.rowUpdatedAt };
+    }
+    return this.platform();
+  }
+
+  platform(): ResolvedKey {
+    if (!this.platformKey) throw new PlatformKeyMissingError();
+    return { source: KeySource.PLATFORM, key: this.platformKey, status: null, rowUpdatedAt: null };
+  }
+
+  private async load(workspaceId: string): Promise<CachedSecrets> {
+    const row = await this.dataSource.getRepository(TenantSecretEntity).findOne({ where: { workspaceId } });
+    if (!row) return { secrets: {}, keyStatus: null, rowUpdatedAt: null };
+    const secrets = this.store.decryptOrThrow(row);
+    return { secrets, keyStatus: row.openrouterStatus, rowUpdatedAt: row.updatedAt };
+  }
+}
+
+export function isKeyUnavailable(error: unknown): boolean {
+  return error instanceof AppError && error.code === ErrorCode.KEY_UNAVAILABLE;
+}

@@ -1,0 +1,70 @@
+import { Agent, errors as undiciErrors, request } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+
+export interface UpstreamResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Readable;
+}
+
+export class UpstreamError extends Error {
+  constructor(
+    readonly kind: 'timeout' | 'unreachable',
+    readonly httpStatus: 502 | 504,
+  ) {
+    super(kind === 'timeout' ? 'OpenRouter did not answer in time' : 'OpenRouter could not be reached');
+    this.name = 'UpstreamError';
+  }
+}
+
+export function upstreamErrorOf(error: unknown): UpstreamError {
+  if (
+    error instanceof undiciErrors.HeadersTimeoutError ||
+    error instanceof undiciErrors.BodyTimeoutError ||
+    error instanceof undiciErrors.ConnectTimeoutError
+  ) {
+    return new UpstreamError('timeout', 504);
+  }
+  return new UpstreamError('unreachable', 502);
+}
+
+/** OpenRouter's chat completions over a keep-alive connection pool. */
+export class OpenRouterClient {
+  private readonly agent: Agent;
+
+  constructor(
+    private readonly baseUrl: string,
+    timeoutMs: number,
+  ) {
+    this.agent = new Agent({
+      connections: 256,
+      keepAliveTimeout: 30_000,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      connect: { timeout: Math.min(timeoutMs, 10_000) },
+    });
+  }
+
+  async chatCompletions(key: string, body: string, requestId: string): Promise<UpstreamResponse> {
+    try {
+      const response = await request(`${this.baseUrl}/chat/completions`, {
+        method: 'POST',
+        dispatcher: this.agent,
+        headers: {
+          authorization: `Bearer ${key}`,
+          'content-type': 'application/json',
+          'x-request-id': requestId,
+        },
+        body,
+      });
+      return { status: response.statusCode, headers: response.headers, body: response.body };
+    } catch (error) {
+      throw upstreamErrorOf(error);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+}

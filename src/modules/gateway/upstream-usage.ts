@@ -1,0 +1,79 @@
+import { usdNumberToMicros } from '../billing/usd';
+
+/** What a completed call cost, from OpenRouter's `usage` object. */
+export interface UpstreamUsage {
+  inputTokens: number;
+  outputTokens: number;
+  /** null when the cost is missing, negative or not finite: the record is flagged for review */
+  rawCostMicros: number | null;
+}
+
+interface UsageObject {
+  prompt_tokens?: unknown;
+  completion_tokens?: unknown;
+  cost?: unknown;
+  is_byok?: unknown;
+  cost_details?: { upstream_inference_cost?: unknown } | null;
+}
+
+function tokens(value: unknown): number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : 0;
+}
+
+/**
+ * Raw cost is `cost`, plus `upstream_inference_cost` when `is_byok`: then the customer's own
+ * provider keys ran the call and `cost` is only OpenRouter's fee.
+ */
+export function usageFrom(usage: UsageObject | undefined | null): UpstreamUsage {
+  if (!usage || typeof usage !== 'object') return { inputTokens: 0, outputTokens: 0, rawCostMicros: null };
+  const cost = usdNumberToMicros(usage.cost);
+  let rawCostMicros = cost ?? null;
+  if (rawCostMicros !== null && usage.is_byok === true) {
+    const upstream = usdNumberToMicros(usage.cost_details?.upstream_inference_cost);
+    rawCostMicros = upstream === undefined ? null : rawCostMicros + upstream;
+  }
+  return { inputTokens: tokens(usage.prompt_tokens), outputTokens: tokens(usage.completion_tokens), rawCostMicros };
+}
+
+/**
+ * Watches a server-sent-event stream as it is relayed, keeping the last `usage` object and
+ * model seen, without holding the stream back or buffering more than one event.
+ */
+export class SseUsageTap {
+  private pending = '';
+  usage?: UsageObject;
+  model?: string;
+
+  feed(chunk: Buffer): void {
+    this.pending += chunk.toString('utf8');
+    let boundary = this.pending.search(/\r?\n\r?\n/);
+    while (boundary >= 0) {
+      const event = this.pending.slice(0, boundary);
+      this.pending = this.pending.slice(boundary).replace(/^\r?\n\r?\n/, '');
+      this.inspect(event);
+      boundary = this.pending.search(/\r?\n\r?\n/);
+    }
+  }
+
+  end(): void {
+    if (this.pending.trim()) this.inspect(this.pending);
+    this.pending = '';
+  }
+
+  private inspect(event: string): void {
+    if (!event.includes('"usage"') && this.model !== undefined) return;
+    const data = event
+      .split(/\r?\n/)
+      .filter((line) => line.startsWith('data:'))
+      .map((line) => line.slice(5).trimStart())
+      .join('\n');
+    if (!data || data === '[DONE]') return;
+    try {
+      const parsed = JSON.parse(data) as { usage?: UsageObject; model?: unknown };
+      if (parsed.usage) this.usage = parsed.usage;
+      if (typeof parsed.model === 'string') this.model ??= parsed.model;
+    } catch {
+      // comments and keep-alives are not JSON; they carry no usage
+    }
+  }
+}

@@ -1,0 +1,66 @@
+import { Field, ID, ObjectType } from 'type-graphql';
+import { SafeIntScalar } from '../../graphql/scalars';
+import type { TenantSecretEntity } from '../secrets/tenant-secret.entity';
+import type { WorkspaceEntity } from '../workspace/workspace.entity';
+import { Plan } from '../workspace/workspace.enums';
+import { KeyStatus } from './inference-key.enums';
+
+@ObjectType('AiInferenceKey', {
+  description: 'What a workspace member may know about its OpenRouter key. The key itself is never returned.',
+})
+export class AiInferenceKeyType {
+  @Field(() => ID)
+  workspaceId: string;
+
+  @Field()
+  configured: boolean;
+
+  @Field(() => String, { nullable: true, description: 'first 8 characters, an ellipsis, the last 4; null when no key is configured' })
+  maskedHint: string | null;
+
+  @Field({ description: 'the workspace is on ENTERPRISE' })
+  eligible: boolean;
+
+  @Field({ description: 'the viewer holds Manage billing on this workspace' })
+  canManage: boolean;
+
+  @Field(() => Date, { nullable: true })
+  updatedAt: Date | null;
+
+  @Field(() => ID, { nullable: true })
+  updatedBy: string | null;
+
+  @Field(() => KeyStatus, { nullable: true, description: "null when not configured; set by the live check on save and by the gateway's calls" })
+  status: KeyStatus | null;
+
+  @Field(() => SafeIntScalar, { nullable: true, description: "from OpenRouter's GET /key at the last check; null when unknown or unlimited" })
+  limitMicros: number | null;
+
+  @Field(() => SafeIntScalar, { nullable: true })
+  limitRemainingMicros: number | null;
+
+  @Field(() => Boolean, { nullable: true })
+  isFreeTier: boolean | null;
+
+  @Field(() => Date, { nullable: true })
+  lastCheckedAt: Date | null;
+
+  /** Built from the metadata beside the ciphertext: reading the status never decrypts. */
+  static from(workspace: WorkspaceEntity, row: TenantSecretEntity | null, canManage: boolean): AiInferenceKeyType {
+    const configured = Boolean(row?.openrouterMaskedHint);
+    return Object.assign(new AiInferenceKeyType(), {
+      workspaceId: workspace.id,
+      configured,
+      maskedHint: configured ? row!.openrouterMaskedHint : null,
+      eligible: workspace.plan === Plan.ENTERPRISE,
+      canManage,
+      updatedAt: configured ? row!.updatedAt : null,
+      updatedBy: configured ? row!.updatedBy : null,
+      status: configured ? ((row!.openrouterStatus as KeyStatus | null) ?? null) : null,
+      limitMicros: configured ? row!.openrouterLimitMicros : null,
+      limitRemainingMicros: configured ? row!.openrouterLimitRemainingMicros : null,
+      isFreeTier: configured ? row!.openrouterIsFreeTier : null,
+      lastCheckedAt: configured ? row!.openrouterLastCheckedAt : null,
+    });
+  }
+}

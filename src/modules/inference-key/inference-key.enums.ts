@@ -1,0 +1,17 @@
+import { registerEnumType } from 'type-graphql';
+
+export enum KeyStatus {
+  UNVERIFIED = 'UNVERIFIED',
+  ACTIVE = 'ACTIVE',
+  INVALID = 'INVALID',
+  OUT_OF_CREDITS = 'OUT_OF_CREDITS',
+  LIMIT_EXCEEDED = 'LIMIT_EXCEEDED',
+}
+
+export enum ByokFallback {
+  NONE = 'NONE',
+  PLATFORM = 'PLATFORM',
+}
+
+registerEnumType(KeyStatus, { name: 'KeyStatus' });
+registerEnumType(ByokFallback, { name: 'ByokFallback' });

@@ -1,0 +1,34 @@
+import { Args, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import { Allow, byWorkspaceIdArg } from '../../graphql/allow.decorator';
+import type { GraphQLContext } from '../../graphql/context';
+import { WorkspaceIdArgs } from '../workspace/workspace.args';
+import { AiInferenceKeyType } from './ai-inference-key.type';
+import { KeyArgs } from './inference-key.args';
+
+@Resolver(() => AiInferenceKeyType)
+export class InferenceKeyResolver {
+  @Query(() => AiInferenceKeyType)
+  @Allow('read', 'AiInferenceKey', byWorkspaceIdArg)
+  async aiInferenceKey(@Args() { workspaceId }: WorkspaceIdArgs, @Ctx() ctx: GraphQLContext): Promise<AiInferenceKeyType> {
+    const workspace = await ctx.services.workspaces.getOrThrow(ctx, workspaceId);
+    return ctx.services.inferenceKeys.status(ctx, workspace);
+  }
+
+  @Mutation(() => AiInferenceKeyType, { description: 'Manage billing holders of an ENTERPRISE workspace' })
+  @Allow('manage', 'AiInferenceKey', byWorkspaceIdArg)
+  saveKey(@Args() { workspaceId, key }: KeyArgs, @Ctx() ctx: GraphQLContext): Promise<AiInferenceKeyType> {
+    return ctx.services.inferenceKeys.save(ctx, workspaceId, key);
+  }
+
+  @Mutation(() => AiInferenceKeyType)
+  @Allow('manage', 'AiInferenceKey', byWorkspaceIdArg)
+  replaceKey(@Args() { workspaceId, key }: KeyArgs, @Ctx() ctx: GraphQLContext): Promise<AiInferenceKeyType> {
+    return ctx.services.inferenceKeys.replace(ctx, workspaceId, key);
+  }
+
+  @Mutation(() => AiInferenceKeyType)
+  @Allow('manage', 'AiInferenceKey', byWorkspaceIdArg)
+  removeKey(@Args() { workspaceId }: WorkspaceIdArgs, @Ctx() ctx: GraphQLContext): Promise<AiInferenceKeyType> {
+    return ctx.services.inferenceKeys.remove(ctx, workspaceId);
+  }
+}

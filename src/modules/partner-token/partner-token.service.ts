@@ -1,0 +1,71 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { IsNull } from 'typeorm';
+import type { RequestContext } from '../../request-context';
+import { PARTNER_TOKEN_PREFIX } from '../../auth/authenticator';
+import { timeOrderedId } from '../../db/ids';
+import { TransactionRunner } from '../../db/transaction-runner';
+import { badUserInput, forbidden } from '../../graphql/app-error';
+import { PartnerTokenEntity } from './partner-token.entity';
+
+const TOKEN_BYTES = 32;
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+/** Tokens carry 256 random bits, so a plain SHA-256 is a safe one-way lookup key. */
+function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export class PartnerTokenService {
+  constructor(private readonly transactions: TransactionRunner) {}
+
+  async create(ctx: RequestContext, workspaceId: string, name: string): Promise<{ token: string; entity: PartnerTokenEntity }> {
+    const trimmed = name.trim();
+    if (trimmed.length === 0) throw badUserInput('name must not be blank');
+    const token = `${PARTNER_TOKEN_PREFIX}${randomBytes(TOKEN_BYTES).toString('base64url')}`;
+    const entity = Object.assign(new PartnerTokenEntity(), {
+      id: timeOrderedId(),
+      workspaceId,
+      name: trimmed,
+      tokenHash: hashToken(token),
+      createdBy: ctx.auth.userId ?? null,
+      createdAt: new Date(),
+      revokedAt: null,
+      lastUsedAt: null,
+    });
+    await this.transactions.manager.insert(PartnerTokenEntity, entity);
+    return { token, entity };
+  }
+
+  list(workspaceId: string): Promise<PartnerTokenEntity[]> {
+    return this.transactions.manager.find(PartnerTokenEntity, { where: { workspaceId }, order: { createdAt: 'DESC' } });
+  }
+
+  /**
+   * Revocation is idempotent. The token's workspace decides who may revoke it; a token the caller
+   * cannot manage answers FORBIDDEN whether or not it exists.
+   */
+  async revoke(ctx: RequestContext, id: string): Promise<PartnerTokenEntity> {
+    const entity = await this.transactions.manager.findOne(PartnerTokenEntity, { where: { id } });
+    await ctx.auth.authorize('manage', 'PartnerToken', entity?.workspaceId ?? '');
+    if (!entity) throw forbidden();
+    if (!entity.revokedAt) {
+      entity.revokedAt = new Date();
+      await this.transactions.manager.update(PartnerTokenEntity, { id, revokedAt: IsNull() }, { revokedAt: entity.revokedAt });
+    }
+    return entity;
+  }
+
+  /** For the authenticator: the live token's workspace, or undefined when unknown or revoked. */
+  async lookup(token: string): Promise<{ tokenId: string; workspaceId: string } | undefined> {
+    const hash = hashToken(token);
+    const entity = await this.transactions.manager.findOne(PartnerTokenEntity, { where: { tokenHash: hash } });
+    if (!entity || entity.revokedAt) return undefined;
+    if (!timingSafeEqual(Buffer.from(entity.tokenHash, 'hex'), Buffer.from(hash, 'hex'))) return undefined;
+    const now = new Date();
+    if (!entity.lastUsedAt || now.getTime() - entity.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
+      // Kept coarse so that a busy integration does not turn every read into a write.
+      await this.transactions.manager.update(PartnerTokenEntity, { id: entity.id }, { lastUsedAt: now });
+    }
+    return { tokenId: entity.id, workspaceId: entity.workspaceId };
+  }
+}

@@ -1,0 +1,45 @@
+import type { DataSource } from 'typeorm';
+import { supportsRowLocks } from '../../db/data-source';
+import { TransactionRunner } from '../../db/transaction-runner';
+import { TenantSecretEntity } from './tenant-secret.entity';
+import { TenantSecretStore } from './tenant-secret.store';
+
+export interface ReencryptionReport {
+  rewritten: string[];
+  alreadyCurrent: string[];
+  failed: Array<{ workspaceId: string; reason: string }>;
+}
+
+/**
+ * Rewrites every blob under the current phrase, one row per transaction under a row lock, so the
+ * service can keep running. Rows already current are skipped; a row that fails is named and the
+ * run goes on. After a run with no failures, SECRETS_PHRASE_PREVIOUS can be dropped.
+ */
+export async function reencryptAll(dataSource: DataSource, store: TenantSecretStore, options: { dryRun: boolean }): Promise<ReencryptionReport> {
+  const report: ReencryptionReport = { rewritten: [], alreadyCurrent: [], failed: [] };
+  const transactions = new TransactionRunner(dataSource);
+  const ids = (await dataSource.getRepository(TenantSecretEntity).find({ select: ['workspaceId'], order: { workspaceId: 'ASC' } })).map(
+    (row) => row.workspaceId,
+  );
+  for (const workspaceId of ids) {
+    try {
+      const outcome = await transactions.run(async (manager) => {
+        const query = manager.getRepository(TenantSecretEntity).createQueryBuilder('s').where('s.workspaceId = :workspaceId', { workspaceId });
+        if (supportsRowLocks(dataSource)) query.setLock('pessimistic_write');
+        const row = await query.getOne();
+        if (!row) return 'gone' as const;
+        if (row.keyId === store.currentKeyId) return 'current' as const;
+        const rewritten = store.reencrypt(row);
+        if (!options.dryRun) {
+          await manager.update(TenantSecretEntity, { workspaceId }, { ciphertext: rewritten.ciphertext, keyId: rewritten.keyId });
+        }
+        return 'rewritten' as const;
+      });
+      if (outcome === 'current') report.alreadyCurrent.push(workspaceId);
+      if (outcome === 'rewritten') report.rewritten.push(workspaceId);
+    } catch (error) {
+      report.failed.push({ workspaceId, reason: (error as Error).message });
+    }
+  }
+  return report;
+}

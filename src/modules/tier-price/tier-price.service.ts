@@ -1,0 +1,58 @@
+import { EntityManager } from 'typeorm';
+import { timeOrderedId } from '../../db/ids';
+import { TransactionRunner } from '../../db/transaction-runner';
+import { badUserInput } from '../../graphql/app-error';
+import { ModelTier } from '../workspace/workspace.enums';
+import { TierPriceEntity } from './tier-price.entity';
+
+/** A price per million tokens above $1,000,000 is a typo, not a price. */
+const MAX_MICROS_PER_MILLION = 1_000_000_000_000;
+
+export class TierPriceService {
+  constructor(private readonly transactions: TransactionRunner) {}
+
+  /** Every row, history and scheduled, by tier then newest first. */
+  list(): Promise<TierPriceEntity[]> {
+    return this.transactions.manager.find(TierPriceEntity, { order: { tier: 'ASC', effectiveFrom: 'DESC' } });
+  }
+
+  /** The row in effect at `at`: the latest whose effectiveFrom ≤ at. */
+  async inEffectOrThrow(manager: EntityManager, tier: ModelTier, at: Date): Promise<TierPriceEntity> {
+    const price = await manager
+      .getRepository(TierPriceEntity)
+      .createQueryBuilder('p')
+      .where('p.tier = :tier AND p.effectiveFrom <= :at', { tier, at })
+      .orderBy('p.effectiveFrom', 'DESC')
+      .limit(1)
+      .getOne();
+    if (!price) throw badUserInput(`No ${tier} price is in effect at ${at.toISOString()}`);
+    return price;
+  }
+
+  /**
+   * Adds a price from `effectiveFrom` on (or corrects the row with that exact start). Recorded
+   * calls keep the amounts they were billed.
+   */
+  async set(tier: ModelTier, input: number, output: number, effectiveFrom: Date): Promise<TierPriceEntity> {
+    for (const [name, value] of [
+      ['inputMicrosPerMillionTokens', input],
+      ['outputMicrosPerMillionTokens', output],
+    ] as const) {
+      if (!Number.isSafeInteger(value) || value < 0 || value > MAX_MICROS_PER_MILLION) {
+        throw badUserInput(`${name} must be an integer from 0 to ${MAX_MICROS_PER_MILLION}`);
+      }
+    }
+    return this.transactions.run(async (manager) => {
+      const existing = await manager.findOne(TierPriceEntity, { where: { tier, effectiveFrom } });
+      const row = Object.assign(existing ?? new TierPriceEntity(), {
+        id: existing?.id ?? timeOrderedId(),
+        tier,
+        inputMicrosPerMillionTokens: input,
+        outputMicrosPerMillionTokens: output,
+        effectiveFrom,
+        createdAt: existing?.createdAt ?? new Date(),
+      });
+      return manager.save(TierPriceEntity, row);
+    });
+  }
+}

@@ -1,0 +1,99 @@
+import { Field, ID, ObjectType } from 'type-graphql';
+import { PageInfo } from '../../graphql/pagination';
+import { SafeIntScalar } from '../../graphql/scalars';
+import { ModelTier } from '../workspace/workspace.enums';
+import type { UsageRecordEntity } from './usage-record.entity';
+import { InferencePath, KeySource } from './usage.enums';
+
+@ObjectType('UsageRecord')
+export class UsageRecordType {
+  @Field(() => ID)
+  id: string;
+
+  @Field()
+  requestId: string;
+
+  @Field(() => ID)
+  workspaceId: string;
+
+  @Field(() => InferencePath)
+  path: InferencePath;
+
+  @Field()
+  model: string;
+
+  @Field(() => ModelTier)
+  tier: ModelTier;
+
+  @Field(() => KeySource)
+  keySource: KeySource;
+
+  @Field(() => SafeIntScalar)
+  inputTokens: number;
+
+  @Field(() => SafeIntScalar)
+  outputTokens: number;
+
+  @Field(() => SafeIntScalar, { nullable: true, description: 'raw OpenRouter cost; null for platform-key calls unless the viewer is a platform admin' })
+  rawCostMicros: number | null;
+
+  @Field(() => SafeIntScalar)
+  tierPriceMicros: number;
+
+  @Field(() => SafeIntScalar)
+  billedMicros: number;
+
+  @Field()
+  occurredAt: Date;
+
+  @Field({ description: 'the raw cost reported upstream was missing or implausible; billed per SPEC until settled' })
+  flagged: boolean;
+
+  /** resolved to `actor` through a per-request loader */
+  actorUserId: string | null;
+
+  /**
+   * The raw cost of a platform-key call is the platform's own cost: only platform admins see it.
+   * A workspace sees the raw cost of its BYOK calls, which it paid itself.
+   */
+  static from(entity: UsageRecordEntity, viewerIsPlatformAdmin: boolean): UsageRecordType {
+    const showRawCost = viewerIsPlatformAdmin || entity.keySource === KeySource.BYOK;
+    return Object.assign(new UsageRecordType(), {
+      id: entity.id,
+      requestId: entity.requestId,
+      workspaceId: entity.workspaceId,
+      path: entity.path,
+      model: entity.model,
+      tier: entity.tier,
+      keySource: entity.keySource,
+      inputTokens: entity.inputTokens,
+      outputTokens: entity.outputTokens,
+      rawCostMicros: showRawCost ? entity.rawCostMicros : null,
+      tierPriceMicros: entity.tierPriceMicros,
+      billedMicros: entity.billedMicros,
+      occurredAt: entity.occurredAt,
+      flagged: entity.flagged,
+      actorUserId: entity.actorUserId,
+    });
+  }
+}
+
+export interface UsageFilter {
+  workspaceId: string;
+  from: Date;
+  to: Date;
+  keySource?: KeySource;
+  path?: InferencePath;
+}
+
+@ObjectType('UsageConnection')
+export class UsageConnection {
+  @Field(() => [UsageRecordType])
+  nodes: UsageRecordType[];
+
+  @Field(() => PageInfo)
+  pageInfo: PageInfo;
+
+  /** what totalCount counts; computed only when asked for */
+  filter: UsageFilter;
+}

@@ -1,0 +1,32 @@
+import { registerEnumType } from 'type-graphql';
+
+export enum KeySource {
+  PLATFORM = 'PLATFORM',
+  BYOK = 'BYOK',
+}
+
+export enum InferencePath {
+  AGENT_RUN = 'AGENT_RUN',
+  THREAD_REPLY_CLASSIFICATION = 'THREAD_REPLY_CLASSIFICATION',
+  DOCUMENT_OCR = 'DOCUMENT_OCR',
+  TRANSCRIPTION = 'TRANSCRIPTION',
+  CANVAS_AUTOCOMPLETE = 'CANVAS_AUTOCOMPLETE',
+  MESSAGE_TRANSLATION = 'MESSAGE_TRANSLATION',
+  SEMANTIC_SEARCH = 'SEMANTIC_SEARCH',
+  SEARCH_RERANKER = 'SEARCH_RERANKER',
+  SEARCH_INDEXER = 'SEARCH_INDEXER',
+  ATTACHMENT_TEXT_EXTRACTION = 'ATTACHMENT_TEXT_EXTRACTION',
+  MENTION_EMBEDDING_CACHE = 'MENTION_EMBEDDING_CACHE',
+}
+
+export enum AnalyticsGroupBy {
+  DAY = 'DAY',
+  MODEL = 'MODEL',
+  PATH = 'PATH',
+  KEY_SOURCE = 'KEY_SOURCE',
+  TIER = 'TIER',
+}
+
+registerEnumType(KeySource, { name: 'KeySource' });
+registerEnumType(InferencePath, { name: 'InferencePath' });
+registerEnumType(AnalyticsGroupBy, { name: 'AnalyticsGroupBy' });

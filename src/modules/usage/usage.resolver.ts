@@ -1,0 +1,45 @@
+import { Arg, Args, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Allow, byWorkspaceIdArg } from '../../graphql/allow.decorator';
+import type { GraphQLContext } from '../../graphql/context';
+import { SafeIntScalar } from '../../graphql/scalars';
+import { MemberType } from '../workspace/member.type';
+import { RecordInferenceCallInput } from './record-inference-call.input';
+import { UsageConnection, UsageRecordType } from './usage-record.type';
+import { SettleUsageRecordArgs, UsageArgs } from './usage.args';
+
+@Resolver(() => UsageRecordType)
+export class UsageRecordResolver {
+  @Query(() => UsageConnection)
+  @Allow('read', 'Usage', byWorkspaceIdArg)
+  usage(@Args() { workspaceId, from, to, keySource, path, first, after }: UsageArgs, @Ctx() ctx: GraphQLContext): Promise<UsageConnection> {
+    return ctx.services.usageQueries.list({ workspaceId, from, to, keySource, path }, first, after, ctx.auth.isPlatformAdmin);
+  }
+
+  @Mutation(() => UsageRecordType, { description: "the inference runtime's service token only; idempotent on (workspaceId, requestId)" })
+  @Allow('record', 'InferenceCall')
+  async recordInferenceCall(@Arg('input') input: RecordInferenceCallInput, @Ctx() ctx: GraphQLContext): Promise<UsageRecordType> {
+    const record = await ctx.services.usageRecorder.recordReported(input);
+    return UsageRecordType.from(record, ctx.auth.isPlatformAdmin);
+  }
+
+  @Mutation(() => UsageRecordType, { description: 'platform admins: give a flagged record its raw cost and re-bill it' })
+  @Allow('settle', 'Usage')
+  async settleUsageRecord(@Args() { id, rawCostUsd }: SettleUsageRecordArgs, @Ctx() ctx: GraphQLContext): Promise<UsageRecordType> {
+    return UsageRecordType.from(await ctx.services.usageSettlement.settle(id, rawCostUsd), ctx.auth.isPlatformAdmin);
+  }
+
+  @FieldResolver(() => MemberType, { nullable: true, description: 'the member on whose behalf the call ran, if any' })
+  async actor(@Root() record: UsageRecordType, @Ctx() ctx: GraphQLContext): Promise<MemberType | null> {
+    if (!record.actorUserId) return null;
+    const member = await ctx.loaders.memberByWorkspaceAndUser.load(`${record.workspaceId}\u0000${record.actorUserId}`);
+    return member ? MemberType.from(member) : null;
+  }
+}
+
+@Resolver(() => UsageConnection)
+export class UsageConnectionResolver {
+  @FieldResolver(() => SafeIntScalar)
+  totalCount(@Root() connection: UsageConnection, @Ctx() ctx: GraphQLContext): Promise<number> {
+    return ctx.services.usageQueries.count(connection.filter);
+  }
+}

@@ -1,0 +1,182 @@
+import { createServer as createHttpServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import type { Logger } from 'pino';
+import type { DataSource } from 'typeorm';
+import { AuthContext } from './auth/auth-context';
+import { Authenticator } from './auth/authenticator';
+import { JwtCodec } from './auth/jwt';
+import type { AppConfig } from './config/config';
+import type { GraphQLContext } from './graphql/context';
+import { formatError } from './graphql/format-error';
+import { createLoaders } from './graphql/loaders';
+import { adminOnlyIntrospectionPlugin, errorLoggingPlugin, secretScrubbingPlugin } from './graphql/plugins';
+import { buildAppSchema } from './graphql/schema';
+import { graphqlHandler } from './http/graphql-handler';
+import { requestIdOf } from './http/request-id';
+import type { TenantSecretsCipher } from './modules/secrets/cipher';
+import { AppServices, createServices } from './services';
+
+export interface ServerDependencies {
+  config: AppConfig;
+  dataSource: DataSource;
+  cipher: TenantSecretsCipher;
+  logger: Logger;
+}
+
+export interface RunningServer {
+  httpServer: Server;
+  services: AppServices;
+  /** the base URL once listening, e.g. http://127.0.0.1:4000 */
+  url: string;
+  /** Graceful: stops accepting, lets in-flight requests finish, then closes the pool. */
+  stop(): Promise<void>;
+}
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+}
+
+async function readiness(dataSource: DataSource): Promise<{ ready: boolean; detail: Record<string, string> }> {
+  try {
+    await dataSource.query('SELECT 1');
+  } catch {
+    return { ready: false, detail: { database: 'unreachable' } };
+  }
+  const pending = await dataSource.showMigrations().catch(() => true);
+  return { ready: !pending, detail: { database: 'ok', migrations: pending ? 'pending' : 'applied' } };
+}
+
+function createApollo(config: AppConfig, schema: Awaited<ReturnType<typeof buildAppSchema>>): ApolloServer<GraphQLContext> {
+  const production = config.nodeEnv === 'production';
+  const armor = new ApolloArmor({
+    maxDepth: { n: 8 },
+    maxAliases: { n: 15 },
+    maxTokens: { n: 2000 },
+    maxDirectives: { n: 20 },
+    // A full usage page (every UsageRecord field, actor, pageInfo) costs ~5,500 by armor's measure.
+    costLimit: { maxCost: 20000 },
+    blockFieldSuggestion: { enabled: production },
+  }).protect();
+  return new ApolloServer<GraphQLContext>({
+    schema,
+    introspection: true,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    includeStacktraceInErrorResponses: false,
+    formatError,
+    validationRules: armor.validationRules,
+    plugins: [
+      ...armor.plugins,
+      ApolloServerPluginCacheControlDisabled(),
+      ApolloServerPluginLandingPageLocalDefault({ footer: false }),
+      errorLoggingPlugin(),
+      secretScrubbingPlugin(),
+      ...(production ? [adminOnlyIntrospectionPlugin()] : []),
+    ],
+  });
+}
+
+/** Builds the HTTP app (GraphQL, health, readiness) around an initialised, migrated DataSource. */
+export async function createServer(deps: ServerDependencies): Promise<{ httpServer: Server; services: AppServices; listen(port: number, host?: string): Promise<RunningServer> }> {
+  const { config, dataSource, cipher, logger } = deps;
+  const services = createServices(config, dataSource, cipher, logger);
+  await services.invalidationBus.start(services.dropCachedWorkspace);
+  services.spool.start();
+  const authenticator = new Authenticator(new JwtCodec(config.jwtSecret), config.serviceToken, (token) => services.partnerTokens.lookup(token));
+  const apollo = createApollo(config, await buildAppSchema());
+  await apollo.start();
+
+  const contextFor = async (request: IncomingMessage, requestId: string, log: Logger): Promise<GraphQLContext> => {
+    const principal = await authenticator.principalOf(request.headers.authorization);
+    const loaders = createLoaders(dataSource, principal.kind === 'user' ? principal.userId : undefined, services.accessCache);
+    const auth = new AuthContext(principal, {
+      all: (userId) => services.workspaces.membershipsOf(userId),
+      in: (workspaceId, fresh) => (fresh ? loaders.freshViewerMembershipIn : loaders.viewerMembershipIn).load(workspaceId),
+    });
+    return { requestId, log, auth, loaders, services };
+  };
+
+  const inFlight = new Set<Promise<void>>();
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const started = process.hrtime.bigint();
+    const requestId = requestIdOf(request);
+    const log = logger.child({ requestId });
+    response.setHeader('x-request-id', requestId);
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    response.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      log.info({ method: request.method, path: url.pathname, status: response.statusCode, ms }, 'request');
+    });
+    try {
+      if (url.pathname === '/healthz' && request.method === 'GET') return sendJson(response, 200, { status: 'ok' });
+      if (url.pathname === '/readyz' && request.method === 'GET') {
+        const { ready, detail } = await readiness(dataSource);
+        const redis = services.invalidationBus.state;
+        return sendJson(response, ready ? 200 : 503, {
+          status: ready ? 'ready' : 'not ready',
+          ...detail,
+          redis: redis === 'down' ? 'down (secrets cache relies on its TTL)' : redis,
+          spooledFiles: services.spool.pendingFiles().length,
+        });
+      }
+      if (url.pathname === '/v1/chat/completions' && request.method === 'POST') {
+        return await services.gateway.handle(request, response, log, requestId);
+      }
+      if (url.pathname === '/graphql' || url.pathname === '/') {
+        return await graphqlHandler(apollo, (req) => contextFor(req, requestId, log))(request, response, url);
+      }
+      sendJson(response, 404, { error: 'not found' });
+    } catch (error) {
+      log.error({ err: { name: (error as Error)?.name, message: (error as Error)?.message } }, 'unhandled request error');
+      if (!response.headersSent) sendJson(response, 500, { error: 'internal server error', requestId });
+      else response.destroy();
+    }
+  };
+
+  let stopping = false;
+  const httpServer = createHttpServer((request, response) => {
+    // httpServer.close() only drops connections idle at that moment: a keep-alive connection whose
+    // answer finishes later would hold stop() open until the grace period forced it.
+    response.once('finish', () => {
+      if (stopping) httpServer.closeIdleConnections();
+    });
+    const done = handle(request, response).finally(() => inFlight.delete(done));
+    inFlight.add(done);
+  });
+  httpServer.keepAliveTimeout = 65_000;
+
+  const listen = (port: number, host = '0.0.0.0'): Promise<RunningServer> =>
+    new Promise((resolveListen, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(port, host, () => {
+        const address = httpServer.address() as AddressInfo;
+        const shownHost = host === '0.0.0.0' ? '127.0.0.1' : host;
+        resolveListen({
+          httpServer,
+          services,
+          url: `http://${shownHost}:${address.port}`,
+          stop: async () => {
+            stopping = true;
+            const closed = new Promise<void>((resolveClose) => httpServer.close(() => resolveClose()));
+            httpServer.closeIdleConnections();
+            const forced = setTimeout(() => httpServer.closeAllConnections(), SHUTDOWN_GRACE_MS);
+            await Promise.allSettled([...inFlight]);
+            await closed;
+            clearTimeout(forced);
+            await apollo.stop();
+            await services.spool.stop();
+            await services.invalidationBus.stop();
+            await services.gateway.close();
+          },
+        });
+      });
+    });
+
+  return { httpServer, services, listen };
+}

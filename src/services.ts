@@ -1,0 +1,92 @@
+import type { Logger } from 'pino';
+import type { DataSource } from 'typeorm';
+import type { AppConfig } from './config/config';
+import { TransactionRunner } from './db/transaction-runner';
+import { AuditService } from './modules/audit/audit.service';
+import { InferenceKeyService } from './modules/inference-key/inference-key.service';
+import { OpenRouterKeyVerifier } from './modules/inference-key/openrouter-key.verifier';
+import type { TenantSecretsCipher } from './modules/secrets/cipher';
+import { TenantSecretStore } from './modules/secrets/tenant-secret.store';
+import { WorkspaceService } from './modules/workspace/workspace.service';
+import { BillingSummaryService } from './modules/billing/billing-summary.service';
+import { LlmAnalyticsService } from './modules/billing/llm-analytics.service';
+import { PartnerTokenService } from './modules/partner-token/partner-token.service';
+import { TierPriceService } from './modules/tier-price/tier-price.service';
+import { UsageQueryService } from './modules/usage/usage-query.service';
+import { UsageRecorderService } from './modules/usage/usage-recorder.service';
+import { UsageSettlementService } from './modules/usage/usage-settlement.service';
+import { GatewayKeyResolver } from './modules/gateway/gateway-key.resolver';
+import { InferenceGateway } from './modules/gateway/inference-gateway';
+import { KeyHealthService } from './modules/gateway/key-health.service';
+import { OpenRouterClient } from './modules/gateway/openrouter.client';
+import { UsageSpool } from './modules/gateway/usage-spool';
+import { SecretsInvalidationBus } from './modules/secrets/secrets-invalidation.bus';
+import { TenantSecretsCache } from './modules/secrets/tenant-secrets.cache';
+import { WorkspaceAccessCache } from './modules/workspace/workspace-access.cache';
+
+/** Cached memberships are authorisation data: without Redis they may be this stale at most. */
+const ACCESS_CACHE_TTL_MS = 5_000;
+
+/** The service graph, wired once per process. */
+export function createServices(config: AppConfig, dataSource: DataSource, cipher: TenantSecretsCipher, logger: Logger) {
+  const transactions = new TransactionRunner(dataSource);
+  const audit = new AuditService(dataSource);
+  const secrets = new TenantSecretStore(cipher);
+  const verifier = new OpenRouterKeyVerifier(config.openrouterBaseUrl, config.openrouterVerifyKeys);
+  const inferenceKeys = new InferenceKeyService(transactions, secrets, audit, verifier);
+  const workspaces = new WorkspaceService(transactions, [inferenceKeys]);
+  const tierPrices = new TierPriceService(transactions);
+  const usageRecorder = new UsageRecorderService(transactions, tierPrices);
+  const usageQueries = new UsageQueryService(dataSource);
+  const billingSummaries = new BillingSummaryService(dataSource);
+  const llmAnalytics = new LlmAnalyticsService(dataSource);
+  const partnerTokens = new PartnerTokenService(transactions);
+  const usageSettlement = new UsageSettlementService(transactions);
+
+  const secretsCache = new TenantSecretsCache(config.secretsCacheTtlMs);
+  const accessCache = new WorkspaceAccessCache(Math.min(config.secretsCacheTtlMs, ACCESS_CACHE_TTL_MS));
+  const invalidationBus = new SecretsInvalidationBus(config.redisUrl, logger);
+  const dropCachedWorkspace = (workspaceId: string) => {
+    secretsCache.invalidate(workspaceId);
+    accessCache.invalidate(workspaceId);
+  };
+  // A change drops this worker's cached copies at once and tells the others through Redis.
+  const secretsChanged = (workspaceId: string) => {
+    dropCachedWorkspace(workspaceId);
+    invalidationBus.publish(workspaceId);
+  };
+  inferenceKeys.onSecretsChanged(secretsChanged);
+  workspaces.onChanged(secretsChanged);
+  const spool = new UsageSpool(config.dataDir, usageRecorder, logger);
+  const gateway = new InferenceGateway({
+    dataSource,
+    serviceToken: config.serviceToken,
+    keys: new GatewayKeyResolver(dataSource, secrets, secretsCache, config.platformOpenrouterKey),
+    client: new OpenRouterClient(config.openrouterBaseUrl, config.openrouterTimeoutMs),
+    recorder: usageRecorder,
+    spool,
+    health: new KeyHealthService(dataSource, secretsChanged),
+  });
+  return {
+    transactions,
+    audit,
+    secrets,
+    inferenceKeys,
+    workspaces,
+    tierPrices,
+    usageRecorder,
+    usageQueries,
+    billingSummaries,
+    llmAnalytics,
+    partnerTokens,
+    usageSettlement,
+    secretsCache,
+    accessCache,
+    dropCachedWorkspace,
+    invalidationBus,
+    spool,
+    gateway,
+  };
+}
+
+export type AppServices = ReturnType<typeof createServices>;

@@ -1,0 +1,211 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, LoadedConfig } from '../src/config/config';
+import { buildOnce, runCompiled } from './support/build';
+
+/** Values long enough for production; each is distinctive so a leak into a message is findable. */
+const STRONG_PHRASE = 'config-test-secrets-phrase-0123456789abcdef';
+const STRONG_JWT = 'config-test-jwt-secret-0123456789abcdefghij';
+const SHORT_SECRET = 'short-but-secret-value';
+
+type Env = Record<string, string | undefined>;
+
+describe('loadConfig', () => {
+  let dataDir: string;
+  beforeEach(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'byok-config-'));
+  });
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  const production = (env: Env): Env => ({ NODE_ENV: 'production', DATA_DIR: dataDir, SECRETS_PHRASE: STRONG_PHRASE, JWT_SECRET: STRONG_JWT, ...env });
+  const development = (env: Env = {}): Env => ({ NODE_ENV: 'development', DATA_DIR: dataDir, ...env });
+
+  /** The ConfigError that loading `env` throws; fails the test when it loads. */
+  function configErrorFor(env: Env): ConfigError {
+    let thrown: unknown;
+    try {
+      loadConfig(env);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    return thrown as ConfigError;
+  }
+
+  /** No secret that went in may come back out in an error or a notice. */
+  function expectNoSecretIn(text: string, env: Env): void {
+    for (const name of ['SECRETS_PHRASE', 'SECRETS_PHRASE_PREVIOUS', 'JWT_SECRET', 'SERVICE_TOKEN', 'PLATFORM_OPENROUTER_KEY']) {
+      const value = env[name];
+      if (value) expect(text).not.toContain(value);
+    }
+  }
+
+  describe('in production', () => {
+    it('loads a complete configuration with defaults', () => {
+      const { config, notices } = loadConfig(production({}));
+      expect(config).toMatchObject({
+        nodeEnv: 'production',
+        port: 4000,
+        dataDir,
+        databaseUrl: undefined,
+        secretsPhrase: STRONG_PHRASE,
+        jwtSecret: STRONG_JWT,
+        secretsCacheTtlMs: 120_000,
+        openrouterBaseUrl: 'https://openrouter.ai/api/v1',
+        logLevel: 'info',
+      });
+      expect(notices).toEqual([]);
+    });
+
+    it.each([
+      ['SECRETS_PHRASE', 'missing', undefined],
+      ['SECRETS_PHRASE', 'empty', ''],
+      ['SECRETS_PHRASE', 'short', SHORT_SECRET],
+      ['SECRETS_PHRASE', '31 characters', 'x'.repeat(31)],
+      ['JWT_SECRET', 'missing', undefined],
+      ['JWT_SECRET', 'short', SHORT_SECRET],
+    ])('refuses %s when %s, naming the variable and not the value', (variable, _case, value) => {
+      const env = production({ [variable]: value });
+      const error = configErrorFor(env);
+      expect(error.variable).toBe(variable);
+      expect(error.message).toContain(variable);
+      expectNoSecretIn(error.message, env);
+      if (value) expect(error.message).not.toContain(value);
+    });
+
+    it('accepts secrets of exactly 32 characters', () => {
+      const { config } = loadConfig(production({ SECRETS_PHRASE: 's'.repeat(32), JWT_SECRET: 'j'.repeat(32) }));
+      expect(config.secretsPhrase).toHaveLength(32);
+    });
+
+    it('never generates secrets into DATA_DIR', () => {
+      configErrorFor(production({ SECRETS_PHRASE: undefined }));
+      expect(() => statSync(join(dataDir, 'dev-secrets.json'))).toThrow();
+    });
+
+    it('refuses a short SERVICE_TOKEN without echoing it', () => {
+      const env = production({ SERVICE_TOKEN: SHORT_SECRET });
+      const error = configErrorFor(env);
+      expect(error.message).toContain('SERVICE_TOKEN');
+      expect(error.message).not.toContain(SHORT_SECRET);
+    });
+
+    it('refuses a previous phrase equal to the current one without echoing either', () => {
+      const env = production({ SECRETS_PHRASE_PREVIOUS: STRONG_PHRASE });
+      const error = configErrorFor(env);
+      expect(error.message).toContain('SECRETS_PHRASE_PREVIOUS');
+      expectNoSecretIn(error.message, env);
+    });
+  });
+
+  describe('in development', () => {
+    it('generates the missing secrets into DATA_DIR/dev-secrets.json with mode 0600, and says so without the values', () => {
+      const { config, notices } = loadConfig(development());
+      const file = join(dataDir, 'dev-secrets.json');
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const stored = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+      expect(stored.SECRETS_PHRASE).toBe(config.secretsPhrase);
+      expect(stored.JWT_SECRET).toBe(config.jwtSecret);
+      // generated values are strong enough to pass the production rule too
+      expect(config.secretsPhrase.length).toBeGreaterThanOrEqual(32);
+      expect(config.jwtSecret.length).toBeGreaterThanOrEqual(32);
+      expect(config.secretsPhrase).not.toBe(config.jwtSecret);
+
+      expect(notices.join('\n')).toMatch(/generated SECRETS_PHRASE, JWT_SECRET/);
+      expect(notices.join('\n')).toContain(file);
+      expectNoSecretIn(notices.join('\n'), stored);
+    });
+
+    it('reuses the generated secrets on the next load', () => {
+      const first = loadConfig(development());
+      const second = loadConfig(development());
+      expect(second.config.secretsPhrase).toBe(first.config.secretsPhrase);
+      expect(second.config.jwtSecret).toBe(first.config.jwtSecret);
+      expect(second.notices.join('\n')).toMatch(/using SECRETS_PHRASE, JWT_SECRET/);
+      expectNoSecretIn(second.notices.join('\n'), { SECRETS_PHRASE: first.config.secretsPhrase, JWT_SECRET: first.config.jwtSecret });
+    });
+
+    it('generates only what is missing and prefers what the environment gives', () => {
+      const { config, notices } = loadConfig(development({ SECRETS_PHRASE: SHORT_SECRET }));
+      expect(config.secretsPhrase).toBe(SHORT_SECRET);
+      expect(notices.join('\n')).toMatch(/generated JWT_SECRET /);
+      const stored = JSON.parse(readFileSync(join(dataDir, 'dev-secrets.json'), 'utf8')) as Record<string, string>;
+      expect(Object.keys(stored)).toEqual(['JWT_SECRET']);
+    });
+
+    it('generates nothing when both secrets are given', () => {
+      const { notices } = loadConfig(development({ SECRETS_PHRASE: SHORT_SECRET, JWT_SECRET: SHORT_SECRET + '-jwt' }));
+      expect(notices).toEqual([]);
+      expect(() => statSync(join(dataDir, 'dev-secrets.json'))).toThrow();
+    });
+  });
+
+  describe('refuses invalid values, naming the variable', () => {
+    it.each([
+      ['PORT', 'abc'],
+      ['PORT', '-1'],
+      ['PORT', '65536'],
+      ['PORT', '80.5'],
+      ['LOG_LEVEL', 'verbose'],
+      ['LOG_LEVEL', 'INFO!'],
+      ['DATABASE_URL', 'not a url'],
+      ['DATABASE_URL', 'postgres://user:hunter2@db.internal:5432/byok'],
+      ['DATABASE_URL', 'sqlite:///tmp/x.db'],
+      ['SECRETS_CACHE_TTL_MS', '120001'],
+      ['SECRETS_CACHE_TTL_MS', '600000'],
+      ['SECRETS_CACHE_TTL_MS', '-5'],
+      ['SECRETS_CACHE_TTL_MS', 'two minutes'],
+      ['REDIS_URL', 'http://cache:6379'],
+      ['OPENROUTER_BASE_URL', 'ftp://openrouter.ai'],
+      ['OPENROUTER_VERIFY_KEYS', 'maybe'],
+    ])('%s=%s', (variable, value) => {
+      const env = production({ [variable]: value });
+      const error = configErrorFor(env);
+      expect(error.variable).toBe(variable);
+      expect(error.message).toMatch(new RegExp(`^Invalid configuration: ${variable} `));
+      expectNoSecretIn(error.message, env);
+      // a URL's credentials must not reach the log that prints this message
+      expect(error.message).not.toContain('hunter2');
+    });
+
+    it.each([
+      ['PORT', '0', { port: 0 }],
+      ['PORT', '8080', { port: 8080 }],
+      ['LOG_LEVEL', 'debug', { logLevel: 'debug' }],
+      ['DATABASE_URL', 'mysql://byok:pw@db:3306/byok', { databaseUrl: 'mysql://byok:pw@db:3306/byok' }],
+      ['DATABASE_URL', 'mariadb://byok@db/byok', { databaseUrl: 'mariadb://byok@db/byok' }],
+      ['SECRETS_CACHE_TTL_MS', '120000', { secretsCacheTtlMs: 120_000 }],
+      ['SECRETS_CACHE_TTL_MS', '0', { secretsCacheTtlMs: 0 }],
+    ])('while accepting %s=%s', (variable, value, expected) => {
+      const loaded: LoadedConfig = loadConfig(production({ [variable]: value }));
+      expect(loaded.config).toMatchObject(expected);
+    });
+  });
+});
+
+describe('the compiled service in production', () => {
+  let dataDir: string;
+  beforeAll(() => {
+    buildOnce();
+    dataDir = mkdtempSync(join(tmpdir(), 'byok-config-main-'));
+  }, 180_000);
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  const startMain = (env: Env) => runCompiled('src/main.js', [], { NODE_ENV: 'production', DATA_DIR: dataDir, PORT: '0', JWT_SECRET: STRONG_JWT, ...env });
+
+  it('exits non-zero without SECRETS_PHRASE, naming it', async () => {
+    const run = await startMain({});
+    expect(run.code).not.toBe(0);
+    expect(run.code).toBe(78); // EX_CONFIG
+    expect(run.stderr).toContain('SECRETS_PHRASE');
+    expect(run.stdout).not.toContain('listening');
+  });
+
+  it('exits non-zero with a short SECRETS_PHRASE, naming it but not echoing it', async () => {
+    const run = await startMain({ SECRETS_PHRASE: SHORT_SECRET });
+    expect(run.code).toBe(78);
+    expect(run.stderr).toContain('SECRETS_PHRASE');
+    expect(run.stderr + run.stdout).not.toContain(SHORT_SECRET);
+  });
+});

@@ -1,0 +1,323 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createConnection } from 'mysql2/promise';
+import { createLogger } from '../src/logging/logger';
+import { UsageSpool } from '../src/modules/gateway/usage-spool';
+import type { InferenceCall, UsageRecorderService } from '../src/modules/usage/usage-recorder.service';
+import { InferencePath, KeySource } from '../src/modules/usage/usage.enums';
+import { ModelTier } from '../src/modules/workspace/workspace.enums';
+import { FakeOpenRouter } from './support/fake-openrouter';
+import { callGateway, eventually } from './support/gateway-client';
+import { byokWorkspace, freshRequestId, tierPrice } from './support/gateway-setup';
+import { canaryKey } from './support/leak-search';
+import { LogCapture } from './support/log-capture';
+import { TcpProxy } from './support/tcp-proxy';
+import { startTestApp, TestApp } from './support/test-app';
+import { createTestDatabase, TestDatabase, usingMysql } from './support/test-database';
+
+/**
+ * SPEC.md, "Inference gateway": a completed call is never lost. When the database cannot take a
+ * record, it goes to the fsync'd spool in DATA_DIR and is replayed, idempotently, once the database
+ * answers again, at start-up too. Every call answered 200 must end up in usage_record exactly once.
+ *
+ * On MariaDB/MySQL the database really goes away: the service reaches it through a TCP proxy that
+ * the test cuts (every connection destroyed, new ones refused) and restores. SQLite has no server
+ * to cut: there the service's own database connection is closed under it and reopened, and the
+ * spool format is also exercised by hand-written files replayed at start-up.
+ */
+
+const BURST = 200;
+const CONCURRENCY = 20;
+const CUT_AFTER_COMPLETED = 60;
+const CUT_FOR_MS = 400;
+const UPSTREAM_DELAY_MS = 60;
+const SPOOL_PREFIX = 'usage-spool-';
+
+jest.setTimeout(60_000);
+
+/** A way to take the service's database away and give it back, while the service runs. */
+interface DatabaseFault {
+  cut(): Promise<void>;
+  restore(): Promise<void>;
+}
+
+interface World {
+  t: TestApp;
+  /** the database itself (not through the proxy), for checks */
+  db: TestDatabase;
+  fault: DatabaseFault;
+  proxy?: TcpProxy;
+}
+
+const fake = new FakeOpenRouter();
+const platformKey = canaryKey();
+const databases: TestDatabase[] = [];
+const apps: TestApp[] = [];
+const proxies: TcpProxy[] = [];
+
+/** Starts the service on `db`; on MySQL through a fresh proxy, so the test can cut it. */
+async function startWorld(db: TestDatabase): Promise<World> {
+  const overrides = { openrouterBaseUrl: fake.baseUrl, platformOpenrouterKey: platformKey, openrouterTimeoutMs: 10_000 };
+  if (db.kind === 'mysql') {
+    const target = new URL(db.databaseUrl as string);
+    const proxy = new TcpProxy(target.hostname, Number(target.port || 3306));
+    await proxy.start();
+    proxies.push(proxy);
+    const viaProxy = new URL(target);
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(proxy.port);
+    const t = await startTestApp({ db: { ...db, databaseUrl: viaProxy.toString() }, overrides });
+    apps.push(t);
+    return { t, db, proxy, fault: { cut: () => proxy.cut(), restore: () => proxy.restore() } };
+  }
+  const t = await startTestApp({ db, overrides });
+  apps.push(t);
+  // No server to cut: close the service's own connection under it, then open it again.
+  return { t, db, fault: { cut: () => t.app.dataSource.destroy(), restore: async () => void (await t.app.dataSource.initialize()) } };
+}
+
+async function freshDatabase(): Promise<TestDatabase> {
+  const db = await createTestDatabase();
+  databases.push(db);
+  return db;
+}
+
+/** Runs `sql` on the database directly (not through the proxy, not through the service). */
+async function queryDirect<T>(world: Pick<World, 'db' | 't'>, sql: string, params: unknown[]): Promise<T[]> {
+  if (world.db.kind === 'mysql') {
+    const connection = await createConnection({ uri: world.db.databaseUrl as string });
+    try {
+      const [rows] = await connection.query(sql, params);
+      return rows as T[];
+    } finally {
+      await connection.end();
+    }
+  }
+  return world.t.app.dataSource.query(sql, params);
+}
+
+/** request id → how many usage records carry it, for one workspace. */
+async function recordCounts(world: Pick<World, 'db' | 't'>, workspaceId: string): Promise<Map<string, number>> {
+  const rows = await queryDirect<{ request_id: string; n: number | string }>(world, 'SELECT request_id, COUNT(*) AS n FROM usage_record WHERE workspace_id = ? GROUP BY request_id', [workspaceId]);
+  return new Map(rows.map((row) => [row.request_id, Number(row.n)]));
+}
+
+async function rollupCalls(world: Pick<World, 'db' | 't'>, workspaceId: string): Promise<number> {
+  const rows = await queryDirect<{ calls: number | string | null }>(world, 'SELECT SUM(calls) AS calls FROM usage_rollup WHERE workspace_id = ?', [workspaceId]);
+  return Number(rows[0]?.calls ?? 0);
+}
+
+function spoolFiles(dataDir: string): string[] {
+  return readdirSync(dataDir).filter((name) => name.startsWith(SPOOL_PREFIX));
+}
+
+function spooledLogLines(t: TestApp): number {
+  return t.logs.lines.filter((line) => line.includes('call spooled for replay')).length;
+}
+
+/** Waits until every spool file in `t`'s DATA_DIR has been replayed and removed. */
+async function spoolDrained(t: TestApp, timeoutMs = 20_000): Promise<void> {
+  await eventually(async () => (t.app.services.spool.pendingFiles().length === 0 ? true : undefined), timeoutMs, 'the spool to be replayed');
+}
+
+const ONE_MINUTE_AGO = new Date(Date.now() - 60_000).toISOString();
+
+/** One completed call as the spool writes it: an InferenceCall with occurredAt in ISO form. */
+function spoolLine(workspaceId: string, requestId: string, inputTokens: number, outputTokens: number): string {
+  return JSON.stringify({
+    requestId,
+    workspaceId,
+    path: InferencePath.AGENT_RUN,
+    model: 'openai/gpt-4o-mini',
+    tier: ModelTier.BALANCED,
+    keySource: KeySource.PLATFORM,
+    inputTokens,
+    outputTokens,
+    rawCostMicros: 77,
+    occurredAt: ONE_MINUTE_AGO,
+    actorUserId: null,
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
+
+beforeAll(async () => {
+  await fake.start();
+});
+
+afterAll(async () => {
+  for (const proxy of proxies) await proxy.restore().catch(() => undefined);
+  await Promise.allSettled(apps.map((t) => t.close()));
+  for (const proxy of proxies) await proxy.stop();
+  await Promise.allSettled(databases.map((db) => db.drop()));
+  await fake.stop();
+});
+
+describe(usingMysql() ? 'MariaDB/MySQL reached through a TCP proxy that is cut and restored' : 'SQLite: the service’s database connection closed under it and reopened', () => {
+  it(`a burst of ${BURST} calls with the database cut mid-way: every call answered 200 is recorded exactly once, after the spool replays`, async () => {
+    const world = await startWorld(await freshDatabase());
+    const { t } = world;
+    const ws = await byokWorkspace(t, canaryKey(), 'Burst');
+    fake.chatCompletion({ delayMs: UPSTREAM_DELAY_MS }, { key: ws.key });
+
+    const answered: Array<{ requestId: string; status: number; sentAt: number }> = [];
+    let next = 0;
+    let completed = 0;
+    let restoredAt = Infinity;
+    let faultDone: Promise<void> | undefined;
+    const worker = async () => {
+      while (next < BURST) {
+        next += 1;
+        const requestId = freshRequestId('burst');
+        const sentAt = Date.now();
+        const answer = await callGateway(t, { workspaceId: ws.id, path: 'AGENT_RUN', requestId });
+        answered.push({ requestId, status: answer.status, sentAt });
+        if (answer.status === 200) completed += 1;
+        else await sleep(150); // a refused call: the runtime backs off a little before the next
+        if (completed >= CUT_AFTER_COMPLETED && !faultDone) {
+          faultDone = (async () => {
+            await world.fault.cut();
+            await sleep(CUT_FOR_MS);
+            await world.fault.restore();
+            restoredAt = Date.now();
+          })();
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    await faultDone;
+    await spoolDrained(t);
+
+    const ok = answered.filter((call) => call.status === 200);
+    const refused = answered.filter((call) => call.status !== 200);
+    // The fault really happened: calls were refused, completed calls went to the spool, and the
+    // service recovered by itself once the database was back.
+    expect(answered).toHaveLength(BURST);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.every((call) => call.status === 500)).toBe(true);
+    expect(spooledLogLines(t)).toBeGreaterThan(0);
+    expect(ok.filter((call) => call.sentAt > restoredAt).length).toBeGreaterThan(0);
+
+    const counts = await recordCounts(world, ws.id);
+    const missing = ok.filter((call) => counts.get(call.requestId) !== 1).map((call) => `${call.requestId}: ${counts.get(call.requestId) ?? 0}`);
+    expect(missing).toEqual([]);
+    expect([...counts.values()].filter((n) => n !== 1)).toEqual([]);
+    // Nothing recorded that was not answered 200, and every call that reached OpenRouter was answered 200.
+    expect(new Set(counts.keys())).toEqual(new Set(ok.map((call) => call.requestId)));
+    const upstreamIds = new Set(fake.requests.filter((request) => request.bearer === ws.key).map((request) => String(request.headers['x-request-id'])));
+    expect(upstreamIds).toEqual(new Set(ok.map((call) => call.requestId)));
+    // Replays added to the daily totals once per record, no more.
+    expect(await rollupCalls(world, ws.id)).toBe(counts.size);
+    expect(spoolFiles(world.db.dataDir)).toEqual([]);
+  });
+
+  it('a restart replays the spool a stopped service left behind', async () => {
+    const db = await freshDatabase();
+    const first = await startWorld(db);
+    const ws = await byokWorkspace(first.t, canaryKey(), 'Restart');
+    // Calls pass the service's database checks, then wait at OpenRouter while the database goes away.
+    fake.chatCompletion({ delayMs: 300 }, { key: ws.key });
+    const ids = Array.from({ length: 8 }, () => freshRequestId('restart'));
+    const calls = ids.map((requestId) => callGateway(first.t, { workspaceId: ws.id, path: 'AGENT_RUN', requestId }));
+    await eventually(async () => (fake.requests.filter((request) => ids.includes(String(request.headers['x-request-id']))).length === ids.length ? true : undefined), 10_000, 'every call at OpenRouter');
+    await first.fault.cut();
+    const answers = await Promise.all(calls);
+    expect(answers.map((answer) => answer.status)).toEqual(ids.map(() => 200));
+    expect(spooledLogLines(first.t)).toBe(ids.length);
+
+    // Stop while the database is still away (the replay timer first, so nothing replays meanwhile).
+    await first.t.app.services.spool.stop();
+    if (db.kind === 'sqlite') await first.fault.restore(); // so that the service can close its connection as usual
+    expect((await recordCounts(first, ws.id)).size).toBe(0);
+    await first.t.app.stop();
+    apps.splice(apps.indexOf(first.t), 1);
+    const left = spoolFiles(db.dataDir);
+    expect(left.length).toBeGreaterThan(0);
+    const spooled = left.flatMap((name) =>
+      readFileSync(join(db.dataDir, name), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => (JSON.parse(line) as { requestId: string }).requestId),
+    );
+    expect(spooled.sort()).toEqual([...ids].sort());
+
+    // The database is back (MySQL: through a new proxy); a new service on the same DATA_DIR
+    // replays what it finds at start-up.
+    const second = await startWorld(db);
+    await spoolDrained(second.t);
+    const counts = await recordCounts(second, ws.id);
+    expect(Object.fromEntries(counts)).toEqual(Object.fromEntries(ids.map((id) => [id, 1])));
+    expect(await rollupCalls(second, ws.id)).toBe(ids.length);
+    expect(spoolFiles(db.dataDir)).toEqual([]);
+  });
+});
+
+describe('spool replay at start-up, from files in the spool format (SQLite and MariaDB alike)', () => {
+  it('hand-written spool files, one of them half-replayed by a crashed process, are recorded exactly once', async () => {
+    const db = await freshDatabase();
+    const first = await startTestApp({ db, overrides: { openrouterBaseUrl: fake.baseUrl, platformOpenrouterKey: platformKey } });
+    apps.push(first);
+    const ws = await byokWorkspace(first, canaryKey(), 'Handwritten');
+    await first.close();
+    apps.splice(apps.indexOf(first), 1);
+
+    const line = (requestId: string, inputTokens: number, outputTokens: number) => spoolLine(ws.id, requestId, inputTokens, outputTokens);
+    const [a, b, c] = [freshRequestId('spool-a'), freshRequestId('spool-b'), freshRequestId('spool-c')];
+    // A live process's spool, with a duplicate and a torn line; and a file a replayer had claimed
+    // (renamed) when it died, overlapping the first.
+    writeFileSync(join(db.dataDir, `${SPOOL_PREFIX}4242.jsonl`), [line(a, 10, 20), line(b, 1000, 2000), line(a, 10, 20), '{"requestId": "torn'].join('\n') + '\n', { mode: 0o600 });
+    writeFileSync(join(db.dataDir, `${SPOOL_PREFIX}replaying-1700000000000-4343-4343.jsonl`), [line(c, 5, 5), line(b, 1000, 2000)].join('\n') + '\n', { mode: 0o600 });
+
+    const second = await startTestApp({ db, overrides: { openrouterBaseUrl: fake.baseUrl, platformOpenrouterKey: platformKey } });
+    apps.push(second);
+    await spoolDrained(second);
+    const world = { t: second, db };
+    const counts = await recordCounts(world, ws.id);
+    expect(Object.fromEntries(counts)).toEqual({ [a]: 1, [b]: 1, [c]: 1 });
+    expect(await rollupCalls(world, ws.id)).toBe(3);
+    // Billed as platform calls at the tier price in effect when they occurred.
+    const billed = await queryDirect<{ request_id: string; billed_micros: number | string; raw_cost_micros: number | string }>(world, 'SELECT request_id, billed_micros, raw_cost_micros FROM usage_record WHERE workspace_id = ?', [ws.id]);
+    const byId = new Map(billed.map((row) => [row.request_id, row]));
+    expect(Number(byId.get(b)?.billed_micros)).toBe(tierPrice('BALANCED', 1000, 2000));
+    expect(Number(byId.get(b)?.raw_cost_micros)).toBe(77);
+    expect(second.logs.text).toContain('unreadable spool line skipped');
+    expect(spoolFiles(db.dataDir)).toEqual([]);
+  });
+});
+
+describe('several processes sharing one DATA_DIR', () => {
+  it('two replayers overlapping on one spool file record each call once, and neither fails when the other finished the file first', async () => {
+    const db = await freshDatabase();
+    const t = await startTestApp({ db, overrides: { openrouterBaseUrl: fake.baseUrl, platformOpenrouterKey: platformKey } });
+    apps.push(t);
+    const ws = await byokWorkspace(t, canaryKey(), 'Shared');
+    // Two workers' spools on one directory, over a database that answers slowly (just back up).
+    const dir = mkdtempSync(join(tmpdir(), 'byok-shared-spool-'));
+    const recorder = t.app.services.usageRecorder;
+    const slow = {
+      record: async (call: InferenceCall) => {
+        await sleep(20);
+        return recorder.record(call);
+      },
+    } as unknown as UsageRecorderService;
+    const logs = new LogCapture();
+    const one = new UsageSpool(dir, slow, createLogger('info', logs));
+    const two = new UsageSpool(dir, slow, createLogger('info', logs));
+    const ids = Array.from({ length: 10 }, () => freshRequestId('shared'));
+    writeFileSync(join(dir, `${SPOOL_PREFIX}31337.jsonl`), ids.map((id) => spoolLine(ws.id, id, 3, 4)).join('\n') + '\n');
+    try {
+      // The first claims the file; the second, on its own timer, finds it claimed and mid-replay.
+      const first = one.replay();
+      await sleep(50);
+      const second = two.replay();
+      await expect(Promise.all([first, second])).resolves.toEqual([undefined, undefined]);
+      expect(readdirSync(dir)).toEqual([]);
+      const counts = await recordCounts({ t, db }, ws.id);
+      expect(Object.fromEntries(counts)).toEqual(Object.fromEntries(ids.map((id) => [id, 1])));
+      expect(await rollupCalls({ t, db }, ws.id)).toBe(ids.length);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,73 @@
+import type { DataSource } from 'typeorm';
+import { createDataSource } from '../src/db/data-source';
+import { createTestDatabase, TestDatabase } from './support/test-database';
+
+/**
+ * The migrations are the only thing that shapes the production schema (no synchronize), so they
+ * must produce exactly what the entities describe, and every down() must really undo its up().
+ */
+describe('migrations', () => {
+  let db: TestDatabase;
+  let dataSource: DataSource;
+
+  /** User tables, sorted; SQLite's own bookkeeping tables are not ours. */
+  async function tables(): Promise<string[]> {
+    const rows: Array<{ name: string }> =
+      db.kind === 'sqlite'
+        ? await dataSource.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        : await dataSource.query('SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()');
+    return rows.map((row) => row.name).sort();
+  }
+
+  /** What TypeORM would still change to make the database match the entities: nothing, we hope. */
+  async function schemaDrift(): Promise<string[]> {
+    const sql = await dataSource.driver.createSchemaBuilder().log();
+    return sql.upQueries.map((query) => query.query);
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    dataSource = await createDataSource({ databaseUrl: db.databaseUrl, dataDir: db.dataDir });
+    await dataSource.initialize();
+  });
+  afterAll(async () => {
+    await dataSource?.destroy();
+    await db?.drop();
+  });
+
+  it('apply in order on an empty database', async () => {
+    expect(await dataSource.showMigrations()).toBe(true);
+    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    expect(applied.map((migration) => migration.name)).toEqual(dataSource.migrations.map((migration) => migration.name));
+    expect(await dataSource.showMigrations()).toBe(false);
+  });
+
+  it('leave a schema that matches the entities exactly', async () => {
+    expect(await schemaDrift()).toEqual([]);
+    // every entity's table exists (drift would say so too; this names them plainly)
+    const present = await tables();
+    for (const entity of dataSource.entityMetadatas) expect(present).toContain(entity.tableName);
+  });
+
+  it('revert one by one, each down() undoing its up(), until only the migrations table is left', async () => {
+    const count = dataSource.migrations.length;
+    let previous = await tables();
+    for (let step = 0; step < count; step++) {
+      await dataSource.undoLastMigration({ transaction: 'each' });
+      const now = await tables();
+      // a revert may drop tables or only columns and seed rows, but never creates a table
+      expect(previous).toEqual(expect.arrayContaining(now));
+      previous = now;
+    }
+    expect(await tables()).toEqual(['migrations']);
+    expect(await dataSource.query('SELECT COUNT(*) AS n FROM migrations')).toEqual([{ n: 0 }]);
+    expect(await dataSource.showMigrations()).toBe(true);
+  });
+
+  it('apply again after a full revert, to the same schema', async () => {
+    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    expect(applied).toHaveLength(dataSource.migrations.length);
+    expect(await schemaDrift()).toEqual([]);
+    expect(await dataSource.showMigrations()).toBe(false);
+  });
+});

@@ -1,0 +1,94 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { buildOnce, COMPILED_DIR, ROOT } from './build';
+
+/**
+ * Compiles the service into the tests' own output directory (build.ts: COMPILED_DIR, incremental,
+ * so nearly free when nothing changed). The service is then run from there, never from dist/src:
+ * a clean checkout has no dist/src, and a developer's build there may be stale.
+ */
+export function buildIfStale(): void {
+  buildOnce();
+}
+
+/** A free TCP port on 127.0.0.1, found by listening on port 0 for a moment. */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = address && typeof address === 'object' ? address.port : 0;
+      probe.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Children still running; killed if this process exits without stopping them (a crashed test run). */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+export interface ServiceProcess {
+  url: string;
+  pid: number;
+  /** everything the process wrote, for diagnostics when a test fails */
+  output(): string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Starts the compiled service (`dist/test-build/src/main.js`; build first with buildIfStale) with exactly `env` plus PATH and
+ * waits until /healthz answers. The port is chosen here, since PORT=0 would not tell us which.
+ */
+export async function startServiceProcess(env: Record<string, string | undefined>, timeoutMs = 30_000): Promise<ServiceProcess> {
+  const port = await freePort();
+  const cleanEnv: Record<string, string> = { PATH: process.env.PATH ?? '' };
+  for (const [name, value] of Object.entries({ ...env, PORT: String(port) })) if (value !== undefined) cleanEnv[name] = value;
+  const child: ChildProcess = spawn(process.execPath, [join(COMPILED_DIR, 'src', 'main.js')], { cwd: ROOT, env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  running.add(child);
+  const exited = new Promise<void>((resolveExit) =>
+    child.once('exit', () => {
+      running.delete(child);
+      resolveExit();
+    }),
+  );
+  let hasExited = false;
+  void exited.then(() => (hasExited = true));
+
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (hasExited) throw new Error(`service exited during start-up (code ${child.exitCode}):\n${output}`);
+    try {
+      const response = await fetch(`${url}/healthz`);
+      if (response.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`service did not answer /healthz within ${timeoutMs} ms:\n${output}`);
+    }
+    await new Promise((resolveWait) => setTimeout(resolveWait, 50));
+  }
+
+  return {
+    url,
+    pid: child.pid as number,
+    output: () => output,
+    async stop(graceMs = 5_000) {
+      if (hasExited) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
