@@ -29,7 +29,11 @@ export class JwtCodec {
     const known = this.verified.get(token);
     if (known && known.until > now) return known.claims;
     try {
-      const { payload } = await jwtVerify(token, await this.key, { algorithms: [ALGORITHM], requiredClaims: ['sub'] });
+      const { payload } = await jwtVerify(token, await this.key, {
+        algorithms: [ALGORITHM],
+        requiredClaims: ['sub'],
+        currentDate: new Date(now),
+      });
       const sub = payload.sub;
       if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUBJECT_LENGTH) return undefined;
       const claims = { userId: sub, platformAdmin: payload.platform_admin === true };
