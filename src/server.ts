@@ -10,13 +10,14 @@ import { AuthContext } from './auth/auth-context';
 import { Authenticator } from './auth/authenticator';
 import { JwtCodec } from './auth/jwt';
 import type { AppConfig } from './config/config';
-import type { GraphQLContext } from './graphql/context';
+import { GraphQLContext, RequestGraphQLContext } from './graphql/context';
 import { formatError } from './graphql/format-error';
 import { createLoaders } from './graphql/loaders';
 import { adminOnlyIntrospectionPlugin, errorLoggingPlugin, secretScrubbingPlugin } from './graphql/plugins';
 import { buildAppSchema } from './graphql/schema';
 import { graphqlHandler } from './http/graphql-handler';
 import { requestIdOf } from './http/request-id';
+import { lazyChild } from './logging/logger';
 import type { TenantSecretsCipher } from './modules/secrets/cipher';
 import { AppServices, createServices } from './services';
 
@@ -92,26 +93,26 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   const apollo = createApollo(config, await buildAppSchema());
   await apollo.start();
 
-  const contextFor = async (request: IncomingMessage, requestId: string, log: Logger): Promise<GraphQLContext> => {
+  const contextFor = async (request: IncomingMessage, requestId: string, log: () => Logger): Promise<GraphQLContext> => {
     const principal = await authenticator.principalOf(request.headers.authorization);
     const loaders = createLoaders(dataSource, principal.kind === 'user' ? principal.userId : undefined, services.accessCache);
     const auth = new AuthContext(principal, {
       all: (userId) => services.workspaces.membershipsOf(userId),
       in: (workspaceId, fresh) => (fresh ? loaders.freshViewerMembershipIn : loaders.viewerMembershipIn).load(workspaceId),
     });
-    return { requestId, log, auth, loaders, services };
+    return new RequestGraphQLContext(requestId, log, auth, loaders, services);
   };
 
   const inFlight = new Set<Promise<void>>();
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const started = process.hrtime.bigint();
     const requestId = requestIdOf(request);
-    const log = logger.child({ requestId });
+    const log = lazyChild(logger, { requestId });
     response.setHeader('x-request-id', requestId);
     const url = new URL(request.url ?? '/', 'http://localhost');
-    response.on('finish', () => {
+    if (logger.isLevelEnabled('info')) response.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      log.info({ method: request.method, path: url.pathname, status: response.statusCode, ms }, 'request');
+      log().info({ method: request.method, path: url.pathname, status: response.statusCode, ms }, 'request');
     });
     try {
       if (url.pathname === '/healthz' && request.method === 'GET') return sendJson(response, 200, { status: 'ok' });
@@ -126,14 +127,14 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
         });
       }
       if (url.pathname === '/v1/chat/completions' && request.method === 'POST') {
-        return await services.gateway.handle(request, response, log, requestId);
+        return await services.gateway.handle(request, response, log(), requestId);
       }
       if (url.pathname === '/graphql' || url.pathname === '/') {
         return await graphqlHandler(apollo, (req) => contextFor(req, requestId, log))(request, response, url);
       }
       sendJson(response, 404, { error: 'not found' });
     } catch (error) {
-      log.error({ err: { name: (error as Error)?.name, message: (error as Error)?.message } }, 'unhandled request error');
+      log().error({ err: { name: (error as Error)?.name, message: (error as Error)?.message } }, 'unhandled request error');
       if (!response.headersSent) sendJson(response, 500, { error: 'internal server error', requestId });
       else response.destroy();
     }

@@ -84,6 +84,21 @@ describe('operations', () => {
     });
   });
 
+  describe('request log and argument checks', () => {
+    it('logs one line per request, under its request id, with status and duration', async () => {
+      await post(t, { query: VIEWER }, { 'x-request-id': 'ops-test-log-1' });
+      const logged = t.logs.lines.map((line) => JSON.parse(line) as Record<string, any>).filter((line) => line.requestId === 'ops-test-log-1' && line.msg === 'request');
+      expect(logged).toEqual([expect.objectContaining({ level: 30, method: 'POST', path: '/graphql', status: 200, ms: expect.any(Number) })]);
+    });
+
+    it('refuses an over-long workspace id with BAD_USER_INPUT (to a caller who may read any workspace)', async () => {
+      const ws = await seedWorkspace(t, undefined, 'Argument checks');
+      const answer = await t.gql('query($w: ID!) { aiInferenceKey(workspaceId: $w) { configured } }', { w: 'w'.repeat(65) }, ws.adminToken);
+      expectGraphQLError(answer, 'BAD_USER_INPUT');
+      expect(answer.errors?.[0].message).toMatch(/workspaceId/);
+    });
+  });
+
   describe('internal errors', () => {
     it('are masked for the client and logged under the same request id', async () => {
       const ws = await seedWorkspace(t, undefined, 'Masking');

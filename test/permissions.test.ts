@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose';
-import { Action, defineAbilityFor, Membership, roleCanManageBilling, scoped, SubjectType } from '../src/auth/ability.factory';
+import { abilityForMembership, Action, defineAbilityFor, Membership, roleCanManageBilling, scoped, SubjectType } from '../src/auth/ability.factory';
 import type { Principal } from '../src/auth/principal';
 import { MemberRole, Plan } from '../src/modules/workspace/workspace.enums';
 import {
@@ -397,6 +397,25 @@ describe('defineAbilityFor', () => {
     const granted = CHECKS.filter(([action, type, workspaceId]) => ability.can(action, scoped(type, workspaceId))).map(label);
 
     expect(granted.sort()).toEqual([...new Set(allowed)].sort());
+  });
+
+  it.each(TABLE)('%s gets the same rules from the abilities shared across requests', (_name, principal, memberships, allowed) => {
+    // Every row runs after the others have filled the shared abilities: none may leak into another.
+    for (const [, other, otherMemberships] of TABLE) abilityForMembership(other, otherMemberships[0] ?? null);
+    const ability = abilityForMembership(principal, memberships[0] ?? null);
+
+    const granted = CHECKS.filter(([action, type, workspaceId]) => ability.can(action, scoped(type, workspaceId))).map(label);
+
+    expect(granted.sort()).toEqual([...new Set(allowed)].sort());
+  });
+
+  it('shares one ability between users holding the same role in the same workspace', () => {
+    const alice: Principal = { kind: 'user', userId: 'alice', platformAdmin: false };
+    const bob: Principal = { kind: 'user', userId: 'bob', platformAdmin: false };
+    const member = { workspaceId: W1, role: MemberRole.MEMBER };
+    expect(abilityForMembership(alice, member)).toBe(abilityForMembership(bob, member));
+    expect(abilityForMembership(alice, member)).not.toBe(abilityForMembership(alice, { workspaceId: W2, role: MemberRole.MEMBER }));
+    expect(abilityForMembership(alice, member)).not.toBe(abilityForMembership({ ...alice, platformAdmin: true }, member));
   });
 
   it('grants nothing in a workspace through a membership of another', () => {

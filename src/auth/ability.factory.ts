@@ -111,6 +111,38 @@ export function defineAbilityFor(principal: Principal, memberships: readonly Mem
   return build();
 }
 
+const MAX_REMEMBERED_ABILITIES = 10_000;
+const rememberedAbilities = new Map<string, AppAbility>();
+
+/** What an ability built from one membership depends on: never the user id itself. */
+function abilityKey(principal: Principal, membership: Membership | null): string {
+  const scope = membership ? `${membership.workspaceId}:${membership.role}` : '';
+  switch (principal.kind) {
+    case 'user':
+      return `user:${principal.platformAdmin}:${scope}`;
+    case 'partner':
+      return `partner:${principal.workspaceId}:${scope}`;
+    default:
+      return `${principal.kind}:${scope}`;
+  }
+}
+
+/**
+ * The ability for a principal and at most one membership. Abilities are immutable and the same
+ * inputs give the same rules, so one is built per distinct role in a workspace and shared across
+ * requests: building and indexing CASL rules on every request was a measurable share of a read.
+ */
+export function abilityForMembership(principal: Principal, membership: Membership | null): AppAbility {
+  const key = abilityKey(principal, membership);
+  let ability = rememberedAbilities.get(key);
+  if (!ability) {
+    ability = defineAbilityFor(principal, membership ? [membership] : []);
+    if (rememberedAbilities.size >= MAX_REMEMBERED_ABILITIES) rememberedAbilities.clear();
+    rememberedAbilities.set(key, ability);
+  }
+  return ability;
+}
+
 const MANAGE_BILLING_BY_ROLE = new Map(
   Object.values(MemberRole).map((role) => {
     const ability = defineAbilityFor({ kind: 'user', userId: '', platformAdmin: false }, [{ workspaceId: 'w', role }]);

@@ -1,5 +1,5 @@
 import { unauthenticated, forbidden } from '../graphql/app-error';
-import { Action, AppAbility, defineAbilityFor, Membership, scoped, SubjectType } from './ability.factory';
+import { abilityForMembership, Action, AppAbility, Membership, scoped, SubjectType } from './ability.factory';
 import type { Principal } from './principal';
 
 /** Where the caller's memberships come from: all of them (for `viewer`), or the one in a workspace. */
@@ -41,7 +41,7 @@ export class AuthContext {
     let ability = this.abilities.get(cacheKey);
     if (!ability) {
       const membership = this.principal.kind === 'user' && workspaceId ? this.source.in(workspaceId, fresh) : Promise.resolve(null);
-      ability = membership.then((found) => defineAbilityFor(this.principal, found ? [found] : []));
+      ability = membership.then((found) => abilityForMembership(this.principal, found));
       this.abilities.set(cacheKey, ability);
     }
     return ability;

@@ -1,4 +1,4 @@
-import { constantTimeEqual } from './constant-time';
+import { SecretMatcher } from './constant-time';
 import type { JwtCodec } from './jwt';
 import { ANONYMOUS, Principal } from './principal';
 
@@ -9,11 +9,15 @@ export const PARTNER_TOKEN_PREFIX = 'mpt_';
 
 /** Turns an Authorization header into a principal. Never throws: a bad credential is `invalid`. */
 export class Authenticator {
+  private readonly serviceToken: SecretMatcher | undefined;
+
   constructor(
     private readonly jwt: JwtCodec,
-    private readonly serviceToken: string | undefined,
+    serviceToken: string | undefined,
     private readonly partnerTokens: PartnerTokenLookup,
-  ) {}
+  ) {
+    this.serviceToken = serviceToken === undefined ? undefined : new SecretMatcher(serviceToken);
+  }
 
   async principalOf(authorization: string | undefined): Promise<Principal> {
     if (authorization === undefined || authorization === '') return ANONYMOUS;
@@ -24,7 +28,10 @@ export class Authenticator {
       const partner = await this.partnerTokens(token);
       return partner ? { kind: 'partner', ...partner } : { kind: 'invalid' };
     }
-    if (this.serviceToken !== undefined && constantTimeEqual(token, this.serviceToken)) return { kind: 'service' };
+    // A token verified before is a JWT, never the service token: a Map lookup reveals nothing about it.
+    const remembered = this.jwt.remembered(token);
+    if (remembered) return { kind: 'user', ...remembered };
+    if (this.serviceToken?.matches(token)) return { kind: 'service' };
     const claims = await this.jwt.verify(token);
     return claims ? { kind: 'user', ...claims } : { kind: 'invalid' };
   }

@@ -1,7 +1,28 @@
+import type { Logger } from 'pino';
+import type { AuthContext } from '../auth/auth-context';
 import type { RequestContext } from '../request-context';
 import type { AppServices } from '../services';
+import type { RequestLoaders } from './loaders';
 
 /** Built once per request: the request context plus the services resolvers delegate to. */
 export interface GraphQLContext extends RequestContext {
   services: AppServices;
+}
+
+/**
+ * The context of one GraphQL request. Its logger is made on first use, through a getter on the
+ * prototype: Apollo copies the context's own properties, which would make it on every request.
+ */
+export class RequestGraphQLContext implements GraphQLContext {
+  constructor(
+    readonly requestId: string,
+    private readonly logOf: () => Logger,
+    readonly auth: AuthContext,
+    readonly loaders: RequestLoaders,
+    readonly services: AppServices,
+  ) {}
+
+  get log(): Logger {
+    return this.logOf();
+  }
 }

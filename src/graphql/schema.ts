@@ -8,6 +8,7 @@ import { BillingResolver } from '../modules/billing/billing.resolver';
 import { PartnerTokenResolver } from '../modules/partner-token/partner-token.resolver';
 import { TierPriceResolver } from '../modules/tier-price/tier-price.resolver';
 import { UsageConnectionResolver, UsageRecordResolver } from '../modules/usage/usage.resolver';
+import { validateArguments } from './argument-validator';
 import { DateTimeScalar } from './scalars';
 
 export const resolvers = [
@@ -26,7 +27,7 @@ export function buildAppSchema(): Promise<GraphQLSchema> {
   return buildSchema({
     resolvers,
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
-    validate: { forbidUnknownValues: false },
+    validateFn: validateArguments,
   });
 }
 

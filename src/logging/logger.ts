@@ -37,3 +37,12 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     destination,
   );
 }
+
+/**
+ * A child logger made on first use: pino serialises a child's bindings when it is created, and
+ * most requests never log at the configured level.
+ */
+export function lazyChild(logger: Logger, bindings: Record<string, unknown>): () => Logger {
+  let child: Logger | undefined;
+  return () => (child ??= logger.child(bindings));
+}

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
-import { constantTimeEqual } from '../../auth/constant-time';
+import { SecretMatcher } from '../../auth/constant-time';
 import { AppError } from '../../graphql/app-error';
 import { ErrorCode } from '../../graphql/error-code';
 import { BodyTooLargeError, readBody } from '../../http/read-body';
@@ -124,7 +124,11 @@ export class InferenceGateway {
   /** (workspace, request id) pairs being served by this worker, so a concurrent duplicate is refused before it reaches OpenRouter */
   private readonly inFlight = new Set<string>();
 
-  constructor(private readonly deps: GatewayDependencies) {}
+  private readonly serviceToken: SecretMatcher | undefined;
+
+  constructor(private readonly deps: GatewayDependencies) {
+    this.serviceToken = deps.serviceToken === undefined ? undefined : new SecretMatcher(deps.serviceToken);
+  }
 
   /** `generatedRequestId` is this request's log id: the idempotency key when X-Request-Id is absent. */
   async handle(request: IncomingMessage, response: ServerResponse, log: Logger, generatedRequestId: string): Promise<void> {
@@ -197,7 +201,7 @@ export class InferenceGateway {
 
   private authenticateOrThrow(request: IncomingMessage): void {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
-    if (!match || this.deps.serviceToken === undefined || !constantTimeEqual(match[1], this.deps.serviceToken)) {
+    if (!match || this.serviceToken === undefined || !this.serviceToken.matches(match[1])) {
       throw new GatewayError(401, ErrorCode.UNAUTHENTICATED, 'A valid service token is required');
     }
   }
