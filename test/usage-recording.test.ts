@@ -1,3 +1,6 @@
+import { UsageRecordEntity } from '../src/modules/usage/usage-record.entity';
+import { InferencePath, KeySource } from '../src/modules/usage/usage.enums';
+import { ModelTier } from '../src/modules/workspace/workspace.enums';
 import { seedWorkspace, SeededWorkspace, sampleKey } from './support/fixtures';
 import { startTestApp, TestApp, TEST_SERVICE_TOKEN } from './support/test-app';
 import {
@@ -217,6 +220,62 @@ describe('recording inference calls', () => {
     });
     const summary = dataOf(await t.gql(BILLING_SUMMARY, { w: target.id, month: '2025-04' }, target.tokens.owner)).billingSummary;
     expect(summary).toMatchObject({ calls: 1, byokCalls: 1, totalBilledMicros: 6_376 });
+  });
+
+  it('writes calls that arrive together in one transaction, and still settles each call on its own', async () => {
+    const target = await seedWorkspace(t, undefined, 'Group commit');
+    const recorder = t.app.services.usageRecorder;
+    const base = {
+      workspaceId: target.id,
+      path: InferencePath.AGENT_RUN,
+      model: 'openai/gpt-4o',
+      tier: ModelTier.BALANCED,
+      keySource: KeySource.PLATFORM,
+      inputTokens: 1000,
+      outputTokens: 500,
+      rawCostMicros: 1000,
+      occurredAt: new Date('2025-07-07T07:07:07.007Z'),
+    };
+    await recorder.record({ ...base, requestId: 'group-warm-up' });
+    const transactions = jest.spyOn(t.app.dataSource, 'transaction');
+    try {
+      const fresh = Array.from({ length: 40 }, (_, index) => ({ ...base, requestId: `group-${index}` }));
+      const outcomes = await Promise.allSettled([
+        ...fresh.map((call) => recorder.record(call)),
+        recorder.record({ ...base, requestId: 'group-0' }),
+        recorder.record({ ...base, requestId: 'group-1', inputTokens: 999 }),
+        recorder.record({ ...base, requestId: 'group-unpriced', occurredAt: new Date('2019-12-31T23:59:59.999Z') }),
+        recorder.record({ ...base, requestId: 'group-warm-up' }),
+      ]);
+
+      expect(transactions).toHaveBeenCalledTimes(1);
+      const value = (index: number) => (outcomes[index] as PromiseFulfilledResult<UsageRecordEntity>).value;
+      for (let index = 0; index < 40; index += 1) expect(value(index)).toMatchObject({ requestId: `group-${index}`, tierPriceMicros: 10_500, billedMicros: 10_500 });
+      expect(value(40).id).toBe(value(0).id);
+      expect(outcomes[41]).toMatchObject({ status: 'rejected', reason: expect.objectContaining({ code: 'CONFLICT' }) });
+      expect(outcomes[42]).toMatchObject({ status: 'rejected', reason: expect.objectContaining({ code: 'BAD_USER_INPUT' }) });
+      expect(value(43).requestId).toBe('group-warm-up');
+    } finally {
+      transactions.mockRestore();
+    }
+    expect(await recordCount(t, target.id)).toBe(41);
+    expect(await rollupTotals(t, target.id)).toMatchObject({ calls: 41, tierPriceMicros: 41 * 10_500, billedMicros: 41 * 10_500, rawCostMicros: 41 * 1000 });
+  });
+
+  it('keeps one record per request id when two workers record the same 30 calls at once', async () => {
+    const target = await seedWorkspace(t, undefined, 'Two workers');
+    const second = await startTestApp({ db: t.db });
+    try {
+      const inputs = Array.from({ length: 30 }, () => callInput(target.id, { occurredAt: '2025-08-08T08:08:08.008Z' }));
+      const [viaFirst, viaSecond] = await Promise.all([t, second].map((worker) => Promise.all(inputs.map((input) => recordCall(worker, input)))));
+      for (let index = 0; index < inputs.length; index += 1) {
+        expect(dataOf(viaFirst[index]).recordInferenceCall.id).toBe(dataOf(viaSecond[index]).recordInferenceCall.id);
+      }
+      expect(await recordCount(t, target.id)).toBe(30);
+      expect(await rollupTotals(t, target.id)).toMatchObject({ calls: 30, billedMicros: 30 * 10_500 });
+    } finally {
+      await second.close();
+    }
   });
 
   it('answers a retry with the first record and a different payload under a used request id with CONFLICT', async () => {

@@ -8,6 +8,19 @@ import { TierPriceEntity } from './tier-price.entity';
 /** A price per million tokens above $1,000,000 is a typo, not a price. */
 const MAX_MICROS_PER_MILLION = 1_000_000_000_000;
 
+/** The prices of every tier over time. */
+export class TierPriceSchedule {
+  /** newest first */
+  constructor(private readonly rows: readonly TierPriceEntity[]) {}
+
+  /** The row in effect at `at`: the latest whose effectiveFrom ≤ at. */
+  inEffectOrThrow(tier: ModelTier, at: Date): TierPriceEntity {
+    const price = this.rows.find((row) => row.tier === tier && row.effectiveFrom.getTime() <= at.getTime());
+    if (!price) throw badUserInput(`No ${tier} price is in effect at ${at.toISOString()}`);
+    return price;
+  }
+}
+
 export class TierPriceService {
   constructor(private readonly transactions: TransactionRunner) {}
 
@@ -16,17 +29,12 @@ export class TierPriceService {
     return this.transactions.manager.find(TierPriceEntity, { order: { tier: 'ASC', effectiveFrom: 'DESC' } });
   }
 
-  /** The row in effect at `at`: the latest whose effectiveFrom ≤ at. */
-  async inEffectOrThrow(manager: EntityManager, tier: ModelTier, at: Date): Promise<TierPriceEntity> {
-    const price = await manager
-      .getRepository(TierPriceEntity)
-      .createQueryBuilder('p')
-      .where('p.tier = :tier AND p.effectiveFrom <= :at', { tier, at })
-      .orderBy('p.effectiveFrom', 'DESC')
-      .limit(1)
-      .getOne();
-    if (!price) throw badUserInput(`No ${tier} price is in effect at ${at.toISOString()}`);
-    return price;
+  /**
+   * Every price row, read in the caller's transaction: a batch of calls is priced from one read of
+   * this small table, whatever their tiers and times.
+   */
+  async schedule(manager: EntityManager): Promise<TierPriceSchedule> {
+    return new TierPriceSchedule(await manager.find(TierPriceEntity, { order: { effectiveFrom: 'DESC' } }));
   }
 
   /**

@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
-import { QueryFailedError } from 'typeorm';
+import { EntityManager, In } from 'typeorm';
+import { supportsRowLocks } from '../../db/data-source';
 import { timeOrderedId } from '../../db/ids';
+import { insertNewRows } from '../../db/insert-new-rows';
 import { TransactionRunner } from '../../db/transaction-runner';
+import { Settled, WriteBatcher } from '../../db/write-batcher';
 import { badUserInput, conflict, notFound } from '../../graphql/app-error';
 import { billedMicros, tierPriceMicros } from '../billing/billing-calculator';
 import { parseUsdToMicrosOrThrow } from '../billing/usd';
-import { TierPriceService } from '../tier-price/tier-price.service';
+import { TierPriceSchedule, TierPriceService } from '../tier-price/tier-price.service';
 import { WorkspaceEntity } from '../workspace/workspace.entity';
 import { ModelTier } from '../workspace/workspace.enums';
 import { UsageRecordEntity } from './usage-record.entity';
@@ -49,12 +52,6 @@ function payloadHash(call: InferenceCall): string {
   return createHash('sha256').update(canonical).digest('hex');
 }
 
-function isUniqueViolation(error: unknown): boolean {
-  if (!(error instanceof QueryFailedError)) return false;
-  const code = (error.driverError as { code?: string } | undefined)?.code ?? '';
-  return code === 'ER_DUP_ENTRY' || code.startsWith('SQLITE_CONSTRAINT');
-}
-
 function validateOrThrow(call: InferenceCall, now: Date): void {
   if (call.requestId.length === 0 || call.requestId.length > MAX_REQUEST_ID_LENGTH) {
     throw badUserInput(`requestId must be 1 to ${MAX_REQUEST_ID_LENGTH} characters`);
@@ -71,13 +68,28 @@ function validateOrThrow(call: InferenceCall, now: Date): void {
   }
 }
 
+interface PendingCall {
+  call: InferenceCall;
+  hash: string;
+  now: Date;
+}
+
+/** Calls written per transaction at most: ~19 parameters each stays far below every driver's limit. */
+const MAX_CALLS_PER_BATCH = 200;
+
+const requestKey = (record: { workspaceId: string; requestId: string }) => `${record.workspaceId}\u0000${record.requestId}`;
+
 /**
  * Records each AI call exactly once and bills it at recording time (SPEC.md, "Billing").
  * Idempotent on (workspaceId, requestId) through a unique index, not read-then-write: a retry with
  * the same payload gets the first record back; a different payload under a used id is a CONFLICT.
+ *
+ * Calls arriving together are written together (group commit): one transaction prices them, inserts
+ * them in one statement, reads back which rows are theirs and adds them to the daily rollups.
  */
 export class UsageRecorderService {
   private readonly knownWorkspaces = new Set<string>();
+  private readonly batcher = new WriteBatcher<PendingCall, UsageRecordEntity>((batch) => this.writeBatch(batch), MAX_CALLS_PER_BATCH);
 
   constructor(
     private readonly transactions: TransactionRunner,
@@ -99,20 +111,8 @@ export class UsageRecorderService {
   async record(call: InferenceCall): Promise<UsageRecordEntity> {
     const now = new Date();
     validateOrThrow(call, now);
-    const hash = payloadHash(call);
-    try {
-      return await this.insert(call, hash, now);
-    } catch (error) {
-      if (!isUniqueViolation(error)) throw error;
-      const first = await this.transactions.manager.findOne(UsageRecordEntity, {
-        where: { workspaceId: call.workspaceId, requestId: call.requestId },
-      });
-      if (!first) throw error;
-      if (first.payloadHash !== hash) {
-        throw conflict(`requestId ${call.requestId} was already recorded with a different payload`);
-      }
-      return first;
-    }
+    await this.workspaceExistsOrThrow(call.workspaceId);
+    return this.batcher.submit({ call, hash: payloadHash(call), now });
   }
 
   /**
@@ -127,40 +127,96 @@ export class UsageRecorderService {
     this.knownWorkspaces.add(workspaceId);
   }
 
-  private async insert(call: InferenceCall, hash: string, now: Date): Promise<UsageRecordEntity> {
-    await this.workspaceExistsOrThrow(call.workspaceId);
+  private writeBatch(batch: PendingCall[]): Promise<Array<Settled<UsageRecordEntity>>> {
     return this.transactions.run(async (manager) => {
-      const occurredAt = call.occurredAt ?? now;
-      const price = await this.prices.inEffectOrThrow(manager, call.tier, occurredAt);
-      const tierPrice = tierPriceMicros(call.inputTokens, call.outputTokens, price);
-      const record = Object.assign(new UsageRecordEntity(), {
-        id: timeOrderedId(now.getTime()),
-        workspaceId: call.workspaceId,
-        requestId: call.requestId,
-        path: call.path,
-        model: call.model,
-        tier: call.tier,
-        keySource: call.keySource,
-        inputTokens: call.inputTokens,
-        outputTokens: call.outputTokens,
-        rawCostMicros: call.rawCostMicros,
-        tierPriceMicros: tierPrice,
-        billedMicros: billedMicros(call.keySource, tierPrice, call.rawCostMicros),
-        occurredAt,
-        recordedAt: now,
-        actorUserId: call.actorUserId ?? null,
-        flagged: call.rawCostMicros === null,
-        settledAt: null,
-        payloadHash: hash,
-      });
-      await manager.insert(UsageRecordEntity, record);
-      await addToRollup(manager, {
-        ...record,
-        calls: 1,
-        rawCostMicros: record.rawCostMicros ?? 0,
-        flaggedCalls: record.flagged ? 1 : 0,
-      });
-      return record;
+      const schedule = await this.prices.schedule(manager);
+      const outcomes: Array<Settled<UsageRecordEntity>> = [];
+      const candidates: UsageRecordEntity[] = [];
+      for (const pending of batch) {
+        try {
+          const record = billedRecord(pending, schedule);
+          candidates.push(record);
+          outcomes.push({ ok: true, value: record });
+        } catch (error) {
+          outcomes.push({ ok: false, error });
+        }
+      }
+      // One key order for every writer, so concurrent batches take index locks in the same sequence.
+      await insertNewRows(manager, UsageRecordEntity, [...candidates].sort((a, b) => (requestKey(a) < requestKey(b) ? -1 : 1)));
+      const storedIds = await this.storedIds(manager, candidates);
+      if (candidates.some((record) => !storedIds.has(requestKey(record)))) throw new Error('a usage record was neither inserted nor found under its request id');
+      const inserted = candidates.filter((record) => storedIds.get(requestKey(record)) === record.id);
+      if (inserted.length < candidates.length) await this.answerRetries(manager, outcomes, storedIds);
+      await addToRollup(
+        manager,
+        ...inserted.map((record) => ({ ...record, calls: 1, rawCostMicros: record.rawCostMicros ?? 0, flaggedCalls: record.flagged ? 1 : 0 })),
+      );
+      return outcomes;
     });
   }
+
+  /**
+   * The id stored under each candidate's (workspace, request id): the candidate's own when it was
+   * inserted, the first record's when the id was taken. A locking read on MySQL, so it sees rows
+   * committed by other writers since this transaction's snapshot.
+   */
+  private async storedIds(manager: EntityManager, records: readonly UsageRecordEntity[]): Promise<Map<string, string>> {
+    if (records.length === 0) return new Map();
+    const pairs = records.map(() => '(workspace_id = ? AND request_id = ?)').join(' OR ');
+    const lock = supportsRowLocks(manager.connection) ? ' FOR UPDATE' : '';
+    const rows = (await manager.query(
+      `SELECT id, workspace_id, request_id FROM usage_record WHERE ${pairs}${lock}`,
+      records.flatMap((record) => [record.workspaceId, record.requestId]),
+    )) as Array<{ id: string; workspace_id: string; request_id: string }>;
+    return new Map(rows.map((row) => [requestKey({ workspaceId: row.workspace_id, requestId: row.request_id }), row.id]));
+  }
+
+  /** Retries get the first record back; a different payload under a used request id is a CONFLICT. */
+  private async answerRetries(manager: EntityManager, outcomes: Array<Settled<UsageRecordEntity>>, storedIds: Map<string, string>): Promise<void> {
+    const takenIds = outcomes.flatMap((outcome) => {
+      if (!outcome.ok) return [];
+      const stored = storedIds.get(requestKey(outcome.value));
+      return stored !== undefined && stored !== outcome.value.id ? [stored] : [];
+    });
+    const firsts = await manager.find(UsageRecordEntity, {
+      where: { id: In(takenIds) },
+      ...(supportsRowLocks(manager.connection) ? { lock: { mode: 'pessimistic_read' as const } } : {}),
+    });
+    const firstByKey = new Map(firsts.map((record) => [requestKey(record), record]));
+    outcomes.forEach((outcome, index) => {
+      if (!outcome.ok) return;
+      const first = firstByKey.get(requestKey(outcome.value));
+      if (!first || first.id === outcome.value.id) return;
+      outcomes[index] =
+        first.payloadHash === outcome.value.payloadHash
+          ? { ok: true, value: first }
+          : { ok: false, error: conflict(`requestId ${outcome.value.requestId} was already recorded with a different payload`) };
+    });
+  }
+}
+
+/** The record of a call, billed at the tier price in effect when it occurred. */
+function billedRecord({ call, hash, now }: PendingCall, schedule: TierPriceSchedule): UsageRecordEntity {
+  const occurredAt = call.occurredAt ?? now;
+  const tierPrice = tierPriceMicros(call.inputTokens, call.outputTokens, schedule.inEffectOrThrow(call.tier, occurredAt));
+  return Object.assign(new UsageRecordEntity(), {
+    id: timeOrderedId(now.getTime()),
+    workspaceId: call.workspaceId,
+    requestId: call.requestId,
+    path: call.path,
+    model: call.model,
+    tier: call.tier,
+    keySource: call.keySource,
+    inputTokens: call.inputTokens,
+    outputTokens: call.outputTokens,
+    rawCostMicros: call.rawCostMicros,
+    tierPriceMicros: tierPrice,
+    billedMicros: billedMicros(call.keySource, tierPrice, call.rawCostMicros),
+    occurredAt,
+    recordedAt: now,
+    actorUserId: call.actorUserId ?? null,
+    flagged: call.rawCostMicros === null,
+    settledAt: null,
+    payloadHash: hash,
+  });
 }

@@ -42,30 +42,42 @@ const COLUMNS = [
 const KEY_COLUMNS = COLUMNS.slice(0, 7);
 const SUMMED = COLUMNS.slice(7);
 
-function upsertSql(mysql: boolean): string {
-  const insert = `INSERT INTO usage_rollup (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`;
+function upsertSql(mysql: boolean, rows: number): string {
+  const values = Array.from({ length: rows }, () => `(${COLUMNS.map(() => '?').join(', ')})`).join(', ');
+  const insert = `INSERT INTO usage_rollup (${COLUMNS.join(', ')}) VALUES ${values}`;
   if (mysql) return `${insert} ON DUPLICATE KEY UPDATE ${SUMMED.map((c) => `${c} = ${c} + VALUES(${c})`).join(', ')}`;
   return `${insert} ON CONFLICT (${KEY_COLUMNS.join(', ')}) DO UPDATE SET ${SUMMED.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`;
 }
 
-/** Adds a record's amounts (or a correction's difference) to its day's totals, in the caller's transaction. */
-export async function addToRollup(manager: EntityManager, delta: RollupDelta): Promise<void> {
-  await manager.query(upsertSql(supportsRowLocks(manager.connection)), [
-    delta.workspaceId,
-    utcDay(delta.occurredAt),
-    delta.tier,
-    delta.keySource,
-    delta.path,
-    delta.model,
-    randomInt(ROLLUP_SHARDS),
-    delta.calls,
-    delta.inputTokens,
-    delta.outputTokens,
-    delta.tierPriceMicros,
-    delta.rawCostMicros,
-    delta.billedMicros,
-    delta.flaggedCalls,
-  ]);
+const SUMMED_FIELDS = ['calls', 'inputTokens', 'outputTokens', 'tierPriceMicros', 'rawCostMicros', 'billedMicros', 'flaggedCalls'] as const;
+
+/**
+ * Sums deltas that land on the same day's row, so each row is written once per statement, and
+ * returns the rows in one order for every writer: concurrent upserts then lock rows in the same
+ * sequence.
+ */
+function rowParameters(deltas: readonly RollupDelta[]): unknown[][] {
+  const rows = new Map<string, { day: string; delta: RollupDelta }>();
+  for (const delta of deltas) {
+    const day = utcDay(delta.occurredAt);
+    const key = JSON.stringify([delta.workspaceId, day, delta.tier, delta.keySource, delta.path, delta.model]);
+    const row = rows.get(key);
+    if (!row) rows.set(key, { day, delta: { ...delta } });
+    else for (const field of SUMMED_FIELDS) row.delta[field] += delta[field];
+  }
+  return [...rows.keys()]
+    .sort()
+    .map((key) => {
+      const { day, delta } = rows.get(key)!;
+      return [delta.workspaceId, day, delta.tier, delta.keySource, delta.path, delta.model, randomInt(ROLLUP_SHARDS), ...SUMMED_FIELDS.map((field) => delta[field])];
+    });
+}
+
+/** Adds records' amounts (or corrections' differences) to their days' totals, in the caller's transaction. */
+export async function addToRollup(manager: EntityManager, ...deltas: RollupDelta[]): Promise<void> {
+  const rows = rowParameters(deltas);
+  if (rows.length === 0) return;
+  await manager.query(upsertSql(supportsRowLocks(manager.connection), rows.length), rows.flat());
 }
 
 /** The SQL for "the UTC day of occurred_at" in this database's dialect (stored values are UTC). */
