@@ -127,7 +127,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
         });
       }
       if (url.pathname === '/v1/chat/completions' && request.method === 'POST') {
-        return await services.gateway.handle(request, response, log(), requestId);
+        return await services.gateway.handle(request, response, log, requestId);
       }
       if (url.pathname === '/graphql' || url.pathname === '/') {
         return await graphqlHandler(apollo, (req) => contextFor(req, requestId, log))(request, response, url);

@@ -23,6 +23,7 @@ import { UsageSpool } from './modules/gateway/usage-spool';
 import { SecretsInvalidationBus } from './modules/secrets/secrets-invalidation.bus';
 import { TenantSecretsCache } from './modules/secrets/tenant-secrets.cache';
 import { WorkspaceAccessCache } from './modules/workspace/workspace-access.cache';
+import { WorkspaceRowCache } from './modules/workspace/workspace-row.cache';
 
 /** Cached memberships are authorisation data: without Redis they may be this stale at most. */
 const ACCESS_CACHE_TTL_MS = 5_000;
@@ -37,18 +38,20 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   const workspaces = new WorkspaceService(transactions, [inferenceKeys]);
   const tierPrices = new TierPriceService(transactions);
   const usageRecorder = new UsageRecorderService(transactions, tierPrices);
-  const usageQueries = new UsageQueryService(dataSource);
-  const billingSummaries = new BillingSummaryService(dataSource);
-  const llmAnalytics = new LlmAnalyticsService(dataSource);
+  const usageQueries = new UsageQueryService(dataSource, usageRecorder);
+  const billingSummaries = new BillingSummaryService(dataSource, usageRecorder);
+  const llmAnalytics = new LlmAnalyticsService(dataSource, usageRecorder);
   const partnerTokens = new PartnerTokenService(transactions);
   const usageSettlement = new UsageSettlementService(transactions);
 
   const secretsCache = new TenantSecretsCache(config.secretsCacheTtlMs);
   const accessCache = new WorkspaceAccessCache(Math.min(config.secretsCacheTtlMs, ACCESS_CACHE_TTL_MS));
+  const workspaceRows = new WorkspaceRowCache(Math.min(config.secretsCacheTtlMs, ACCESS_CACHE_TTL_MS));
   const invalidationBus = new SecretsInvalidationBus(config.redisUrl, logger);
   const dropCachedWorkspace = (workspaceId: string) => {
     secretsCache.invalidate(workspaceId);
     accessCache.invalidate(workspaceId);
+    workspaceRows.invalidate(workspaceId);
   };
   // A change drops this worker's cached copies at once and tells the others through Redis.
   const secretsChanged = (workspaceId: string) => {
@@ -60,6 +63,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   const spool = new UsageSpool(config.dataDir, usageRecorder, logger);
   const gateway = new InferenceGateway({
     dataSource,
+    workspaceRows,
     serviceToken: config.serviceToken,
     keys: new GatewayKeyResolver(dataSource, secrets, secretsCache, config.platformOpenrouterKey),
     client: new OpenRouterClient(config.openrouterBaseUrl, config.openrouterTimeoutMs),

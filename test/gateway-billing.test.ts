@@ -1,3 +1,4 @@
+import { createConnection } from 'mysql2/promise';
 import { Plan } from '../src/modules/workspace/workspace.enums';
 import { SAVE_KEY } from './support/documents';
 import { expectData, expectErrorCode } from './support/expectations';
@@ -6,7 +7,7 @@ import { CHAT_BODY, callGateway, recordFor, StoredRecord, storedRecords } from '
 import { byokWorkspace, currentMonth, freshRequestId, GatewayWorld, startGatewayWorld, tierPrice } from './support/gateway-setup';
 import type { UsageObject } from './support/fake-openrouter';
 import { canaryKey } from './support/leak-search';
-import { TEST_SERVICE_TOKEN } from './support/test-app';
+import { GraphQLResult, TEST_SERVICE_TOKEN } from './support/test-app';
 
 /**
  * SPEC.md "Billing" and "Inference gateway": a call through the gateway is recorded once from
@@ -306,5 +307,66 @@ describe('gateway billing', () => {
       outputTokens: 2 * OUT,
     });
     await expectRollupsMatchRecords(ws);
+  });
+
+  describe('answered before recorded', () => {
+    /**
+     * Keeps usage records from being written until released: on SQLite by holding the one
+     * connection's transaction queue, on MySQL by locking the rollup table from another session.
+     */
+    async function holdUsageWrites(): Promise<() => Promise<void>> {
+      const url = world.t.db.databaseUrl;
+      if (!url) {
+        let release!: () => void;
+        const held = new Promise<void>((resolveHeld) => {
+          release = resolveHeld;
+        });
+        let started!: () => void;
+        const running = new Promise<void>((resolveRunning) => {
+          started = resolveRunning;
+        });
+        const holder = world.t.app.services.transactions.run(async () => {
+          started();
+          await held;
+        });
+        await running;
+        return async () => {
+          release();
+          await holder;
+        };
+      }
+      const session = await createConnection({ uri: url });
+      await session.query('LOCK TABLES usage_rollup WRITE');
+      return async () => {
+        await session.query('UNLOCK TABLES');
+        await session.end();
+      };
+    }
+
+    it('answers while the record cannot be written yet, and a usage read right after waits for it', async () => {
+      const ws = await seedWorkspace(world.t, Plan.ENTERPRISE, 'Answer first');
+      const requestId = freshRequestId('first');
+      world.fake.chatCompletion({ usage: { prompt_tokens: IN, completion_tokens: OUT, cost: 0.004 } }, { times: 1, when: (request) => request.headers['x-request-id'] === requestId });
+      const release = await holdUsageWrites();
+      let read: Promise<GraphQLResult>;
+      try {
+        const answer = await callGateway(world.t, { workspaceId: ws.id, requestId, body: CHAT_BODY });
+        expect(answer.status).toBe(200);
+
+        let readDone = false;
+        const from = new Date(Date.now() - 3_600_000).toISOString();
+        const to = new Date(Date.now() + 3_600_000).toISOString();
+        read = world.t.gql(USAGE, { w: ws.id, from, to }, ws.tokens.billing);
+        void read.then(() => {
+          readDone = true;
+        });
+        await new Promise((resolveWait) => setTimeout(resolveWait, 300));
+        expect(readDone).toBe(false);
+      } finally {
+        await release();
+      }
+      const page = expectData(await read).usage;
+      expect(page.nodes).toEqual([expect.objectContaining({ requestId, keySource: 'PLATFORM', billedMicros: TIER_PRICE })]);
+    });
   });
 });

@@ -137,6 +137,18 @@ describe('gateway: key health', () => {
       expect((await statusSeenBy(ws)).status).toBe('ACTIVE');
     });
 
+    it('a fallback change reaches the very next call, though the gateway keeps a copy of the workspace', async () => {
+      const ws = await byokWorkspace(world.t);
+      // The gateway now holds the workspace as it was: no fallback.
+      expect((await callGateway(world.t, { workspaceId: ws.id })).status).toBe(200);
+      expectData(await world.t.gql(SET_FALLBACK, { w: ws.id, f: 'PLATFORM' }, ws.tokens.billing));
+      refuseOnce(ws.key, refusal, 'copy-marker');
+      world.fake.chatCompletion({ usage: { prompt_tokens: 1000, completion_tokens: 500, cost: 0.004 } }, { key: world.platformKey, times: 1 });
+      const answer = await callGateway(world.t, { workspaceId: ws.id });
+      expect(answer.status).toBe(200);
+      expect(answer.headers['x-key-source']).toBe('PLATFORM');
+    });
+
     it('with byokFallback PLATFORM the call is retried once on the platform key and billed as a platform call', async () => {
       const ws = await byokWorkspace(world.t);
       expectData(await world.t.gql(SET_FALLBACK, { w: ws.id, f: 'PLATFORM' }, ws.tokens.billing));

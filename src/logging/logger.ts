@@ -42,7 +42,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
  * A child logger made on first use: pino serialises a child's bindings when it is created, and
  * most requests never log at the configured level.
  */
-export function lazyChild(logger: Logger, bindings: Record<string, unknown>): () => Logger {
+export function lazyChild(parent: Logger | (() => Logger), bindings: Record<string, unknown>): () => Logger {
   let child: Logger | undefined;
-  return () => (child ??= logger.child(bindings));
+  return () => (child ??= (typeof parent === 'function' ? parent() : parent).child(bindings));
 }

@@ -128,8 +128,12 @@ export interface StoredRecord {
   flagged: boolean;
 }
 
-/** The workspace's usage records straight from the table, oldest first. */
+/**
+ * The workspace's usage records straight from the table, oldest first. The gateway answers before
+ * it records, so this first waits for the recordings under way, as the service's own reads do.
+ */
 export async function storedRecords(t: TestApp, workspaceId: string): Promise<StoredRecord[]> {
+  await t.app.services.usageRecorder.settled(workspaceId);
   const rows: Array<Record<string, unknown>> = await t.app.dataSource.query(
     `SELECT id, request_id, workspace_id, path, model, tier, key_source, input_tokens, output_tokens, raw_cost_micros,
             tier_price_micros, billed_micros, actor_user_id, flagged

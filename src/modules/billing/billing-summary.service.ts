@@ -4,6 +4,7 @@ import { KeySource } from '../usage/usage.enums';
 import { UsageRollupEntity } from '../usage/usage-rollup.entity';
 import { ModelTier } from '../workspace/workspace.enums';
 import { BillingSummary, TierBreakdown } from './billing-summary.type';
+import type { UnsettledRecordings } from '../usage/usage-recorder.service';
 
 const MONTH = /^(\d{4})-(0[1-9]|1[0-2])$/;
 
@@ -31,10 +32,14 @@ export function monthDaysOrThrow(month: string): { fromDay: string; toDay: strin
 
 /** Monthly billing figures from the daily rollups: one grouped query, whatever the number of calls. */
 export class BillingSummaryService {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly recordings: UnsettledRecordings,
+  ) {}
 
   async summary(workspaceId: string, month: string, viewerIsPlatformAdmin: boolean): Promise<BillingSummary> {
     const days = monthDaysOrThrow(month);
+    await this.recordings.settled(workspaceId);
     const raw = await this.dataSource
       .getRepository(UsageRollupEntity)
       .createQueryBuilder('u')

@@ -6,6 +6,7 @@ import { occurredDaySql } from '../usage/usage-rollup.repository';
 import { validRangeOrThrow } from '../usage/usage-query.service';
 import { partialRangesCondition, splitByWholeDays } from '../usage/utc-day';
 import { AnalyticsBucket } from './billing-summary.type';
+import type { UnsettledRecordings } from '../usage/usage-recorder.service';
 
 const ROLLUP_COLUMN: Record<AnalyticsGroupBy, string> = {
   [AnalyticsGroupBy.DAY]: 'u.day',
@@ -30,10 +31,14 @@ type RawBucket = Record<'key' | keyof Totals, string | number>;
  * Whole days are read from the rollups and only the partial days at the range's ends from records.
  */
 export class LlmAnalyticsService {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly recordings: UnsettledRecordings,
+  ) {}
 
   async buckets(workspaceId: string, from: Date, to: Date, groupBy: AnalyticsGroupBy): Promise<AnalyticsBucket[]> {
     validRangeOrThrow(from, to);
+    await this.recordings.settled(workspaceId);
     const { wholeDays, partial } = splitByWholeDays(from, to);
     const parts: RawBucket[][] = [];
     if (wholeDays) {

@@ -5,10 +5,12 @@ import { SecretMatcher } from '../../auth/constant-time';
 import { AppError } from '../../graphql/app-error';
 import { ErrorCode } from '../../graphql/error-code';
 import { BodyTooLargeError, readBody } from '../../http/read-body';
+import { lazyChild } from '../../logging/logger';
 import { ByokFallback, KeyStatus } from '../inference-key/inference-key.enums';
 import { UsageRecordEntity } from '../usage/usage-record.entity';
 import type { InferenceCall, UsageRecorderService } from '../usage/usage-recorder.service';
 import { InferencePath, KeySource } from '../usage/usage.enums';
+import { WorkspaceRowCache } from '../workspace/workspace-row.cache';
 import { WorkspaceEntity } from '../workspace/workspace.entity';
 import { ModelTier } from '../workspace/workspace.enums';
 import { GatewayKeyResolver, isKeyUnavailable, PlatformKeyMissingError, ResolvedKey } from './gateway-key.resolver';
@@ -97,6 +99,7 @@ function scrub(text: string, key: string): string {
 
 export interface GatewayDependencies {
   dataSource: DataSource;
+  workspaceRows: WorkspaceRowCache;
   serviceToken: string | undefined;
   keys: GatewayKeyResolver;
   client: OpenRouterClient;
@@ -112,7 +115,8 @@ interface CallContext {
   tier: ModelTier;
   actorUserId: string | null;
   startedAt: Date;
-  log: Logger;
+  /** made on first use: most calls log nothing */
+  log: () => Logger;
 }
 
 /**
@@ -131,7 +135,7 @@ export class InferenceGateway {
   }
 
   /** `generatedRequestId` is this request's log id: the idempotency key when X-Request-Id is absent. */
-  async handle(request: IncomingMessage, response: ServerResponse, log: Logger, generatedRequestId: string): Promise<void> {
+  async handle(request: IncomingMessage, response: ServerResponse, log: () => Logger, generatedRequestId: string): Promise<void> {
     try {
       await this.serve(request, response, log, generatedRequestId);
     } catch (error) {
@@ -141,7 +145,7 @@ export class InferenceGateway {
         return sendError(response, 503, ErrorCode.KEY_UNAVAILABLE, "The workspace's stored OpenRouter key cannot be read; no call was made. A billing manager should replace the key.");
       }
       if (error instanceof PlatformKeyMissingError) return sendError(response, 503, 'PLATFORM_KEY_MISSING', 'The platform OpenRouter key is not configured.');
-      log.error({ err: { name: (error as Error)?.name, message: (error as Error)?.message } }, 'gateway error');
+      log().error({ err: { name: (error as Error)?.name, message: (error as Error)?.message } }, 'gateway error');
       sendError(response, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
     }
   }
@@ -151,7 +155,7 @@ export class InferenceGateway {
     return this.deps.client.close();
   }
 
-  private async serve(request: IncomingMessage, response: ServerResponse, baseLog: Logger, generatedRequestId: string): Promise<void> {
+  private async serve(request: IncomingMessage, response: ServerResponse, baseLog: () => Logger, generatedRequestId: string): Promise<void> {
     this.authenticateOrThrow(request);
     const given = header(request, 'x-request-id');
     if (given !== undefined && !REQUEST_ID.test(given)) throw new GatewayError(400, 'BAD_REQUEST', 'X-Request-Id must be 1 to 128 printable ASCII characters');
@@ -168,10 +172,10 @@ export class InferenceGateway {
     if (actorUserId !== null && actorUserId.length > 191) throw new GatewayError(400, 'BAD_REQUEST', 'X-Actor-User-Id is too long');
 
     const payload = await this.readPayloadOrThrow(request);
-    // Both lookups at once: one database round trip on the critical path instead of two. An id the
-    // gateway generated just now cannot have been used, so it is not looked up at all.
+    // Both lookups at once, the workspace usually from this worker's copy. An id the gateway
+    // generated just now cannot have been used, so it is not looked up at all.
     const [workspace, used] = await Promise.all([
-      this.deps.dataSource.getRepository(WorkspaceEntity).findOne({ where: { id: workspaceId } }),
+      this.deps.workspaceRows.getOrLoad(workspaceId, () => this.deps.dataSource.getRepository(WorkspaceEntity).findOne({ where: { id: workspaceId } })),
       given === undefined ? false : this.deps.dataSource.getRepository(UsageRecordEntity).exists({ where: { workspaceId, requestId } }),
     ]);
     if (!workspace) throw new GatewayError(404, 'NOT_FOUND', 'Workspace not found');
@@ -187,7 +191,7 @@ export class InferenceGateway {
         tier: tier ?? workspace.defaultTier,
         actorUserId,
         startedAt: new Date(),
-        log: baseLog.child({ workspaceId, path }),
+        log: lazyChild(baseLog, { workspaceId, path }),
       };
       response.setHeader('x-request-id', requestId);
       // Ask OpenRouter for usage accounting: cost and tokens come back in the final `usage` object.
@@ -237,7 +241,7 @@ export class InferenceGateway {
       response.end(errorBody);
       return;
     }
-    call.log.warn({ status: upstream.status, keyStatus: refusal.keyStatus }, "OpenRouter refused the workspace's key");
+    call.log().warn({ status: upstream.status, keyStatus: refusal.keyStatus }, "OpenRouter refused the workspace's key");
     await this.deps.health.mark(call.workspace.id, resolved.rowUpdatedAt, refusal.keyStatus);
     if (mayFallBack && call.workspace.byokFallback === ByokFallback.PLATFORM) {
       return this.attempt(call, this.deps.keys.platform(), body, response, false);
@@ -286,7 +290,7 @@ export class InferenceGateway {
       }
     } catch (error) {
       const failure = upstreamErrorOf(error);
-      call.log.warn({ reason: failure.message }, 'upstream broke off mid-answer: nothing recorded');
+      call.log().warn({ reason: failure.message }, 'upstream broke off mid-answer: nothing recorded');
       if (!response.headersSent) throw failure;
       response.destroy();
       return;
@@ -305,6 +309,17 @@ export class InferenceGateway {
       chunks.length = 0;
       chunks.push(text);
     }
+    if (resolved.source === KeySource.BYOK && resolved.status !== KeyStatus.ACTIVE) {
+      await this.deps.health.mark(call.workspace.id, resolved.rowUpdatedAt, KeyStatus.ACTIVE).catch(() => undefined);
+    }
+    // The answer goes out before the call is recorded, which keeps the database off the caller's
+    // critical path. The record follows at once, the X-Request-Id stays claimed until it is
+    // written, reads of usage on this worker wait for it, and shutdown waits for it too.
+    if (!clientGone) {
+      writeHead();
+      if (streaming) response.end();
+      else response.end(chunks[0]);
+    }
     await this.record(call, {
       requestId: call.requestId,
       workspaceId: call.workspace.id,
@@ -318,13 +333,6 @@ export class InferenceGateway {
       occurredAt: call.startedAt,
       actorUserId: call.actorUserId,
     });
-    if (resolved.source === KeySource.BYOK && resolved.status !== KeyStatus.ACTIVE) {
-      await this.deps.health.mark(call.workspace.id, resolved.rowUpdatedAt, KeyStatus.ACTIVE).catch(() => undefined);
-    }
-    if (clientGone) return;
-    writeHead();
-    if (streaming) response.end();
-    else response.end(chunks[0]);
   }
 
   /** Exactly once: into the database, or, when it cannot take it now, the fsync'd spool. */
@@ -338,7 +346,7 @@ export class InferenceGateway {
       if (outcome === 'timeout') this.deps.spool.append(completed);
     } catch (error) {
       if (error instanceof AppError) {
-        call.log.error({ code: error.code }, 'completed call refused by the recorder');
+        call.log().error({ code: error.code }, 'completed call refused by the recorder');
         return;
       }
       this.deps.spool.append(completed);

@@ -6,6 +6,7 @@ import { UsageRecordEntity } from './usage-record.entity';
 import { UsageConnection, UsageFilter, UsageRecordType } from './usage-record.type';
 import { UsageRollupEntity } from './usage-rollup.entity';
 import { partialRangesCondition, splitByWholeDays } from './utc-day';
+import type { UnsettledRecordings } from './usage-recorder.service';
 
 export function validRangeOrThrow(from: Date, to: Date): void {
   if (!(from.getTime() < to.getTime())) throw badUserInput('from must be before to');
@@ -35,7 +36,10 @@ class TimeIndexedSelectQueryBuilder<T extends ObjectLiteral> extends SelectQuery
 
 /** Reads of recorded calls: a keyset-paginated list and its count. */
 export class UsageQueryService {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly recordings: UnsettledRecordings,
+  ) {}
 
   /**
    * Newest first, paged on (occurredAt, id): a page starts strictly after the previous one's last
@@ -43,6 +47,7 @@ export class UsageQueryService {
    */
   async list(filter: UsageFilter, first: number | undefined, after: string | undefined, viewerIsPlatformAdmin: boolean): Promise<UsageConnection> {
     validRangeOrThrow(filter.from, filter.to);
+    await this.recordings.settled(filter.workspaceId);
     const size = pageSizeOrThrow(first);
     const query = new TimeIndexedSelectQueryBuilder<UsageRecordEntity>(this.dataSource.getRepository(UsageRecordEntity).createQueryBuilder('r'))
       .where('r.workspaceId = :workspaceId', { workspaceId: filter.workspaceId })
@@ -67,6 +72,7 @@ export class UsageQueryService {
 
   /** Whole days come from the rollups; only the partial days at the ends count records. */
   async count(filter: UsageFilter): Promise<number> {
+    await this.recordings.settled(filter.workspaceId);
     const { wholeDays, partial } = splitByWholeDays(filter.from, filter.to);
     let total = 0;
     if (wholeDays) {

@@ -15,6 +15,11 @@ import { UsageRecordEntity } from './usage-record.entity';
 import { addToRollup } from './usage-rollup.repository';
 import { InferencePath, KeySource } from './usage.enums';
 
+/** What reads of usage wait on: calls of the workspace this worker is still writing. */
+export interface UnsettledRecordings {
+  settled(workspaceId: string): Promise<void>;
+}
+
 /** A completed call as the inference runtime or the gateway reports it. */
 export interface InferenceCall {
   requestId: string;
@@ -87,8 +92,9 @@ const requestKey = (record: { workspaceId: string; requestId: string }) => `${re
  * Calls arriving together are written together (group commit): one transaction prices them, inserts
  * them in one statement, reads back which rows are theirs and adds them to the daily rollups.
  */
-export class UsageRecorderService {
+export class UsageRecorderService implements UnsettledRecordings {
   private readonly knownWorkspaces = new Set<string>();
+  private readonly unsettled = new Map<string, Set<Promise<void>>>();
   private readonly batcher = new WriteBatcher<PendingCall, UsageRecordEntity>((batch) => this.writeBatch(batch), MAX_CALLS_PER_BATCH);
 
   constructor(
@@ -108,7 +114,42 @@ export class UsageRecorderService {
     return this.record({ ...rest, rawCostMicros });
   }
 
-  async record(call: InferenceCall): Promise<UsageRecordEntity> {
+  record(call: InferenceCall): Promise<UsageRecordEntity> {
+    const recording = this.validateAndWrite(call);
+    this.track(call.workspaceId, recording);
+    return recording;
+  }
+
+  /**
+   * Resolves once every call of the workspace that this worker has begun recording is written (or
+   * refused). Reads of usage wait on it, so whoever was answered by the gateway and then reads its
+   * workspace's usage on the same worker finds the call there.
+   */
+  async settled(workspaceId: string): Promise<void> {
+    const recordings = this.unsettled.get(workspaceId);
+    if (recordings) await Promise.all(recordings);
+  }
+
+  private track(workspaceId: string, recording: Promise<unknown>): void {
+    let recordings = this.unsettled.get(workspaceId);
+    if (!recordings) {
+      recordings = new Set();
+      this.unsettled.set(workspaceId, recordings);
+    }
+    const settled: Promise<void> = recording.then(
+      () => this.untrack(workspaceId, settled),
+      () => this.untrack(workspaceId, settled),
+    );
+    recordings.add(settled);
+  }
+
+  private untrack(workspaceId: string, settled: Promise<void>): void {
+    const recordings = this.unsettled.get(workspaceId);
+    recordings?.delete(settled);
+    if (recordings?.size === 0) this.unsettled.delete(workspaceId);
+  }
+
+  private async validateAndWrite(call: InferenceCall): Promise<UsageRecordEntity> {
     const now = new Date();
     validateOrThrow(call, now);
     await this.workspaceExistsOrThrow(call.workspaceId);
