@@ -33,14 +33,20 @@ async function startFakeUpstream(): Promise<{ url: string; process: ChildProcess
 
 /** Times one async method of `target` into `samples` (ms) until the returned function is called. */
 function timeMethod<T extends object>(target: T, name: keyof T & string, samples: number[]): () => void {
-  const original = target[name] as unknown as (...args: unknown[]) => Promise<unknown>;
-  (target as Record<string, unknown>)[name] = async (...args: unknown[]) => {
+  const original = target[name] as unknown as (...args: unknown[]) => unknown;
+  (target as Record<string, unknown>)[name] = (...args: unknown[]) => {
     const started = process.hrtime.bigint();
+    const done = () => samples.push(Number(process.hrtime.bigint() - started) / 1e6);
+    let result: unknown;
     try {
-      return await original.apply(target, args);
-    } finally {
-      samples.push(Number(process.hrtime.bigint() - started) / 1e6);
+      result = original.apply(target, args);
+    } catch (error) {
+      done();
+      throw error;
     }
+    if (result instanceof Promise) return result.finally(done);
+    done();
+    return result;
   };
   return () => {
     (target as Record<string, unknown>)[name] = original;
@@ -70,6 +76,7 @@ async function breakdown(app: RunningApp, request: Omit<FixedRateRequest, 'durat
   let total: number[] = [];
   const upstream: number[] = [];
   const record: number[] = [];
+  const journal: number[] = [];
   let queries = 0;
   const logger = app.dataSource.logger;
   app.dataSource.logger = new Proxy(logger, {
@@ -81,7 +88,7 @@ async function breakdown(app: RunningApp, request: Omit<FixedRateRequest, 'durat
           }
         : Reflect.get(target, property, receiver),
   });
-  const restore = [timeMethod(deps.client, 'chatCompletions', upstream), timeMethod(deps.recorder, 'record', record)];
+  const restore = [timeMethod(deps.client, 'chatCompletions', upstream), timeMethod(deps.recorder, 'record', record), timeMethod(deps.spool, 'journal', journal)];
   try {
     total = await sequentialLatencies(request, calls);
   } finally {
@@ -92,7 +99,7 @@ async function breakdown(app: RunningApp, request: Omit<FixedRateRequest, 'durat
   const rest = p50(total) - p50(upstream);
   return [
     `sequential calls (one at a time, after the load runs), p50: direct ${p50(direct).toFixed(2)} ms, via the gateway ${p50(total).toFixed(2)} ms, added ${(p50(total) - p50(direct)).toFixed(2)} ms`,
-    `breakdown over ${calls} sequential gateway calls, p50: whole call ${p50(total).toFixed(2)} ms = upstream call ${p50(upstream).toFixed(2)} ms + ${rest.toFixed(2)} ms in the gateway (HTTP in and out, request-id check, workspace, key); then, after the answer, recording ${p50(record).toFixed(2)} ms; ${(queries / calls).toFixed(1)} database queries per call`,
+    `breakdown over ${calls} sequential gateway calls, p50: whole call ${p50(total).toFixed(2)} ms = upstream call ${p50(upstream).toFixed(2)} ms + ${rest.toFixed(2)} ms in the gateway (of which the journal's fsync ${p50(journal).toFixed(2)} ms; the rest HTTP in and out, request-id check, workspace, key); then, after the answer, recording ${p50(record).toFixed(2)} ms; ${(queries / calls).toFixed(1)} database queries per call`,
   ];
 }
 
@@ -196,7 +203,7 @@ export const gatewayLatencySuite: BenchSuite = {
         detail: `${failures} failed answers; ${recorded} calls recorded for ${answered} answered through the gateway (plus at most ${cutOff} cut off at the end of a run)`,
       });
       notes.push(
-        `fixed rate ${RATE} req/s, either evenly spaced (one request every ${1000 / RATE} ms from a minimal open-loop node:http generator, timed from when each request was due) or with autocannon's own pacing over ${CONNECTIONS} connections (overallRate is a per-second budget: each second starts with all ${RATE} requests, ${CONNECTIONS} at a time, back to back); the fake upstream runs in its own process; each gateway call is recorded right after its answer, and reads of usage on the worker wait for it`,
+        `fixed rate ${RATE} req/s, either evenly spaced (one request every ${1000 / RATE} ms from a minimal open-loop node:http generator, timed from when each request was due) or with autocannon's own pacing over ${CONNECTIONS} connections (overallRate is a per-second budget: each second starts with all ${RATE} requests, ${CONNECTIONS} at a time, back to back); the fake upstream runs in its own process; each gateway call is journaled (fsync'd in DATA_DIR) before its answer and recorded in the database right after`,
         ...phases,
       );
       return { rows, verdicts, notes };

@@ -1,9 +1,10 @@
+import { readdirSync } from 'node:fs';
 import { createConnection } from 'mysql2/promise';
 import { Plan } from '../src/modules/workspace/workspace.enums';
 import { SAVE_KEY } from './support/documents';
 import { expectData, expectErrorCode } from './support/expectations';
 import { SeededWorkspace, seedWorkspace } from './support/fixtures';
-import { CHAT_BODY, callGateway, recordFor, StoredRecord, storedRecords } from './support/gateway-client';
+import { CHAT_BODY, callGateway, eventually, recordFor, StoredRecord, storedRecords } from './support/gateway-client';
 import { byokWorkspace, currentMonth, freshRequestId, GatewayWorld, startGatewayWorld, tierPrice } from './support/gateway-setup';
 import type { UsageObject } from './support/fake-openrouter';
 import { canaryKey } from './support/leak-search';
@@ -342,6 +343,20 @@ describe('gateway billing', () => {
         await session.end();
       };
     }
+
+    it('journals each answered call until it is recorded, then leaves no file behind', async () => {
+      const ws = await seedWorkspace(world.t, Plan.ENTERPRISE, 'Journal');
+      const journals = () => readdirSync(world.t.db.dataDir).filter((name) => name.startsWith('usage-'));
+      const release = await holdUsageWrites();
+      try {
+        expect((await callGateway(world.t, { workspaceId: ws.id, body: CHAT_BODY })).status).toBe(200);
+        expect(journals()).toEqual([expect.stringMatching(/^usage-journal-/)]);
+      } finally {
+        await release();
+      }
+      expect(await storedRecords(world.t, ws.id)).toHaveLength(1);
+      await eventually(async () => (journals().length === 0 ? true : undefined), 10_000, 'the journal segment to be removed');
+    });
 
     it('answers while the record cannot be written yet, and a usage read right after waits for it', async () => {
       const ws = await seedWorkspace(world.t, Plan.ENTERPRISE, 'Answer first');

@@ -38,6 +38,8 @@ export interface ServiceProcess {
   output(): string;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited */
   stop(graceMs?: number): Promise<void>;
+  /** SIGKILL at once, as a crash or an OOM kill would end it; resolves once the process has exited */
+  kill(): Promise<void>;
 }
 
 /**
@@ -89,6 +91,11 @@ export async function startServiceProcess(env: Record<string, string | undefined
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       await exited;
       clearTimeout(timer);
+    },
+    async kill() {
+      if (hasExited) return;
+      child.kill('SIGKILL');
+      await exited;
     },
   };
 }

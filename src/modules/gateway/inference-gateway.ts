@@ -17,7 +17,7 @@ import { GatewayKeyResolver, isKeyUnavailable, PlatformKeyMissingError, Resolved
 import { KeyHealthService } from './key-health.service';
 import { OpenRouterClient, UpstreamError, UpstreamResponse, upstreamErrorOf } from './openrouter.client';
 import { SseUsageTap, usageFrom } from './upstream-usage';
-import type { UsageSpool } from './usage-spool';
+import type { JournalEntry, UsageSpool } from './usage-spool';
 
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
@@ -312,15 +312,7 @@ export class InferenceGateway {
     if (resolved.source === KeySource.BYOK && resolved.status !== KeyStatus.ACTIVE) {
       await this.deps.health.mark(call.workspace.id, resolved.rowUpdatedAt, KeyStatus.ACTIVE).catch(() => undefined);
     }
-    // The answer goes out before the call is recorded, which keeps the database off the caller's
-    // critical path. The record follows at once, the X-Request-Id stays claimed until it is
-    // written, reads of usage on this worker wait for it, and shutdown waits for it too.
-    if (!clientGone) {
-      writeHead();
-      if (streaming) response.end();
-      else response.end(chunks[0]);
-    }
-    await this.record(call, {
+    const completed: InferenceCall = {
       requestId: call.requestId,
       workspaceId: call.workspace.id,
       path: call.path,
@@ -332,27 +324,46 @@ export class InferenceGateway {
       rawCostMicros: usage.rawCostMicros,
       occurredAt: call.startedAt,
       actorUserId: call.actorUserId,
-    });
+    };
+    // Journaled (fsync'd) before the answer, recorded in the database after it: the database stays
+    // off the caller's critical path and no answered call is lost, even to a crash. Until the record
+    // is written the X-Request-Id stays claimed, reads of usage on this worker wait for it, and a
+    // graceful shutdown waits for it.
+    const entry = this.journalOrLog(call, completed);
+    if (!clientGone) {
+      writeHead();
+      if (streaming) response.end();
+      else response.end(chunks[0]);
+    }
+    await this.record(call, completed, entry);
   }
 
-  /** Exactly once: into the database, or, when it cannot take it now, the fsync'd spool. */
-  private async record(call: CallContext, completed: InferenceCall): Promise<void> {
+  private journalOrLog(call: CallContext, completed: InferenceCall): JournalEntry | undefined {
+    try {
+      return this.deps.spool.journal(completed);
+    } catch (error) {
+      call.log().error({ reason: (error as Error).message }, 'completed call not journaled: it is recorded only if the database takes it now');
+      return undefined;
+    }
+  }
+
+  /** Into the database; when it cannot take the call now (or within 5 s), the journal replays it. */
+  private async record(call: CallContext, completed: InferenceCall, entry: JournalEntry | undefined): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolveTimeout) => {
       timer = setTimeout(() => resolveTimeout('timeout'), RECORD_TIMEOUT_MS);
     });
+    let reachedDatabase = false;
     try {
-      const outcome = await Promise.race([this.deps.recorder.record(completed), timeout]);
-      if (outcome === 'timeout') this.deps.spool.append(completed);
+      reachedDatabase = (await Promise.race([this.deps.recorder.record(completed), timeout])) !== 'timeout';
     } catch (error) {
-      if (error instanceof AppError) {
-        call.log().error({ code: error.code }, 'completed call refused by the recorder');
-        return;
-      }
-      this.deps.spool.append(completed);
+      // A refusal (a CONFLICT, say) is final: replaying the call would be refused the same way.
+      reachedDatabase = error instanceof AppError;
+      if (reachedDatabase) call.log().error({ code: (error as AppError).code }, 'completed call refused by the recorder');
     } finally {
       clearTimeout(timer);
     }
+    if (entry) this.deps.spool.settle(entry, completed, reachedDatabase);
   }
 }
 

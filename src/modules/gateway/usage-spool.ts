@@ -1,26 +1,66 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AppError } from '../../graphql/app-error';
 import type { InferenceCall, UsageRecorderService } from '../usage/usage-recorder.service';
 
+const JOURNAL_PREFIX = 'usage-journal-';
 const SPOOL_PREFIX = 'usage-spool-';
 const REPLAYING_PREFIX = 'usage-spool-replaying-';
 const REPLAY_INTERVAL_MS = 2_000;
+/** A journal segment takes the calls of about this long; the next call then opens a new one. */
+const SEGMENT_MS = 1_000;
+/**
+ * A journal segment not written for this long, whose process may still be alive, was left by a
+ * process that stopped before its records settled. A live process settles a segment within the
+ * recording timeout (5 s) of its last call.
+ */
+const ABANDONED_AFTER_MS = 30_000;
 
 type SpooledCall = Omit<InferenceCall, 'occurredAt'> & { occurredAt: string };
+
+interface Segment {
+  path: string;
+  /** undefined once closed: no more calls go in */
+  fd: number | undefined;
+  openedAt: number;
+  /** calls journaled here whose record has not settled yet */
+  unsettled: number;
+  /** some call here did not reach the database: the segment becomes a spool file */
+  needsReplay: boolean;
+}
+
+/** Where a journaled call is, so that its outcome can be settled. */
+export interface JournalEntry {
+  readonly segment: Segment;
+}
 
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException)?.code === 'ENOENT';
 }
 
+function processIsGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 /**
- * A durable local queue for completed calls the database could not take: each is appended to a
- * file in DATA_DIR and fsync'd before the client is answered, then replayed in order, idempotently
- * (the record is keyed by its request id), once the database answers again — at start-up too.
+ * The gateway's write-ahead journal of completed calls, so that none is ever lost. Each completed
+ * call is appended to a segment file in DATA_DIR and fsync'd before the client is answered; it is
+ * recorded in the database right after. A segment whose calls all reached the database is deleted;
+ * one with a call the database could not take (unreachable, or slower than 5 s) becomes a spool
+ * file, replayed in order and idempotently (the record is keyed by its request id) once the
+ * database answers again. At start-up the same happens to what a stopped or crashed process left.
  */
 export class UsageSpool {
-  private readonly file: string;
+  private readonly instance = `${process.pid}-${Date.now()}-${randomBytes(4).toString('hex')}`;
+  private current?: Segment;
+  private sequence = 0;
   private timer?: NodeJS.Timeout;
   private replaying?: Promise<void>;
 
@@ -30,39 +70,51 @@ export class UsageSpool {
     private readonly log: Logger,
   ) {
     mkdirSync(dir, { recursive: true });
-    this.file = join(dir, `${SPOOL_PREFIX}${process.pid}.jsonl`);
   }
 
-  append(call: InferenceCall): void {
-    const line = `${JSON.stringify({ ...call, occurredAt: (call.occurredAt ?? new Date()).toISOString() })}\n`;
-    const fd = openSync(this.file, 'a', 0o600);
-    try {
-      writeSync(fd, line);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+  /** Appends a completed call to the journal and fsyncs it: call before answering the client. */
+  journal(call: InferenceCall): JournalEntry {
+    const segment = this.openSegment();
+    writeSync(segment.fd!, `${JSON.stringify({ ...call, occurredAt: (call.occurredAt ?? new Date()).toISOString() })}\n`);
+    fdatasyncSync(segment.fd!);
+    segment.unsettled += 1;
+    return { segment };
+  }
+
+  /** The call's record was written (or refused for good): `reachedDatabase`; otherwise it is replayed later. */
+  settle(entry: JournalEntry, call: InferenceCall, reachedDatabase: boolean): void {
+    const { segment } = entry;
+    segment.unsettled -= 1;
+    if (!reachedDatabase) {
+      segment.needsReplay = true;
+      this.log.warn({ requestId: call.requestId, workspaceId: call.workspaceId }, 'database unavailable: call spooled for replay');
     }
-    this.log.warn({ requestId: call.requestId, workspaceId: call.workspaceId }, 'database unavailable: call spooled for replay');
+    this.finish(segment);
   }
 
   start(): void {
     // A failed round is retried on the next tick; it must never become an unhandled rejection.
-    const tick = () =>
+    const tick = () => {
+      if (this.current && Date.now() - this.current.openedAt >= SEGMENT_MS) this.closeCurrent();
       void this.replay().catch((error: Error) => this.log.error({ reason: error.message }, 'spool replay failed; retried on the next tick'));
+    };
     this.timer = setInterval(tick, REPLAY_INTERVAL_MS);
     this.timer.unref();
     tick();
   }
 
+  /** After the server has finished its requests: every call journaled by then has settled. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    this.closeCurrent();
     await this.replaying?.catch(() => undefined); // a failed round is logged where it ran
   }
 
   /**
-   * Replays every spool file in this directory (this process's and any left by others). Workers
-   * sharing DATA_DIR may replay a claimed file at the same time (one claimed it, another finds it
-   * left over); recording is idempotent, so the only care needed is that either may remove it first.
+   * Replays every spool file in this directory (this process's and any left by others), and the
+   * journal segments other processes left behind. Workers sharing DATA_DIR may replay a claimed file
+   * at the same time (one claimed it, another finds it left over); recording is idempotent, so the
+   * only care needed is that either may remove it first.
    */
   replay(): Promise<void> {
     this.replaying ??= this.replayAll().finally(() => {
@@ -71,21 +123,81 @@ export class UsageSpool {
     return this.replaying;
   }
 
+  /** Files waiting to be replayed. */
   pendingFiles(): string[] {
-    return readdirSync(this.dir).filter((name) => name.startsWith(SPOOL_PREFIX)).sort();
+    return readdirSync(this.dir)
+      .filter((name) => name.startsWith(SPOOL_PREFIX))
+      .sort();
+  }
+
+  private openSegment(): Segment {
+    const now = Date.now();
+    if (this.current && now - this.current.openedAt >= SEGMENT_MS) this.closeCurrent();
+    if (!this.current) {
+      this.sequence += 1;
+      const path = join(this.dir, `${JOURNAL_PREFIX}${now}-${this.instance}-${this.sequence}.jsonl`);
+      const fd = openSync(path, 'a', 0o600);
+      this.syncDirectory();
+      this.current = { path, fd, openedAt: now, unsettled: 0, needsReplay: false };
+    }
+    return this.current;
+  }
+
+  /** A new file's name is durable only once its directory is synced. */
+  private syncDirectory(): void {
+    const fd = openSync(this.dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private closeCurrent(): void {
+    const segment = this.current;
+    if (!segment) return;
+    this.current = undefined;
+    closeSync(segment.fd!);
+    segment.fd = undefined;
+    this.finish(segment);
+  }
+
+  /** A closed segment whose calls have all settled is deleted, or handed to the replay when one needs it. */
+  private finish(segment: Segment): void {
+    if (segment.fd !== undefined || segment.unsettled > 0) return;
+    if (segment.needsReplay) renameSync(segment.path, join(this.dir, `${SPOOL_PREFIX}${segment.path.slice(segment.path.lastIndexOf(JOURNAL_PREFIX) + JOURNAL_PREFIX.length)}`));
+    else unlinkSync(segment.path);
+  }
+
+  /** Journal segments of other processes that will never settle them. */
+  private abandonedJournals(): string[] {
+    const now = Date.now();
+    return readdirSync(this.dir)
+      .filter((name) => name.startsWith(JOURNAL_PREFIX) && !name.includes(`-${this.instance}-`))
+      .filter((name) => {
+        const pid = Number(name.slice(JOURNAL_PREFIX.length).split('-')[1]);
+        try {
+          return (Number.isSafeInteger(pid) && pid !== process.pid && processIsGone(pid)) || now - statSync(join(this.dir, name)).mtimeMs >= ABANDONED_AFTER_MS;
+        } catch (error) {
+          if (isMissing(error)) return false;
+          throw error;
+        }
+      })
+      .sort();
   }
 
   private async replayAll(): Promise<void> {
-    for (const name of this.pendingFiles()) {
+    for (const name of [...this.abandonedJournals(), ...this.pendingFiles()]) {
       const claimed = name.startsWith(REPLAYING_PREFIX) ? join(this.dir, name) : this.claim(name);
       if (!claimed) continue;
       if (!(await this.replayFile(claimed))) return;
     }
   }
 
-  /** Renaming claims a file atomically: appends go to a fresh file meanwhile, and no two replayers share one. */
+  /** Renaming claims a file atomically: no two replayers share one. */
   private claim(name: string): string | undefined {
-    const target = join(this.dir, `${REPLAYING_PREFIX}${Date.now()}-${process.pid}-${name.slice(SPOOL_PREFIX.length)}`);
+    const origin = name.startsWith(JOURNAL_PREFIX) ? name.slice(JOURNAL_PREFIX.length) : name.slice(SPOOL_PREFIX.length);
+    const target = join(this.dir, `${REPLAYING_PREFIX}${Date.now()}-${process.pid}-${origin}`);
     try {
       renameSync(join(this.dir, name), target);
       return target;
