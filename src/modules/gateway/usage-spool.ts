@@ -22,9 +22,10 @@ type SpooledCall = Omit<InferenceCall, 'occurredAt'> & { occurredAt: string };
 
 interface Segment {
   path: string;
-  /** undefined once closed: no more calls go in */
-  fd: number | undefined;
+  fd: number;
   openedAt: number;
+  /** no more calls go in; the file is closed once the calls in it have settled */
+  closed: boolean;
   /** calls journaled here whose record has not settled yet */
   unsettled: number;
   /** some call here did not reach the database: the segment becomes a spool file */
@@ -75,8 +76,8 @@ export class UsageSpool {
   /** Appends a completed call to the journal and fsyncs it: call before answering the client. */
   journal(call: InferenceCall): JournalEntry {
     const segment = this.openSegment();
-    writeSync(segment.fd!, `${JSON.stringify({ ...call, occurredAt: (call.occurredAt ?? new Date()).toISOString() })}\n`);
-    fdatasyncSync(segment.fd!);
+    writeSync(segment.fd, `${JSON.stringify({ ...call, occurredAt: (call.occurredAt ?? new Date()).toISOString() })}\n`);
+    fdatasyncSync(segment.fd);
     segment.unsettled += 1;
     return { segment };
   }
@@ -138,7 +139,7 @@ export class UsageSpool {
       const path = join(this.dir, `${JOURNAL_PREFIX}${now}-${this.instance}-${this.sequence}.jsonl`);
       const fd = openSync(path, 'a', 0o600);
       this.syncDirectory();
-      this.current = { path, fd, openedAt: now, unsettled: 0, needsReplay: false };
+      this.current = { path, fd, openedAt: now, closed: false, unsettled: 0, needsReplay: false };
     }
     return this.current;
   }
@@ -157,14 +158,14 @@ export class UsageSpool {
     const segment = this.current;
     if (!segment) return;
     this.current = undefined;
-    closeSync(segment.fd!);
-    segment.fd = undefined;
+    segment.closed = true;
     this.finish(segment);
   }
 
   /** A closed segment whose calls have all settled is deleted, or handed to the replay when one needs it. */
   private finish(segment: Segment): void {
-    if (segment.fd !== undefined || segment.unsettled > 0) return;
+    if (!segment.closed || segment.unsettled > 0) return;
+    closeSync(segment.fd);
     if (segment.needsReplay) renameSync(segment.path, join(this.dir, `${SPOOL_PREFIX}${segment.path.slice(segment.path.lastIndexOf(JOURNAL_PREFIX) + JOURNAL_PREFIX.length)}`));
     else unlinkSync(segment.path);
   }
