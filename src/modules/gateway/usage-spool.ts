@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { close, closeSync, fdatasyncSync, fsync, fsyncSync, open, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { AppError } from '../../graphql/app-error';
 import type { InferenceCall, UsageRecorderService } from '../usage/usage-recorder.service';
@@ -9,7 +10,7 @@ const JOURNAL_PREFIX = 'usage-journal-';
 const SPOOL_PREFIX = 'usage-spool-';
 const REPLAYING_PREFIX = 'usage-spool-replaying-';
 const REPLAY_INTERVAL_MS = 2_000;
-/** A journal segment takes the calls of about this long; the next call then opens a new one. */
+/** A journal segment takes the calls of about this long before the next one replaces it. */
 const SEGMENT_MS = 1_000;
 /**
  * A journal segment not written for this long, whose process may still be alive, was left by a
@@ -18,12 +19,18 @@ const SEGMENT_MS = 1_000;
  */
 const ABANDONED_AFTER_MS = 30_000;
 
+const openAsync = promisify(open);
+const fsyncAsync = promisify(fsync);
+const closeAsync = promisify(close);
+
 type SpooledCall = Omit<InferenceCall, 'occurredAt'> & { occurredAt: string };
 
 interface Segment {
   path: string;
   fd: number;
   openedAt: number;
+  /** calls journaled here */
+  entries: number;
   /** no more calls go in; the file is closed once the calls in it have settled */
   closed: boolean;
   /** calls journaled here whose record has not settled yet */
@@ -63,6 +70,8 @@ export class UsageSpool {
   private current?: Segment;
   private sequence = 0;
   private timer?: NodeJS.Timeout;
+  private rotation?: NodeJS.Timeout;
+  private rotating?: Promise<void>;
   private replaying?: Promise<void>;
 
   constructor(
@@ -75,9 +84,10 @@ export class UsageSpool {
 
   /** Appends a completed call to the journal and fsyncs it: call before answering the client. */
   journal(call: InferenceCall): JournalEntry {
-    const segment = this.openSegment();
+    const segment = (this.current ??= this.createSegment());
     writeSync(segment.fd, `${JSON.stringify({ ...call, occurredAt: (call.occurredAt ?? new Date()).toISOString() })}\n`);
     fdatasyncSync(segment.fd);
+    segment.entries += 1;
     segment.unsettled += 1;
     return { segment };
   }
@@ -95,18 +105,20 @@ export class UsageSpool {
 
   start(): void {
     // A failed round is retried on the next tick; it must never become an unhandled rejection.
-    const tick = () => {
-      if (this.current && Date.now() - this.current.openedAt >= SEGMENT_MS) this.closeCurrent();
+    const tick = () =>
       void this.replay().catch((error: Error) => this.log.error({ reason: error.message }, 'spool replay failed; retried on the next tick'));
-    };
     this.timer = setInterval(tick, REPLAY_INTERVAL_MS);
     this.timer.unref();
+    this.rotation = setInterval(() => void this.rotate().catch((error: Error) => this.log.error({ reason: error.message }, 'journal rotation failed')), SEGMENT_MS);
+    this.rotation.unref();
     tick();
   }
 
   /** After the server has finished its requests: every call journaled by then has settled. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.rotation) clearInterval(this.rotation);
+    await this.rotating?.catch(() => undefined);
     this.closeCurrent();
     await this.replaying?.catch(() => undefined); // a failed round is logged where it ran
   }
@@ -131,27 +143,52 @@ export class UsageSpool {
       .sort();
   }
 
-  private openSegment(): Segment {
-    const now = Date.now();
-    if (this.current && now - this.current.openedAt >= SEGMENT_MS) this.closeCurrent();
-    if (!this.current) {
-      this.sequence += 1;
-      const path = join(this.dir, `${JOURNAL_PREFIX}${now}-${this.instance}-${this.sequence}.jsonl`);
-      const fd = openSync(path, 'a', 0o600);
-      this.syncDirectory();
-      this.current = { path, fd, openedAt: now, closed: false, unsettled: 0, needsReplay: false };
+  /** A segment made when a call needs one and none is open; while calls flow, `rotate` makes them ahead. */
+  private createSegment(): Segment {
+    const path = this.nextSegmentPath();
+    const fd = openSync(path, 'a', 0o600);
+    const dir = openSync(this.dir, 'r');
+    try {
+      fsyncSync(dir); // a new file's name is durable only once its directory is synced
+    } finally {
+      closeSync(dir);
     }
-    return this.current;
+    return { path, fd, openedAt: Date.now(), entries: 0, closed: false, unsettled: 0, needsReplay: false };
   }
 
-  /** A new file's name is durable only once its directory is synced. */
-  private syncDirectory(): void {
-    const fd = openSync(this.dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+  private nextSegmentPath(): string {
+    this.sequence += 1;
+    return join(this.dir, `${JOURNAL_PREFIX}${Date.now()}-${this.instance}-${this.sequence}.jsonl`);
+  }
+
+  /**
+   * Replaces a segment that has been taking calls for SEGMENT_MS with a new one, made off the event
+   * loop (opening a file and syncing its directory would otherwise fall on a call's critical path),
+   * and lets the old one finish. A segment that took no call in that time is closed instead.
+   */
+  private rotate(): Promise<void> {
+    const old = this.current;
+    if (this.rotating || !old || Date.now() - old.openedAt < SEGMENT_MS) return Promise.resolve();
+    if (old.entries === 0) {
+      this.closeCurrent();
+      return Promise.resolve();
     }
+    this.rotating = (async () => {
+      const path = this.nextSegmentPath();
+      const fd = await openAsync(path, 'a', 0o600);
+      const dir = await openAsync(this.dir, 'r');
+      try {
+        await fsyncAsync(dir);
+      } finally {
+        await closeAsync(dir);
+      }
+      this.current = { path, fd, openedAt: Date.now(), entries: 0, closed: false, unsettled: 0, needsReplay: false };
+      old.closed = true;
+      this.finish(old);
+    })().finally(() => {
+      this.rotating = undefined;
+    });
+    return this.rotating;
   }
 
   private closeCurrent(): void {

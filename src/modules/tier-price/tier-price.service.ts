@@ -34,7 +34,22 @@ export class TierPriceService {
    * this small table, whatever their tiers and times.
    */
   async schedule(manager: EntityManager): Promise<TierPriceSchedule> {
-    return new TierPriceSchedule(await manager.find(TierPriceEntity, { order: { effectiveFrom: 'DESC' } }));
+    // Plain SQL: this runs in every recording transaction, where TypeORM's query building and
+    // hydration cost more than the query itself. Dates are converted as TypeORM would.
+    const rows = (await manager.query(
+      'SELECT tier, input_micros_per_million AS input, output_micros_per_million AS output, effective_from FROM tier_price ORDER BY effective_from DESC',
+    )) as Array<{ tier: ModelTier; input: string | number; output: string | number; effective_from: unknown }>;
+    const effectiveFrom = manager.connection.getMetadata(TierPriceEntity).findColumnWithPropertyName('effectiveFrom')!;
+    return new TierPriceSchedule(
+      rows.map((row) =>
+        Object.assign(new TierPriceEntity(), {
+          tier: row.tier,
+          inputMicrosPerMillionTokens: Number(row.input),
+          outputMicrosPerMillionTokens: Number(row.output),
+          effectiveFrom: manager.connection.driver.prepareHydratedValue(row.effective_from, effectiveFrom) as Date,
+        }),
+      ),
+    );
   }
 
   /**
