@@ -20,7 +20,7 @@ import { InferenceGateway } from './modules/gateway/inference-gateway';
 import { KeyHealthService } from './modules/gateway/key-health.service';
 import { OpenRouterClient } from './modules/gateway/openrouter.client';
 import { UsageSpool } from './modules/gateway/usage-spool';
-import { SecretsInvalidationBus } from './modules/secrets/secrets-invalidation.bus';
+import { SecretsInvalidationBus, TIER_PRICES_CHANGED } from './modules/secrets/secrets-invalidation.bus';
 import { TenantSecretsCache } from './modules/secrets/tenant-secrets.cache';
 import { WorkspaceAccessCache } from './modules/workspace/workspace-access.cache';
 import { WorkspaceRowCache } from './modules/workspace/workspace-row.cache';
@@ -36,7 +36,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   const verifier = new OpenRouterKeyVerifier(config.openrouterBaseUrl, config.openrouterVerifyKeys);
   const inferenceKeys = new InferenceKeyService(transactions, secrets, audit, verifier);
   const workspaces = new WorkspaceService(transactions, [inferenceKeys]);
-  const tierPrices = new TierPriceService(transactions);
+  const tierPrices = new TierPriceService(transactions, Math.min(config.secretsCacheTtlMs, ACCESS_CACHE_TTL_MS));
   const usageRecorder = new UsageRecorderService(transactions, tierPrices);
   const usageQueries = new UsageQueryService(dataSource, usageRecorder);
   const billingSummaries = new BillingSummaryService(dataSource, usageRecorder);
@@ -59,6 +59,9 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     invalidationBus.publish(workspaceId);
   };
   inferenceKeys.onSecretsChanged(secretsChanged);
+  tierPrices.onChanged(() => invalidationBus.publish(TIER_PRICES_CHANGED));
+  /** What another worker announced through Redis. */
+  const dropAnnounced = (id: string) => (id === TIER_PRICES_CHANGED ? tierPrices.invalidate() : dropCachedWorkspace(id));
   workspaces.onChanged(secretsChanged);
   const spool = new UsageSpool(config.dataDir, usageRecorder, logger);
   const gateway = new InferenceGateway({
@@ -86,7 +89,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     usageSettlement,
     secretsCache,
     accessCache,
-    dropCachedWorkspace,
+    dropAnnounced,
     invalidationBus,
     spool,
     gateway,

@@ -42,6 +42,10 @@ export async function dataSourceOptions(settings: DatabaseSettings): Promise<Dat
       charset: 'utf8mb4_unicode_ci',
       supportBigNumbers: true,
       bigNumberStrings: false,
+      // Affected rows are rows changed, not rows matched: an INSERT … ON DUPLICATE KEY UPDATE that
+      // leaves a taken key alone then counts 0 for it, which is how the usage recorder tells the
+      // calls it inserted from retries without reading them back.
+      flags: ['-FOUND_ROWS'],
       extra: { connectionLimit: 20 },
     };
   }

@@ -4,11 +4,14 @@ import type { Logger } from 'pino';
 
 const CHANNEL = 'byok:tenant-secrets:invalidate';
 
+/** Published on the same channel as workspace ids (which are UUIDs) when the tier prices change. */
+export const TIER_PRICES_CHANGED = 'tier-prices';
+
 export type RedisState = 'disabled' | 'connecting' | 'ready' | 'down';
 
 /**
- * Tells every worker, through Redis pub/sub, that a workspace's secrets changed, so they drop
- * their cached copy at once instead of at TTL expiry. Without Redis, or while it is down, the TTL
+ * Tells every worker, through Redis pub/sub, that a workspace's secrets changed (or the tier
+ * prices: TIER_PRICES_CHANGED), so they drop their cached copy at once instead of at TTL expiry. Without Redis, or while it is down, the TTL
  * alone bounds staleness; ioredis reconnects by itself.
  */
 export class SecretsInvalidationBus {

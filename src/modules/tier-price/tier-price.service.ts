@@ -21,19 +21,50 @@ export class TierPriceSchedule {
   }
 }
 
+/**
+ * Tier prices. Every recording transaction prices its calls from the schedule, so each worker keeps
+ * a copy: a change drops it at once on the worker that made it and, through Redis, on the others;
+ * without Redis the TTL bounds how long another worker prices with the schedule as it was. (A call
+ * recorded just before a change keeps the price it got: changes never rewrite records.)
+ */
 export class TierPriceService {
-  constructor(private readonly transactions: TransactionRunner) {}
+  private cached?: { schedule: TierPriceSchedule; expiresAt: number };
+  private generation = 0;
+  private readonly listeners: Array<() => void> = [];
+
+  constructor(
+    private readonly transactions: TransactionRunner,
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Called once a change has committed, to tell other workers. */
+  onChanged(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Drops this worker's copy of the schedule. */
+  invalidate(): void {
+    this.cached = undefined;
+    this.generation += 1;
+  }
 
   /** Every row, history and scheduled, by tier then newest first. */
   list(): Promise<TierPriceEntity[]> {
     return this.transactions.manager.find(TierPriceEntity, { order: { tier: 'ASC', effectiveFrom: 'DESC' } });
   }
 
-  /**
-   * Every price row, read in the caller's transaction: a batch of calls is priced from one read of
-   * this small table, whatever their tiers and times.
-   */
+  /** Every price row, from this worker's copy or read in the caller's transaction. */
   async schedule(manager: EntityManager): Promise<TierPriceSchedule> {
+    if (this.cached && this.cached.expiresAt > this.now()) return this.cached.schedule;
+    const generation = this.generation;
+    const schedule = await this.load(manager);
+    // A read that raced a change may have missed it: it is used once, never kept.
+    if (this.ttlMs > 0 && generation === this.generation) this.cached = { schedule, expiresAt: this.now() + this.ttlMs };
+    return schedule;
+  }
+
+  private async load(manager: EntityManager): Promise<TierPriceSchedule> {
     // Plain SQL: this runs in every recording transaction, where TypeORM's query building and
     // hydration cost more than the query itself. Dates are converted as TypeORM would.
     const rows = (await manager.query(
@@ -65,7 +96,11 @@ export class TierPriceService {
         throw badUserInput(`${name} must be an integer from 0 to ${MAX_MICROS_PER_MILLION}`);
       }
     }
-    return this.transactions.run(async (manager) => {
+    return this.transactions.run(async (manager, unit) => {
+      unit.afterCommit(() => {
+        this.invalidate();
+        for (const listener of this.listeners) listener();
+      });
       const existing = await manager.findOne(TierPriceEntity, { where: { tier, effectiveFrom } });
       const row = Object.assign(existing ?? new TierPriceEntity(), {
         id: existing?.id ?? timeOrderedId(),

@@ -90,7 +90,8 @@ const requestKey = (record: { workspaceId: string; requestId: string }) => `${re
  * the same payload gets the first record back; a different payload under a used id is a CONFLICT.
  *
  * Calls arriving together are written together (group commit): one transaction prices them, inserts
- * them in one statement, reads back which rows are theirs and adds them to the daily rollups.
+ * them in one statement (reading back which rows are theirs only when some request id was taken)
+ * and adds them to the daily rollups.
  */
 export class UsageRecorderService implements UnsettledRecordings {
   private readonly knownWorkspaces = new Set<string>();
@@ -183,11 +184,14 @@ export class UsageRecorderService implements UnsettledRecordings {
         }
       }
       // One key order for every writer, so concurrent batches take index locks in the same sequence.
-      await insertNewRows(manager, UsageRecordEntity, [...candidates].sort((a, b) => (requestKey(a) < requestKey(b) ? -1 : 1)));
-      const storedIds = await this.storedIds(manager, candidates);
-      if (candidates.some((record) => !storedIds.has(requestKey(record)))) throw new Error('a usage record was neither inserted nor found under its request id');
-      const inserted = candidates.filter((record) => storedIds.get(requestKey(record)) === record.id);
-      if (inserted.length < candidates.length) await this.answerRetries(manager, outcomes, storedIds);
+      const insertedCount = await insertNewRows(manager, UsageRecordEntity, [...candidates].sort((a, b) => (requestKey(a) < requestKey(b) ? -1 : 1)));
+      let inserted = candidates;
+      if (insertedCount < candidates.length) {
+        const storedIds = await this.storedIds(manager, candidates);
+        if (candidates.some((record) => !storedIds.has(requestKey(record)))) throw new Error('a usage record was neither inserted nor found under its request id');
+        inserted = candidates.filter((record) => storedIds.get(requestKey(record)) === record.id);
+        await this.answerRetries(manager, outcomes, storedIds);
+      }
       await addToRollup(
         manager,
         ...inserted.map((record) => ({ ...record, calls: 1, rawCostMicros: record.rawCostMicros ?? 0, flaggedCalls: record.flagged ? 1 : 0 })),
