@@ -13,7 +13,7 @@ import type { AppConfig } from './config/config';
 import { GraphQLContext, RequestGraphQLContext } from './graphql/context';
 import { formatError } from './graphql/format-error';
 import { createLoaders } from './graphql/loaders';
-import { adminOnlyIntrospectionPlugin, errorLoggingPlugin, secretScrubbingPlugin } from './graphql/plugins';
+import { requestPoliciesPlugin } from './graphql/plugins';
 import { buildAppSchema } from './graphql/schema';
 import { graphqlHandler } from './http/graphql-handler';
 import { requestIdOf } from './http/request-id';
@@ -76,9 +76,7 @@ function createApollo(config: AppConfig, schema: Awaited<ReturnType<typeof build
       ...armor.plugins,
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginLandingPageLocalDefault({ footer: false }),
-      errorLoggingPlugin(),
-      secretScrubbingPlugin(),
-      ...(production ? [adminOnlyIntrospectionPlugin()] : []),
+      requestPoliciesPlugin({ adminOnlyIntrospection: production }),
     ],
   });
 }

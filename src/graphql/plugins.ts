@@ -1,34 +1,26 @@
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { BREAK, DocumentNode, visit } from 'graphql';
+import { BREAK, DocumentNode, GraphQLError, visit } from 'graphql';
 import { forbidden } from './app-error';
 import type { GraphQLContext } from './context';
 import { ErrorCode } from './error-code';
 import { isInternalError } from './format-error';
 
+type ResponseErrors = Array<{ message: string; extensions?: Record<string, unknown> }>;
+
 /** Internal errors are logged with the request id, which is also what the client is given to quote. */
-export function errorLoggingPlugin(): ApolloServerPlugin<GraphQLContext> {
-  return {
-    async requestDidStart() {
-      return {
-        async didEncounterErrors({ errors, contextValue }) {
-          for (const error of errors) {
-            if (!isInternalError(error)) continue;
-            const original = unwrapResolverError(error) as Error;
-            contextValue.log.error({ err: { name: original?.name, message: original?.message, stack: original?.stack }, path: error.path }, 'internal error');
-          }
-        },
-        async willSendResponse({ response, contextValue }) {
-          if (response.body.kind !== 'single') return;
-          for (const error of response.body.singleResult.errors ?? []) {
-            if (error.extensions?.code === ErrorCode.INTERNAL_SERVER_ERROR) {
-              (error.extensions as Record<string, unknown>).requestId = contextValue.requestId;
-            }
-          }
-        },
-      };
-    },
-  };
+function logInternalErrors(errors: readonly GraphQLError[], context: GraphQLContext): void {
+  for (const error of errors) {
+    if (!isInternalError(error)) continue;
+    const original = unwrapResolverError(error) as Error;
+    context.log.error({ err: { name: original?.name, message: original?.message, stack: original?.stack }, path: error.path }, 'internal error');
+  }
+}
+
+function tagInternalErrors(errors: ResponseErrors, requestId: string): void {
+  for (const error of errors) {
+    if (error.extensions?.code === ErrorCode.INTERNAL_SERVER_ERROR) error.extensions.requestId = requestId;
+  }
 }
 
 const SECRET_LIKE = /sk-or-[\x21-\x7e]{4,}/g;
@@ -37,25 +29,15 @@ const SECRET_LIKE = /sk-or-[\x21-\x7e]{4,}/g;
  * No error message may echo a submitted key: graphql-js repeats invalid variable values and
  * literals in its messages, so every string variable and anything key-shaped is cut out.
  */
-export function secretScrubbingPlugin(): ApolloServerPlugin<GraphQLContext> {
-  return {
-    async requestDidStart({ request }) {
-      const values = Object.values(request.variables ?? {})
-        .filter((value): value is string => typeof value === 'string' && value.length >= 6)
-        .sort((a, b) => b.length - a.length);
-      return {
-        async willSendResponse({ response }) {
-          if (response.body.kind !== 'single') return;
-          for (const error of response.body.singleResult.errors ?? []) {
-            let message = error.message;
-            for (const value of values) message = message.split(value).join('[redacted]');
-            message = message.replace(SECRET_LIKE, '[redacted]');
-            (error as { message: string }).message = message;
-          }
-        },
-      };
-    },
-  };
+function scrubSecrets(errors: ResponseErrors, variables: Record<string, unknown> | undefined): void {
+  const values = Object.values(variables ?? {})
+    .filter((value): value is string => typeof value === 'string' && value.length >= 6)
+    .sort((a, b) => b.length - a.length);
+  for (const error of errors) {
+    let message = error.message;
+    for (const value of values) message = message.split(value).join('[redacted]');
+    error.message = message.replace(SECRET_LIKE, '[redacted]');
+  }
 }
 
 /** Apollo reuses one parsed document per distinct query, so each is walked once, not per request. */
@@ -78,17 +60,31 @@ function selectsIntrospection(document: DocumentNode): boolean {
   return found;
 }
 
-/** In production, only platform admins may introspect the schema (the Playground sends their token). */
-export function adminOnlyIntrospectionPlugin(): ApolloServerPlugin<GraphQLContext> {
+/**
+ * The service's request policies in one plugin, since Apollo calls every plugin on every request:
+ * internal errors logged and tagged with the request id, secrets scrubbed from error messages,
+ * and (in production) introspection for platform admins only, as the Playground sends their token.
+ */
+export function requestPoliciesPlugin(options: { adminOnlyIntrospection: boolean }): ApolloServerPlugin<GraphQLContext> {
+  const listener: GraphQLRequestListener<GraphQLContext> = {
+    async didResolveOperation({ document, contextValue }) {
+      if (options.adminOnlyIntrospection && selectsIntrospection(document) && !contextValue.auth.isPlatformAdmin) {
+        throw forbidden('Introspection is available to platform admins only');
+      }
+    },
+    async didEncounterErrors({ errors, contextValue }) {
+      logInternalErrors(errors, contextValue);
+    },
+    async willSendResponse({ request, response, contextValue }) {
+      if (response.body.kind !== 'single' || !response.body.singleResult.errors) return;
+      const errors = response.body.singleResult.errors as ResponseErrors;
+      tagInternalErrors(errors, contextValue.requestId);
+      scrubSecrets(errors, request.variables);
+    },
+  };
   return {
     async requestDidStart() {
-      return {
-        async didResolveOperation({ document, contextValue }) {
-          if (selectsIntrospection(document) && !contextValue.auth.isPlatformAdmin) {
-            throw forbidden('Introspection is available to platform admins only');
-          }
-        },
-      };
+      return listener;
     },
   };
 }
