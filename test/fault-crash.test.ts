@@ -6,9 +6,9 @@ import { JwtCodec } from '../src/auth/jwt';
 import { FakeOpenRouter } from './support/fake-openrouter';
 import { eventually } from './support/gateway-client';
 import { canaryKey } from './support/leak-search';
-import { buildIfStale, ServiceProcess, startServiceProcess } from './support/service-process';
+import { buildIfStale, ServiceProcess, serviceProcessEnv, startServiceProcess } from './support/service-process';
 import { createTestDatabase, TestDatabase } from './support/test-database';
-import { TEST_JWT_SECRET, TEST_SECRETS_PHRASE, TEST_SERVICE_TOKEN } from './support/test-app';
+import { TEST_JWT_SECRET, TEST_SERVICE_TOKEN } from './support/test-app';
 
 /**
  * SPEC.md "Inference gateway": a completed call is never lost. The gateway journals each completed
@@ -24,23 +24,8 @@ const jwt = new JwtCodec(TEST_JWT_SECRET);
 const processes: ServiceProcess[] = [];
 let db: TestDatabase;
 
-function serviceEnv(): Record<string, string | undefined> {
-  return {
-    NODE_ENV: 'development',
-    LOG_LEVEL: 'warn',
-    DATA_DIR: db.dataDir,
-    DATABASE_URL: db.databaseUrl,
-    SECRETS_PHRASE: TEST_SECRETS_PHRASE,
-    JWT_SECRET: TEST_JWT_SECRET,
-    SERVICE_TOKEN: TEST_SERVICE_TOKEN,
-    OPENROUTER_BASE_URL: fake.baseUrl,
-    PLATFORM_OPENROUTER_KEY: canaryKey(),
-    OPENROUTER_VERIFY_KEYS: 'false',
-  };
-}
-
 async function start(): Promise<ServiceProcess> {
-  const service = await startServiceProcess(serviceEnv());
+  const service = await startServiceProcess(serviceProcessEnv(db, { baseUrl: fake.baseUrl, platformKey: canaryKey() }));
   processes.push(service);
   return service;
 }

@@ -6,8 +6,8 @@ import { callGateway, eventually } from './support/gateway-client';
 import { freshRequestId } from './support/gateway-setup';
 import { canaryKey } from './support/leak-search';
 import { LogCapture } from './support/log-capture';
-import { buildIfStale, freePort, ServiceProcess, startServiceProcess } from './support/service-process';
-import { TEST_JWT_SECRET, TEST_SECRETS_PHRASE, TEST_SERVICE_TOKEN } from './support/test-app';
+import { buildIfStale, freePort, ServiceProcess, serviceProcessEnv, startServiceProcess } from './support/service-process';
+import { TEST_JWT_SECRET } from './support/test-app';
 import { createTestDatabase, TestDatabase } from './support/test-database';
 
 /**
@@ -45,20 +45,8 @@ const databases: TestDatabase[] = [];
 async function startPair(env: Record<string, string>): Promise<Pair> {
   const db = await createTestDatabase();
   databases.push(db);
-  const common = {
-    NODE_ENV: 'development',
-    LOG_LEVEL: 'warn',
-    // SQLite: one DATA_DIR, so both share service.sqlite (spool files are named per process).
-    DATA_DIR: db.dataDir,
-    DATABASE_URL: db.databaseUrl,
-    SECRETS_PHRASE: TEST_SECRETS_PHRASE,
-    JWT_SECRET: TEST_JWT_SECRET,
-    SERVICE_TOKEN: TEST_SERVICE_TOKEN,
-    OPENROUTER_BASE_URL: fake.baseUrl,
-    PLATFORM_OPENROUTER_KEY: platformKey,
-    OPENROUTER_VERIFY_KEYS: 'false',
-    ...env,
-  };
+  // SQLite: one DATA_DIR, so both share service.sqlite (journal and spool files are named per process).
+  const common = serviceProcessEnv(db, { baseUrl: fake.baseUrl, platformKey }, env);
   // One after the other: A migrates the fresh database, B finds nothing left to do.
   const a = await startServiceProcess(common);
   const b = await startServiceProcess(common).catch(async (error) => {

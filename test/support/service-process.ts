@@ -2,6 +2,8 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { buildOnce, COMPILED_DIR, ROOT } from './build';
+import { TEST_JWT_SECRET, TEST_SECRETS_PHRASE, TEST_SERVICE_TOKEN } from './test-app';
+import type { TestDatabase } from './test-database';
 
 /**
  * Compiles the service into the tests' own output directory (build.ts: COMPILED_DIR, incremental,
@@ -10,6 +12,26 @@ import { buildOnce, COMPILED_DIR, ROOT } from './build';
  */
 export function buildIfStale(): void {
   buildOnce();
+}
+
+/**
+ * The environment of a service process in a test: development mode, the tests' secrets, the
+ * database `db` (its DATA_DIR too, so processes on one SQLite file share it) and a fake OpenRouter.
+ */
+export function serviceProcessEnv(db: TestDatabase, openrouter: { baseUrl: string; platformKey: string }, extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return {
+    NODE_ENV: 'development',
+    LOG_LEVEL: 'warn',
+    DATA_DIR: db.dataDir,
+    DATABASE_URL: db.databaseUrl,
+    SECRETS_PHRASE: TEST_SECRETS_PHRASE,
+    JWT_SECRET: TEST_JWT_SECRET,
+    SERVICE_TOKEN: TEST_SERVICE_TOKEN,
+    OPENROUTER_BASE_URL: openrouter.baseUrl,
+    PLATFORM_OPENROUTER_KEY: openrouter.platformKey,
+    OPENROUTER_VERIFY_KEYS: 'false',
+    ...extra,
+  };
 }
 
 /** A free TCP port on 127.0.0.1, found by listening on port 0 for a moment. */
