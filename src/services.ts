@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
+import { LoadingCache } from './cache/loading-cache';
 import type { AppConfig } from './config/config';
 import { TransactionRunner } from './db/transaction-runner';
 import { AuditService } from './modules/audit/audit.service';
@@ -21,9 +22,9 @@ import { KeyHealthService } from './modules/gateway/key-health.service';
 import { OpenRouterClient } from './modules/gateway/openrouter.client';
 import { UsageSpool } from './modules/gateway/usage-spool';
 import { SecretsInvalidationBus, TIER_PRICES_CHANGED } from './modules/secrets/secrets-invalidation.bus';
-import { TenantSecretsCache } from './modules/secrets/tenant-secrets.cache';
+import type { CachedSecrets } from './modules/secrets/tenant-secrets.cache';
 import { WorkspaceAccessCache } from './modules/workspace/workspace-access.cache';
-import { WorkspaceRowCache } from './modules/workspace/workspace-row.cache';
+import type { WorkspaceEntity } from './modules/workspace/workspace.entity';
 
 /** Cached memberships are authorisation data: without Redis they may be this stale at most. */
 const ACCESS_CACHE_TTL_MS = 5_000;
@@ -36,7 +37,9 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   const verifier = new OpenRouterKeyVerifier(config.openrouterBaseUrl, config.openrouterVerifyKeys);
   const inferenceKeys = new InferenceKeyService(transactions, secrets, audit, verifier);
   const workspaces = new WorkspaceService(transactions, [inferenceKeys]);
-  const tierPrices = new TierPriceService(transactions, Math.min(config.secretsCacheTtlMs, ACCESS_CACHE_TTL_MS));
+  // Memberships, workspace rows and prices are kept no longer than that.
+  const shortTtlMs = Math.min(config.secretsCacheTtlMs, ACCESS_CACHE_TTL_MS);
+  const tierPrices = new TierPriceService(transactions, shortTtlMs);
   const usageRecorder = new UsageRecorderService(transactions, tierPrices);
   const usageQueries = new UsageQueryService(dataSource, usageRecorder);
   const billingSummaries = new BillingSummaryService(dataSource, usageRecorder);
@@ -44,9 +47,9 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   const partnerTokens = new PartnerTokenService(transactions);
   const usageSettlement = new UsageSettlementService(transactions);
 
-  const secretsCache = new TenantSecretsCache(config.secretsCacheTtlMs);
-  const accessCache = new WorkspaceAccessCache(Math.min(config.secretsCacheTtlMs, ACCESS_CACHE_TTL_MS));
-  const workspaceRows = new WorkspaceRowCache(Math.min(config.secretsCacheTtlMs, ACCESS_CACHE_TTL_MS));
+  const secretsCache = new LoadingCache<CachedSecrets>(config.secretsCacheTtlMs);
+  const accessCache = new WorkspaceAccessCache(shortTtlMs);
+  const workspaceRows = new LoadingCache<WorkspaceEntity | null>(shortTtlMs);
   const invalidationBus = new SecretsInvalidationBus(config.redisUrl, logger);
   const dropCachedWorkspace = (workspaceId: string) => {
     secretsCache.invalidate(workspaceId);

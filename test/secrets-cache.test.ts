@@ -1,4 +1,5 @@
-import { CachedSecrets, TenantSecretsCache } from '../src/modules/secrets/tenant-secrets.cache';
+import { LoadingCache } from '../src/cache/loading-cache';
+import { CachedSecrets } from '../src/modules/secrets/tenant-secrets.cache';
 
 /** Unit tests of the per-worker cache of decrypted tenant secrets, with an injected clock. */
 
@@ -26,7 +27,7 @@ function deferredLoader() {
   };
 }
 
-describe('TenantSecretsCache', () => {
+describe('LoadingCache, as the tenant-secrets cache', () => {
   let clock: number;
   const now = () => clock;
   beforeEach(() => {
@@ -34,7 +35,7 @@ describe('TenantSecretsCache', () => {
   });
 
   it('serves a hit from memory until the TTL passes, then loads again', async () => {
-    const cache = new TenantSecretsCache(1_000, now);
+    const cache = new LoadingCache<CachedSecrets>(1_000, now);
     let calls = 0;
     const load = async () => secretsWith(`sk-or-v1-load-${++calls}`);
 
@@ -51,7 +52,7 @@ describe('TenantSecretsCache', () => {
   });
 
   it('keeps workspaces apart', async () => {
-    const cache = new TenantSecretsCache(60_000, now);
+    const cache = new LoadingCache<CachedSecrets>(60_000, now);
     await cache.get('w1', async () => secretsWith('sk-or-v1-one'));
     await cache.get('w2', async () => secretsWith('sk-or-v1-two'));
     const unexpected = jest.fn(async () => secretsWith('sk-or-v1-wrong'));
@@ -62,7 +63,7 @@ describe('TenantSecretsCache', () => {
   });
 
   it('shares one load between concurrent misses for a workspace', async () => {
-    const cache = new TenantSecretsCache(60_000, now);
+    const cache = new LoadingCache<CachedSecrets>(60_000, now);
     const loader = deferredLoader();
     const waiting = Array.from({ length: 10 }, () => cache.get('w1', loader.load));
     expect(loader.calls).toBe(1);
@@ -74,7 +75,7 @@ describe('TenantSecretsCache', () => {
   });
 
   it('does not share a load across workspaces', async () => {
-    const cache = new TenantSecretsCache(60_000, now);
+    const cache = new LoadingCache<CachedSecrets>(60_000, now);
     const loader = deferredLoader();
     const first = cache.get('w1', loader.load);
     const second = cache.get('w2', loader.load);
@@ -86,7 +87,7 @@ describe('TenantSecretsCache', () => {
   });
 
   it('never caches a failed load: every waiter sees the failure and the next get loads again', async () => {
-    const cache = new TenantSecretsCache(60_000, now);
+    const cache = new LoadingCache<CachedSecrets>(60_000, now);
     const loader = deferredLoader();
     const a = cache.get('w1', loader.load);
     const b = cache.get('w1', loader.load);
@@ -103,7 +104,7 @@ describe('TenantSecretsCache', () => {
   });
 
   it('drops an entry on invalidate, so the next get loads the new value', async () => {
-    const cache = new TenantSecretsCache(60_000, now);
+    const cache = new LoadingCache<CachedSecrets>(60_000, now);
     await cache.get('w1', async () => secretsWith('sk-or-v1-old'));
     cache.invalidate('w1');
     expect(cache.size).toBe(0);
@@ -111,7 +112,7 @@ describe('TenantSecretsCache', () => {
   });
 
   it('does not let a load that began before an invalidation populate the cache', async () => {
-    const cache = new TenantSecretsCache(60_000, now);
+    const cache = new LoadingCache<CachedSecrets>(60_000, now);
     const loader = deferredLoader();
     const stale = cache.get('w1', loader.load);
     cache.invalidate('w1'); // e.g. replaceKey committed while the old row was being read
@@ -131,7 +132,7 @@ describe('TenantSecretsCache', () => {
   });
 
   it('a stale load finishing after a fresh one does not overwrite the fresh entry', async () => {
-    const cache = new TenantSecretsCache(60_000, now);
+    const cache = new LoadingCache<CachedSecrets>(60_000, now);
     const loader = deferredLoader();
     const stale = cache.get('w1', loader.load);
     cache.invalidate('w1');
@@ -146,7 +147,7 @@ describe('TenantSecretsCache', () => {
   });
 
   it('with a TTL of 0 never caches: every get loads', async () => {
-    const cache = new TenantSecretsCache(0, now);
+    const cache = new LoadingCache<CachedSecrets>(0, now);
     let calls = 0;
     const load = async () => secretsWith(`sk-or-v1-${++calls}`);
     expect((await cache.get('w1', load)).secrets.openrouterKey).toBe('sk-or-v1-1');
@@ -156,7 +157,7 @@ describe('TenantSecretsCache', () => {
   });
 
   it('with a TTL of 0 still shares a load between concurrent misses', async () => {
-    const cache = new TenantSecretsCache(0, now);
+    const cache = new LoadingCache<CachedSecrets>(0, now);
     const loader = deferredLoader();
     const both = [cache.get('w1', loader.load), cache.get('w1', loader.load)];
     expect(loader.calls).toBe(1);

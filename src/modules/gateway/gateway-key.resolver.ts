@@ -3,7 +3,8 @@ import { AppError } from '../../graphql/app-error';
 import { ErrorCode } from '../../graphql/error-code';
 import { TenantSecretEntity } from '../secrets/tenant-secret.entity';
 import { TenantSecretStore } from '../secrets/tenant-secret.store';
-import { CachedSecrets, TenantSecretsCache } from '../secrets/tenant-secrets.cache';
+import type { LoadingCache } from '../../cache/loading-cache';
+import type { CachedSecrets } from '../secrets/tenant-secrets.cache';
 import { InferencePath, KeySource } from '../usage/usage.enums';
 import type { WorkspaceEntity } from '../workspace/workspace.entity';
 import { KEY_POLICY, KeyPolicy } from './key-policy';
@@ -28,7 +29,7 @@ export class GatewayKeyResolver {
   constructor(
     private readonly dataSource: DataSource,
     private readonly store: TenantSecretStore,
-    private readonly cache: TenantSecretsCache,
+    private readonly cache: LoadingCache<CachedSecrets>,
     private readonly platformKey: string | undefined,
   ) {}
 

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { SecretMatcher } from '../../auth/constant-time';
+import type { LoadingCache } from '../../cache/loading-cache';
 import { AppError } from '../../graphql/app-error';
 import { ErrorCode } from '../../graphql/error-code';
 import { BodyTooLargeError, readBody } from '../../http/read-body';
@@ -10,7 +11,6 @@ import { ByokFallback, KeyStatus } from '../inference-key/inference-key.enums';
 import { UsageRecordEntity } from '../usage/usage-record.entity';
 import type { InferenceCall, UsageRecorderService } from '../usage/usage-recorder.service';
 import { InferencePath, KeySource } from '../usage/usage.enums';
-import { WorkspaceRowCache } from '../workspace/workspace-row.cache';
 import { WorkspaceEntity } from '../workspace/workspace.entity';
 import { ModelTier } from '../workspace/workspace.enums';
 import { GatewayKeyResolver, isKeyUnavailable, PlatformKeyMissingError, ResolvedKey } from './gateway-key.resolver';
@@ -99,7 +99,8 @@ function scrub(text: string, key: string): string {
 
 export interface GatewayDependencies {
   dataSource: DataSource;
-  workspaceRows: WorkspaceRowCache;
+  /** the worker's copies of workspace rows: an unknown workspace is not kept */
+  workspaceRows: LoadingCache<WorkspaceEntity | null>;
   serviceToken: string | undefined;
   keys: GatewayKeyResolver;
   client: OpenRouterClient;
@@ -175,7 +176,7 @@ export class InferenceGateway {
     // Both lookups at once, the workspace usually from this worker's copy. An id the gateway
     // generated just now cannot have been used, so it is not looked up at all.
     const [workspace, used] = await Promise.all([
-      this.deps.workspaceRows.getOrLoad(workspaceId, () => this.deps.dataSource.getRepository(WorkspaceEntity).findOne({ where: { id: workspaceId } })),
+      this.deps.workspaceRows.get(workspaceId, () => this.deps.dataSource.getRepository(WorkspaceEntity).findOne({ where: { id: workspaceId } })),
       given === undefined ? false : this.deps.dataSource.getRepository(UsageRecordEntity).exists({ where: { workspaceId, requestId } }),
     ]);
     if (!workspace) throw new GatewayError(404, 'NOT_FOUND', 'Workspace not found');

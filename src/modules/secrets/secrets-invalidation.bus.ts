@@ -11,8 +11,8 @@ export type RedisState = 'disabled' | 'connecting' | 'ready' | 'down';
 
 /**
  * Tells every worker, through Redis pub/sub, that a workspace's secrets changed (or the tier
- * prices: TIER_PRICES_CHANGED), so they drop their cached copy at once instead of at TTL expiry. Without Redis, or while it is down, the TTL
- * alone bounds staleness; ioredis reconnects by itself.
+ * prices: TIER_PRICES_CHANGED), so they drop their cached copy at once instead of at TTL expiry.
+ * Without Redis, or while it is down, the TTL alone bounds staleness; ioredis reconnects by itself.
  */
 export class SecretsInvalidationBus {
   private readonly origin = randomUUID();

@@ -1,5 +1,6 @@
 import { EntityManager } from 'typeorm';
 import { timeOrderedId } from '../../db/ids';
+import { LoadingCache } from '../../cache/loading-cache';
 import { TransactionRunner } from '../../db/transaction-runner';
 import { badUserInput } from '../../graphql/app-error';
 import { ModelTier } from '../workspace/workspace.enums';
@@ -7,6 +8,8 @@ import { TierPriceEntity } from './tier-price.entity';
 
 /** A price per million tokens above $1,000,000 is a typo, not a price. */
 const MAX_MICROS_PER_MILLION = 1_000_000_000_000;
+/** The one entry of the worker's cache: every tier's prices. */
+const SCHEDULE = 'schedule';
 
 /** The prices of every tier over time. */
 export class TierPriceSchedule {
@@ -28,15 +31,16 @@ export class TierPriceSchedule {
  * recorded just before a change keeps the price it got: changes never rewrite records.)
  */
 export class TierPriceService {
-  private cached?: { schedule: TierPriceSchedule; expiresAt: number };
-  private generation = 0;
+  private readonly cache: LoadingCache<TierPriceSchedule>;
   private readonly listeners: Array<() => void> = [];
 
   constructor(
     private readonly transactions: TransactionRunner,
-    private readonly ttlMs: number,
-    private readonly now: () => number = Date.now,
-  ) {}
+    ttlMs: number,
+    now: () => number = Date.now,
+  ) {
+    this.cache = new LoadingCache(ttlMs, now);
+  }
 
   /** Called once a change has committed, to tell other workers. */
   onChanged(listener: () => void): void {
@@ -45,8 +49,7 @@ export class TierPriceService {
 
   /** Drops this worker's copy of the schedule. */
   invalidate(): void {
-    this.cached = undefined;
-    this.generation += 1;
+    this.cache.invalidate(SCHEDULE);
   }
 
   /** Every row, history and scheduled, by tier then newest first. */
@@ -55,13 +58,8 @@ export class TierPriceService {
   }
 
   /** Every price row, from this worker's copy or read in the caller's transaction. */
-  async schedule(manager: EntityManager): Promise<TierPriceSchedule> {
-    if (this.cached && this.cached.expiresAt > this.now()) return this.cached.schedule;
-    const generation = this.generation;
-    const schedule = await this.load(manager);
-    // A read that raced a change may have missed it: it is used once, never kept.
-    if (this.ttlMs > 0 && generation === this.generation) this.cached = { schedule, expiresAt: this.now() + this.ttlMs };
-    return schedule;
+  schedule(manager: EntityManager): Promise<TierPriceSchedule> {
+    return this.cache.get(SCHEDULE, () => this.load(manager));
   }
 
   private async load(manager: EntityManager): Promise<TierPriceSchedule> {

@@ -1,0 +1,50 @@
+import { LoadingCache } from '../src/cache/loading-cache';
+import { WorkspaceEntity } from '../src/modules/workspace/workspace.entity';
+import { ModelTier } from '../src/modules/workspace/workspace.enums';
+
+const row = (defaultTier: ModelTier) => Object.assign(new WorkspaceEntity(), { id: 'w1', defaultTier });
+
+describe('LoadingCache, as the gateway’s copies of workspace rows', () => {
+  it('loads a row once and serves it until its TTL', async () => {
+    let now = 0;
+    let loads = 0;
+    const cache = new LoadingCache<WorkspaceEntity | null>(1000, () => now);
+    const load = async () => {
+      loads += 1;
+      return row(ModelTier.BALANCED);
+    };
+    await cache.get('w1', load);
+    now = 999;
+    expect((await cache.get('w1', load))?.defaultTier).toBe(ModelTier.BALANCED);
+    expect(loads).toBe(1);
+    now = 1000;
+    await cache.get('w1', load);
+    expect(loads).toBe(2);
+  });
+
+  it('loads again after invalidate', async () => {
+    const cache = new LoadingCache<WorkspaceEntity | null>(1000);
+    await cache.get('w1', async () => row(ModelTier.BALANCED));
+    cache.invalidate('w1');
+    expect((await cache.get('w1', async () => row(ModelTier.FRONTIER)))?.defaultTier).toBe(ModelTier.FRONTIER);
+  });
+
+  it('uses but never keeps a row read while the workspace changed', async () => {
+    const cache = new LoadingCache<WorkspaceEntity | null>(1000);
+    const stale = await cache.get('w1', async () => {
+      cache.invalidate('w1');
+      return row(ModelTier.BALANCED);
+    });
+    expect(stale?.defaultTier).toBe(ModelTier.BALANCED);
+    expect((await cache.get('w1', async () => row(ModelTier.FRONTIER)))?.defaultTier).toBe(ModelTier.FRONTIER);
+  });
+
+  it('keeps no unknown workspace and nothing with a TTL of 0', async () => {
+    const none = new LoadingCache<WorkspaceEntity | null>(1000);
+    expect(await none.get('w1', async () => null)).toBeNull();
+    expect((await none.get('w1', async () => row(ModelTier.BALANCED)))?.defaultTier).toBe(ModelTier.BALANCED);
+    const off = new LoadingCache<WorkspaceEntity | null>(0);
+    await off.get('w1', async () => row(ModelTier.BALANCED));
+    expect((await off.get('w1', async () => row(ModelTier.FRONTIER)))?.defaultTier).toBe(ModelTier.FRONTIER);
+  });
+});
