@@ -165,28 +165,37 @@ describe(usingMysql() ? 'MariaDB/MySQL reached through a TCP proxy that is cut a
     let next = 0;
     let completed = 0;
     let restoredAt = Infinity;
-    let faultDone: Promise<void> | undefined;
     const worker = async () => {
+      let backoffMs = 100;
       while (next < BURST) {
         next += 1;
         const requestId = freshRequestId('burst');
         const sentAt = Date.now();
         const answer = await callGateway(t, { workspaceId: ws.id, path: 'AGENT_RUN', requestId });
         answered.push({ requestId, status: answer.status, sentAt });
-        if (answer.status === 200) completed += 1;
-        else await sleep(150); // a refused call: the runtime backs off a little before the next
-        if (completed >= CUT_AFTER_COMPLETED && !faultDone) {
-          faultDone = (async () => {
-            await world.fault.cut();
-            await sleep(CUT_FOR_MS);
-            await world.fault.restore();
-            restoredAt = Date.now();
-          })();
+        if (answer.status === 200) {
+          completed += 1;
+          backoffMs = 100;
+        } else {
+          // A refused call: the runtime backs off before the next, longer each time.
+          await sleep(backoffMs);
+          backoffMs = Math.min(backoffMs * 2, 1_000);
         }
       }
     };
-    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-    await faultDone;
+    // The cut falls while some call waits at OpenRouter, so that at least one call completes with
+    // the database away, and lasts until such a call has gone to the spool (at least CUT_FOR_MS).
+    const waitingAtUpstream = () => fake.requests.some((request) => request.bearer === ws.key && request.sent.length === 0 && !request.aborted);
+    const fault = (async () => {
+      await eventually(async () => (completed >= CUT_AFTER_COMPLETED && waitingAtUpstream() ? true : undefined), 20_000, 'a call waiting at OpenRouter mid-burst');
+      await world.fault.cut();
+      const cutAt = Date.now();
+      await eventually(async () => (spooledLogLines(t) > 0 ? true : undefined), 10_000, 'a completed call to be spooled');
+      await sleep(Math.max(0, cutAt + CUT_FOR_MS - Date.now()));
+      await world.fault.restore();
+      restoredAt = Date.now();
+    })();
+    await Promise.all([...Array.from({ length: CONCURRENCY }, worker), fault]);
     const ok = answered.filter((call) => call.status === 200);
     // The gateway answers before it records: wait until every answered call is in the database,
     // directly or through the spool, and the spool is empty.
