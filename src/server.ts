@@ -85,7 +85,7 @@ function createApollo(config: AppConfig, schema: Awaited<ReturnType<typeof build
 export async function createServer(deps: ServerDependencies): Promise<{ httpServer: Server; services: AppServices; listen(port: number, host?: string): Promise<RunningServer> }> {
   const { config, dataSource, cipher, logger } = deps;
   const services = createServices(config, dataSource, cipher, logger);
-  await services.invalidationBus.start(services.dropAnnounced);
+  await services.invalidationBus.start(services.dropCachedWorkspace);
   services.spool.start();
   const authenticator = new Authenticator(new JwtCodec(config.jwtSecret), config.serviceToken, (token) => services.partnerTokens.lookup(token));
   const apollo = createApollo(config, await buildAppSchema());

@@ -21,7 +21,7 @@ import { InferenceGateway } from './modules/gateway/inference-gateway';
 import { KeyHealthService } from './modules/gateway/key-health.service';
 import { OpenRouterClient } from './modules/gateway/openrouter.client';
 import { UsageSpool } from './modules/gateway/usage-spool';
-import { SecretsInvalidationBus, TIER_PRICES_CHANGED } from './modules/secrets/secrets-invalidation.bus';
+import { SecretsInvalidationBus } from './modules/secrets/secrets-invalidation.bus';
 import type { CachedSecrets } from './modules/secrets/tenant-secrets.cache';
 import { WorkspaceAccessCache } from './modules/workspace/workspace-access.cache';
 import type { WorkspaceEntity } from './modules/workspace/workspace.entity';
@@ -37,9 +37,9 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   const verifier = new OpenRouterKeyVerifier(config.openrouterBaseUrl, config.openrouterVerifyKeys);
   const inferenceKeys = new InferenceKeyService(transactions, secrets, audit, verifier);
   const workspaces = new WorkspaceService(transactions, [inferenceKeys]);
-  // Memberships, workspace rows and prices are kept no longer than that.
+  // Memberships and workspace rows are kept no longer than that.
   const shortTtlMs = Math.min(config.secretsCacheTtlMs, ACCESS_CACHE_TTL_MS);
-  const tierPrices = new TierPriceService(transactions, shortTtlMs);
+  const tierPrices = new TierPriceService(transactions);
   const usageRecorder = new UsageRecorderService(transactions, tierPrices);
   const usageQueries = new UsageQueryService(dataSource, usageRecorder);
   const billingSummaries = new BillingSummaryService(dataSource, usageRecorder);
@@ -62,9 +62,6 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     invalidationBus.publish(workspaceId);
   };
   inferenceKeys.onSecretsChanged(secretsChanged);
-  tierPrices.onChanged(() => invalidationBus.publish(TIER_PRICES_CHANGED));
-  /** What another worker announced through Redis. */
-  const dropAnnounced = (id: string) => (id === TIER_PRICES_CHANGED ? tierPrices.invalidate() : dropCachedWorkspace(id));
   workspaces.onChanged(secretsChanged);
   const spool = new UsageSpool(config.dataDir, usageRecorder, logger);
   const gateway = new InferenceGateway({
@@ -92,7 +89,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     usageSettlement,
     secretsCache,
     accessCache,
-    dropAnnounced,
+    dropCachedWorkspace,
     invalidationBus,
     spool,
     gateway,

@@ -1,6 +1,5 @@
 import { EntityManager } from 'typeorm';
 import { timeOrderedId } from '../../db/ids';
-import { LoadingCache } from '../../cache/loading-cache';
 import { TransactionRunner } from '../../db/transaction-runner';
 import { badUserInput } from '../../graphql/app-error';
 import { ModelTier } from '../workspace/workspace.enums';
@@ -8,8 +7,6 @@ import { TierPriceEntity } from './tier-price.entity';
 
 /** A price per million tokens above $1,000,000 is a typo, not a price. */
 const MAX_MICROS_PER_MILLION = 1_000_000_000_000;
-/** The one entry of the worker's cache: every tier's prices. */
-const SCHEDULE = 'schedule';
 
 /** The prices of every tier over time. */
 export class TierPriceSchedule {
@@ -25,44 +22,21 @@ export class TierPriceSchedule {
 }
 
 /**
- * Tier prices. Every recording transaction prices its calls from the schedule, so each worker keeps
- * a copy: a change drops it at once on the worker that made it and, through Redis, on the others;
- * without Redis the TTL bounds how long another worker prices with the schedule as it was. (A call
- * recorded just before a change keeps the price it got: changes never rewrite records.)
+ * Tier prices. Every recording transaction reads the schedule afresh (a handful of rows), so a call
+ * is priced with the row in effect at its time on every worker the moment a change commits; a
+ * per-worker copy would bill other workers' calls at the old price until it expired. (A call
+ * recorded before a change keeps the price it got: changes never rewrite records.)
  */
 export class TierPriceService {
-  private readonly cache: LoadingCache<TierPriceSchedule>;
-  private readonly listeners: Array<() => void> = [];
-
-  constructor(
-    private readonly transactions: TransactionRunner,
-    ttlMs: number,
-    now: () => number = Date.now,
-  ) {
-    this.cache = new LoadingCache(ttlMs, now);
-  }
-
-  /** Called once a change has committed, to tell other workers. */
-  onChanged(listener: () => void): void {
-    this.listeners.push(listener);
-  }
-
-  /** Drops this worker's copy of the schedule. */
-  invalidate(): void {
-    this.cache.invalidate(SCHEDULE);
-  }
+  constructor(private readonly transactions: TransactionRunner) {}
 
   /** Every row, history and scheduled, by tier then newest first. */
   list(): Promise<TierPriceEntity[]> {
     return this.transactions.manager.find(TierPriceEntity, { order: { tier: 'ASC', effectiveFrom: 'DESC' } });
   }
 
-  /** Every price row, from this worker's copy or read in the caller's transaction. */
-  schedule(manager: EntityManager): Promise<TierPriceSchedule> {
-    return this.cache.get(SCHEDULE, () => this.load(manager));
-  }
-
-  private async load(manager: EntityManager): Promise<TierPriceSchedule> {
+  /** Every price row, read in the caller's transaction. */
+  async schedule(manager: EntityManager): Promise<TierPriceSchedule> {
     // Plain SQL: this runs in every recording transaction, where TypeORM's query building and
     // hydration cost more than the query itself. Dates are converted as TypeORM would.
     const rows = (await manager.query(
@@ -94,11 +68,7 @@ export class TierPriceService {
         throw badUserInput(`${name} must be an integer from 0 to ${MAX_MICROS_PER_MILLION}`);
       }
     }
-    return this.transactions.run(async (manager, unit) => {
-      unit.afterCommit(() => {
-        this.invalidate();
-        for (const listener of this.listeners) listener();
-      });
+    return this.transactions.run(async (manager) => {
       const existing = await manager.findOne(TierPriceEntity, { where: { tier, effectiveFrom } });
       const row = Object.assign(existing ?? new TierPriceEntity(), {
         id: existing?.id ?? timeOrderedId(),
