@@ -161,7 +161,7 @@ describe(usingMysql() ? 'MariaDB/MySQL reached through a TCP proxy that is cut a
     const ws = await byokWorkspace(t, canaryKey(), 'Burst');
     fake.chatCompletion({ delayMs: UPSTREAM_DELAY_MS }, { key: ws.key });
 
-    const answered: Array<{ requestId: string; status: number; sentAt: number }> = [];
+    const answered: Array<{ requestId: string; status: number; code?: string; retryAfter?: string; sentAt: number }> = [];
     let next = 0;
     let completed = 0;
     let restoredAt = Infinity;
@@ -172,7 +172,7 @@ describe(usingMysql() ? 'MariaDB/MySQL reached through a TCP proxy that is cut a
         const requestId = freshRequestId('burst');
         const sentAt = Date.now();
         const answer = await callGateway(t, { workspaceId: ws.id, path: 'AGENT_RUN', requestId });
-        answered.push({ requestId, status: answer.status, sentAt });
+        answered.push({ requestId, status: answer.status, code: answer.json?.error?.code, retryAfter: answer.headers['retry-after'], sentAt });
         if (answer.status === 200) {
           completed += 1;
           backoffMs = 100;
@@ -213,7 +213,8 @@ describe(usingMysql() ? 'MariaDB/MySQL reached through a TCP proxy that is cut a
     // service recovered by itself once the database was back.
     expect(answered).toHaveLength(BURST);
     expect(refused.length).toBeGreaterThan(0);
-    expect(refused.every((call) => call.status === 500)).toBe(true);
+    // Refused before OpenRouter, with a status and code the runtime can retry on.
+    expect(refused.map(({ status, code, retryAfter }) => ({ status, code, retryAfter }))).toEqual(refused.map(() => ({ status: 503, code: 'DATABASE_UNAVAILABLE', retryAfter: '1' })));
     expect(spooledLogLines(t)).toBeGreaterThan(0);
     expect(ok.filter((call) => call.sentAt > restoredAt).length).toBeGreaterThan(0);
 

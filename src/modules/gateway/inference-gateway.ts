@@ -32,6 +32,7 @@ class GatewayError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -140,7 +141,7 @@ export class InferenceGateway {
     try {
       await this.serve(request, response, log, generatedRequestId);
     } catch (error) {
-      if (error instanceof GatewayError) return sendError(response, error.status, error.code, error.message);
+      if (error instanceof GatewayError) return sendError(response, error.status, error.code, error.message, error.headers);
       if (error instanceof UpstreamError) return sendError(response, error.httpStatus, error.kind === 'timeout' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNREACHABLE', `${error.message}; nothing was billed. Retry later.`);
       if (isKeyUnavailable(error)) {
         return sendError(response, 503, ErrorCode.KEY_UNAVAILABLE, "The workspace's stored OpenRouter key cannot be read; no call was made. A billing manager should replace the key.");
@@ -178,7 +179,11 @@ export class InferenceGateway {
     const [workspace, used] = await Promise.all([
       this.deps.workspaceRows.get(workspaceId, () => this.deps.dataSource.getRepository(WorkspaceEntity).findOne({ where: { id: workspaceId } })),
       given === undefined ? false : this.deps.dataSource.getRepository(UsageRecordEntity).exists({ where: { workspaceId, requestId } }),
-    ]);
+    ]).catch((error: Error) => {
+      // Without these answers the call is not made: a used request id would be spent upstream twice.
+      baseLog().warn({ reason: error.message }, 'database unavailable: gateway call refused before OpenRouter');
+      throw new GatewayError(503, 'DATABASE_UNAVAILABLE', 'The usage database cannot be reached, so no call was made and nothing was billed. Retry shortly.', { 'retry-after': '1' });
+    });
     if (!workspace) throw new GatewayError(404, 'NOT_FOUND', 'Workspace not found');
     if (used) throw new GatewayError(409, ErrorCode.CONFLICT, `X-Request-Id ${requestId} was already used for a recorded call`);
     const claim = `${workspaceId}\u0000${requestId}`;
