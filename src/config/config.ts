@@ -171,11 +171,13 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
   return { config, notices };
 }
 
-/** The names of configuration fields whose values must never appear in logs. */
+/** The names of configuration fields whose values must never appear in logs (the URLs may hold passwords). */
 export const SENSITIVE_CONFIG_FIELDS: ReadonlyArray<keyof AppConfig> = [
   'secretsPhrase',
   'secretsPhrasePrevious',
   'jwtSecret',
   'serviceToken',
   'platformOpenrouterKey',
+  'databaseUrl',
+  'redisUrl',
 ];

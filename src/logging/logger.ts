@@ -1,4 +1,5 @@
 import pino, { Logger } from 'pino';
+import { SENSITIVE_CONFIG_FIELDS } from '../config/config';
 
 /**
  * Paths that could carry a credential are censored wherever they appear in a log object.
@@ -15,15 +16,7 @@ export const REDACTED_PATHS = [
   '*.variables',
   'token',
   '*.token',
-  'secretsPhrase',
-  'secretsPhrasePrevious',
-  'jwtSecret',
-  'serviceToken',
-  'platformOpenrouterKey',
-  '*.secretsPhrase',
-  '*.jwtSecret',
-  '*.serviceToken',
-  '*.platformOpenrouterKey',
+  ...SENSITIVE_CONFIG_FIELDS.flatMap((field) => [field, `*.${field}`]),
 ];
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
