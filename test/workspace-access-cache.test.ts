@@ -71,6 +71,16 @@ describe('cached workspace access over HTTP', () => {
     expect(expectData(await t.gql(KEY_STATUS, { w: ws.id }, ws.tokens.member)).aiInferenceKey.canManage).toBe(true);
   });
 
+  it('keeps the key’s metadata in the worker’s cache, never its ciphertext', async () => {
+    const ws = await seedWorkspace(t);
+    expectData(await t.gql(SAVE_KEY, { w: ws.id, k: sampleKey() }, ws.tokens.owner));
+    const status = expectData(await t.gql(KEY_STATUS, { w: ws.id }, ws.tokens.member));
+    expect(status.aiInferenceKey.configured).toBe(true);
+    const cached = t.app.services.accessCache.get(ws.id, ws.userIds.member);
+    expect(cached?.secret?.openrouterMaskedHint).toBe(status.aiInferenceKey.maskedHint);
+    expect(cached?.secret?.ciphertext).toBeUndefined();
+  });
+
   it('writes authorise against the database, not the cache', async () => {
     const ws = await seedWorkspace(t);
     // Warm this worker's cache with the billing manager's membership, then remove it behind the

@@ -10,6 +10,23 @@ function byKey<K, V>(keys: readonly K[], rows: V[], keyOf: (row: V) => K): Array
   return keys.map((key) => found.get(key) ?? null);
 }
 
+/**
+ * What the status and the authorisation of reads need of a tenant-secret row: everything but the
+ * ciphertext, which stays in the database (and out of every per-worker cache) until a call needs it.
+ */
+const SECRET_METADATA = [
+  'workspaceId',
+  'keyId',
+  'openrouterMaskedHint',
+  'openrouterStatus',
+  'openrouterLimitMicros',
+  'openrouterLimitRemainingMicros',
+  'openrouterIsFreeTier',
+  'openrouterLastCheckedAt',
+  'updatedBy',
+  'updatedAt',
+] as const satisfies ReadonlyArray<keyof TenantSecretEntity>;
+
 type WorkspaceWithAccess = WorkspaceEntity & { viewerMembership?: MemberEntity | null; tenantSecret?: TenantSecretEntity | null };
 
 /**
@@ -26,19 +43,7 @@ export function createLoaders(dataSource: DataSource, userId?: string, access?: 
         ids,
         await dataSource.getRepository(TenantSecretEntity).find({
           where: { workspaceId: In([...ids]) },
-          // The status never needs the ciphertext: leave it in the database.
-          select: [
-            'workspaceId',
-            'keyId',
-            'openrouterMaskedHint',
-            'openrouterStatus',
-            'openrouterLimitMicros',
-            'openrouterLimitRemainingMicros',
-            'openrouterIsFreeTier',
-            'openrouterLastCheckedAt',
-            'updatedBy',
-            'updatedAt',
-          ],
+          select: [...SECRET_METADATA],
         }),
         (row) => row.workspaceId,
       ),
@@ -66,6 +71,7 @@ export function createLoaders(dataSource: DataSource, userId?: string, access?: 
             .createQueryBuilder('w')
             .leftJoinAndMapOne('w.viewerMembership', MemberEntity, 'm', 'm.workspaceId = w.id AND m.userId = :userId', { userId: userId ?? '' })
             .leftJoinAndMapOne('w.tenantSecret', TenantSecretEntity, 's', 's.workspaceId = w.id')
+            .select(['w', 'm', ...SECRET_METADATA.map((column) => `s.${column}`)])
             .where('w.id IN (:...ids)', { ids: missing })
             .getMany()) as WorkspaceWithAccess[])
         : [];
