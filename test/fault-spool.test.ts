@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
@@ -303,6 +303,37 @@ describe('spool replay at start-up, from files in the spool format (SQLite and M
     expect(Number(byId.get(b)?.raw_cost_micros)).toBe(77);
     expect(second.logs.text).toContain('unreadable spool line skipped');
     expect(spoolFiles(db.dataDir)).toEqual([]);
+  });
+});
+
+describe('replay order', () => {
+  it('replays calls in the order they were journaled, whatever state their files were left in', async () => {
+    const db = await freshDatabase();
+    const first = await startTestApp({ db, overrides: { openrouterBaseUrl: fake.baseUrl, platformOpenrouterKey: platformKey } });
+    apps.push(first);
+    const ws = await byokWorkspace(first, canaryKey(), 'Ordered');
+    await first.close();
+    apps.splice(apps.indexOf(first), 1);
+
+    const ids = Array.from({ length: 6 }, (_, i) => freshRequestId(`order-${i}`));
+    const lines = (...requestIds: string[]) => requestIds.map((id) => spoolLine(ws.id, id, 1, 1)).join('\n') + '\n';
+    // Oldest first: a journal segment its (long gone) process never settled, a spool file a
+    // replayer claimed before it died, then two spool files; the names' own order differs.
+    const journal = join(db.dataDir, `usage-journal-1700000000050-1-1700000000000-aa-1.jsonl`);
+    writeFileSync(journal, lines(ids[0], ids[1]), { mode: 0o600 });
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(journal, anHourAgo, anHourAgo);
+    writeFileSync(join(db.dataDir, `${SPOOL_PREFIX}replaying-1700000009999-4343-1700000000100-4343-1700000000000-bb-1.jsonl`), lines(ids[2]), { mode: 0o600 });
+    writeFileSync(join(db.dataDir, `${SPOOL_PREFIX}1700000000200-4444-1700000000000-cc-1.jsonl`), lines(ids[3], ids[4]), { mode: 0o600 });
+    writeFileSync(join(db.dataDir, `${SPOOL_PREFIX}1700000000300-4444-1700000000000-cc-2.jsonl`), lines(ids[5]), { mode: 0o600 });
+
+    const second = await startTestApp({ db, overrides: { openrouterBaseUrl: fake.baseUrl, platformOpenrouterKey: platformKey } });
+    apps.push(second);
+    await spoolDrained(second);
+    // Record ids are time-ordered and increase within a process: their order is the replay's.
+    const rows = await queryDirect<{ request_id: string }>({ t: second, db }, 'SELECT request_id FROM usage_record WHERE workspace_id = ? ORDER BY id', [ws.id]);
+    expect(rows.map((row) => row.request_id)).toEqual(ids);
+    expect(readdirSync(db.dataDir).filter((name) => name.startsWith('usage-journal-') || name.startsWith(SPOOL_PREFIX))).toEqual([]);
   });
 });
 

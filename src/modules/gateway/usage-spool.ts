@@ -48,6 +48,16 @@ function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException)?.code === 'ENOENT';
 }
 
+/**
+ * The part of a journal, spool or claimed file's name that it was journaled under, which starts
+ * with the time its segment opened: sorting by it replays calls in the order they were made.
+ */
+function originOf(name: string): string {
+  if (name.startsWith(REPLAYING_PREFIX)) return name.slice(REPLAYING_PREFIX.length).split('-').slice(2).join('-');
+  if (name.startsWith(JOURNAL_PREFIX)) return name.slice(JOURNAL_PREFIX.length);
+  return name.slice(SPOOL_PREFIX.length);
+}
+
 function processIsGone(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -225,7 +235,8 @@ export class UsageSpool {
   }
 
   private async replayAll(): Promise<void> {
-    for (const name of [...this.abandonedJournals(), ...this.pendingFiles()]) {
+    const files = [...this.abandonedJournals(), ...this.pendingFiles()].sort((a, b) => (originOf(a) < originOf(b) ? -1 : 1));
+    for (const name of files) {
       const claimed = name.startsWith(REPLAYING_PREFIX) ? join(this.dir, name) : this.claim(name);
       if (!claimed) continue;
       if (!(await this.replayFile(claimed))) return;
