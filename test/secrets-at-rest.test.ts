@@ -41,6 +41,25 @@ describe('tenant secrets at rest', () => {
     expect(t.app.services.secrets.decryptOrThrow(row)).toEqual({ openrouterKey: victimKey });
   });
 
+  it('writes a different ciphertext each time the same key is stored (a fresh nonce per write)', async () => {
+    const ws = await seedWorkspace(t, undefined, 'Same key twice');
+    const key = sampleKey('same');
+    const storedBlob = async () => {
+      const row = await rowOf(ws.id);
+      expect(t.app.services.secrets.decryptOrThrow(row)).toEqual({ openrouterKey: key });
+      return row.ciphertext.toString('hex');
+    };
+    const keyMutation = (name: 'saveKey' | 'replaceKey') => t.gql(`mutation($w: ID!, $k: String!) { ${name}(workspaceId: $w, key: $k) { configured } }`, { w: ws.id, k: key }, ws.tokens.owner);
+    expect((await keyMutation('saveKey')).errors).toBeUndefined();
+    const saved = await storedBlob();
+    expect((await keyMutation('replaceKey')).errors).toBeUndefined();
+    const replaced = await storedBlob();
+    expect((await t.gql('mutation($w: ID!) { removeKey(workspaceId: $w) { configured } }', { w: ws.id }, ws.tokens.owner)).errors).toBeUndefined();
+    expect((await keyMutation('saveKey')).errors).toBeUndefined();
+    const savedAgain = await storedBlob();
+    expect(new Set([saved, replaced, savedAgain]).size).toBe(3);
+  });
+
   describe("a blob copied onto another workspace's row", () => {
     let swappedRow: TenantSecretEntity;
     beforeAll(async () => {
