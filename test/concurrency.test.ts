@@ -87,8 +87,11 @@ describe('concurrency', () => {
       const save = () => t.gql(SAVE_KEY, { w: workspaceId, k: key }, ownerToken);
       const downgrade = () => t.gql(CHANGE_PLAN, { w: workspaceId, plan: Plan.PRO }, adminToken);
 
-      // Alternate which request leaves first, so both interleavings get their chance.
-      const [saved, changed] = i % 2 === 0 ? await Promise.all([save(), downgrade()]) : (await Promise.all([downgrade(), save()])).reverse();
+      // Alternate which request leaves first, and by how much (0 to 9 ms), so that both orders
+      // happen, and the two also meet at the lock in between.
+      const after = <T>(ms: number, send: () => Promise<T>) => new Promise<T>((resolveLater) => setTimeout(() => resolveLater(send()), ms));
+      const lead = i % 10;
+      const [saved, changed] = i % 2 === 0 ? await Promise.all([save(), after(lead, downgrade)]) : (await Promise.all([downgrade(), after(lead, save)])).reverse();
 
       expect(expectData(changed).changePlan.plan).toBe('PRO');
       const keysOnNonEnterprise = await t.app.dataSource.query(
@@ -113,6 +116,8 @@ describe('concurrency', () => {
       expect(expectData(await t.gql(KEY_STATUS, { w: workspaceId }, ownerToken)).aiInferenceKey).toMatchObject({ configured: false, eligible: false });
     }
 
+    expect(outcomes.savedThenRemoved).toBeGreaterThan(0);
+    expect(outcomes.refused).toBeGreaterThan(0);
     expect(outcomes.savedThenRemoved + outcomes.refused).toBe(50);
   });
 });
