@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { IsNull } from 'typeorm';
 import type { RequestContext } from '../../request-context';
 import { PARTNER_TOKEN_PREFIX } from '../../auth/authenticator';
@@ -55,12 +55,15 @@ export class PartnerTokenService {
     return entity;
   }
 
-  /** For the authenticator: the live token's workspace, or undefined when unknown or revoked. */
+  /**
+   * For the authenticator: the live token's workspace, or undefined when unknown or revoked.
+   * The index compares SHA-256 digests of the presented token, never the token: its timing could
+   * only tell how many leading digest bytes match a stored digest, and turning that into a token
+   * is a preimage search. That is why the lookup needs no constant-time comparison of its own.
+   */
   async lookup(token: string): Promise<{ tokenId: string; workspaceId: string } | undefined> {
-    const hash = hashToken(token);
-    const entity = await this.transactions.manager.findOne(PartnerTokenEntity, { where: { tokenHash: hash } });
+    const entity = await this.transactions.manager.findOne(PartnerTokenEntity, { where: { tokenHash: hashToken(token) } });
     if (!entity || entity.revokedAt) return undefined;
-    if (!timingSafeEqual(Buffer.from(entity.tokenHash, 'hex'), Buffer.from(hash, 'hex'))) return undefined;
     const now = new Date();
     if (!entity.lastUsedAt || now.getTime() - entity.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
       // Kept coarse so that a busy integration does not turn every read into a write.
