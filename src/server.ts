@@ -53,12 +53,16 @@ async function readiness(dataSource: DataSource): Promise<{ ready: boolean; deta
   return { ready: !pending, detail: { database: 'ok', migrations: pending ? 'pending' : 'applied' } };
 }
 
+/** Lexical tokens per document at most: the largest real query is far below, a hostile one is refused unparsed. */
+const MAX_TOKENS = 2000;
+
 function createApollo(config: AppConfig, schema: Awaited<ReturnType<typeof buildAppSchema>>): ApolloServer<GraphQLContext> {
   const production = config.nodeEnv === 'production';
   const armor = new ApolloArmor({
     maxDepth: { n: 8 },
     maxAliases: { n: 15 },
-    maxTokens: { n: 2000 },
+    // graphql-js's own limit, below: armor's refuses from parsingDidStart, which Apollo answers 500.
+    maxTokens: { enabled: false },
     maxDirectives: { n: 20 },
     // A full usage page (every UsageRecord field, actor, pageInfo) costs ~5,500 by armor's measure.
     costLimit: { maxCost: 20000 },
@@ -67,6 +71,7 @@ function createApollo(config: AppConfig, schema: Awaited<ReturnType<typeof build
   return new ApolloServer<GraphQLContext>({
     schema,
     introspection: true,
+    parseOptions: { maxTokens: MAX_TOKENS },
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,

@@ -2,6 +2,7 @@ import { Plan } from '../src/modules/workspace/workspace.enums';
 import { AUDIT_EVENTS, KEY_STATUS, REPLACE_KEY, SAVE_KEY } from './support/documents';
 import { expectData, expectErrorCode } from './support/expectations';
 import { FakeOpenRouter } from './support/fake-openrouter';
+import { eventually } from './support/gateway-client';
 import { sampleKey, SeededWorkspace, seedWorkspace } from './support/fixtures';
 import { canaryKey, findLeak } from './support/leak-search';
 import { startTestApp, TestApp } from './support/test-app';
@@ -13,6 +14,8 @@ import { startTestApp, TestApp } from './support/test-app';
  */
 
 const REJECTED_MESSAGE = 'OpenRouter rejected this key';
+/** openrouter-key.verifier.ts: how long the live check waits for GET /key. */
+const VERIFY_TIMEOUT_MS = 3_000;
 
 describe('live key verification', () => {
   const fake = new FakeOpenRouter();
@@ -117,6 +120,27 @@ describe('live key verification', () => {
 
     expect(saved).toMatchObject({ configured: true, status: 'UNVERIFIED' });
     expect(fake.requestsTo('GET', '/key')).toHaveLength(1);
+  });
+
+  it('gives up on an OpenRouter slower than the timeout: the key is saved UNVERIFIED, and the save does not wait longer', async () => {
+    const ws = await seedWorkspace(t);
+    // Far beyond the timeout, so only the service's own deadline can end the wait.
+    fake.keyInfo({ delayMs: VERIFY_TIMEOUT_MS * 4, data: { limit: 5 } });
+
+    const started = Date.now();
+    const saved = expectData(await t.gql(SAVE_KEY, { w: ws.id, k: sampleKey('slow') }, ws.tokens.owner)).saveKey;
+    const elapsed = Date.now() - started;
+
+    expect(saved).toMatchObject({ configured: true, status: 'UNVERIFIED', limitMicros: null, limitRemainingMicros: null, isFreeTier: null });
+    expect(await statusOf(t, ws)).toMatchObject({ configured: true, status: 'UNVERIFIED' });
+    expect(await auditActions(ws)).toEqual(['KEY_SAVED']);
+    // It waited for OpenRouter (this is the timeout, not a refused connection), then no longer than
+    // the timeout plus room for a loaded machine.
+    expect(elapsed).toBeGreaterThanOrEqual(VERIFY_TIMEOUT_MS - 100);
+    expect(elapsed).toBeLessThan(VERIFY_TIMEOUT_MS + 2_000);
+    // The service hung up on the slow request rather than leaving it open.
+    const [request] = fake.requestsTo('GET', '/key');
+    await eventually(async () => (request.aborted ? true : undefined), 2_000, 'the slow GET /key to be abandoned');
   });
 
   it('makes no request and saves UNVERIFIED when the check is turned off', async () => {

@@ -1,7 +1,20 @@
+import { ChildProcess, spawn } from 'node:child_process';
 import { connect, Socket } from 'node:net';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { createConnection } from 'mysql2/promise';
+import type { Response } from 'supertest';
+import { JwtCodec } from '../src/auth/jwt';
+import { COMPILED_DIR, ROOT } from './support/build';
 import { expectGraphQLError } from './support/errors';
+import { FakeOpenRouter } from './support/fake-openrouter';
 import { sampleKey, seedWorkspace } from './support/fixtures';
-import { GraphQLResult, startTestApp, TestApp } from './support/test-app';
+import { CHAT_BODY, eventually, openGateway, readAnswer } from './support/gateway-client';
+import { canaryKey } from './support/leak-search';
+import { buildIfStale, freePort, serviceProcessEnv } from './support/service-process';
+import { TcpProxy } from './support/tcp-proxy';
+import { GraphQLResult, startTestApp, TEST_JWT_SECRET, TestApp } from './support/test-app';
+import { createTestDatabase, TestDatabase } from './support/test-database';
 
 /** Transport and operations concerns, over real HTTP: probes, errors, request ids and hardening. */
 
@@ -18,6 +31,17 @@ async function post(t: TestApp, body: unknown, headers: Record<string, string> =
 
 const sleep = (ms: number) => new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
 
+/** `promise`'s value, or `fallback` once `ms` have passed; the timer never outlives the wait. */
+async function settlesWithin<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<F>((resolveLate) => (timer = setTimeout(() => resolveLate(fallback), ms)));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function connectRefused(port: number): Promise<string> {
   return new Promise((resolveAttempt) => {
     const socket = connect(port, '127.0.0.1');
@@ -27,6 +51,98 @@ function connectRefused(port: number): Promise<string> {
     });
     socket.once('error', (error: NodeJS.ErrnoException) => resolveAttempt(error.code ?? error.message));
   });
+}
+
+/** src/server.ts: how long a stop waits for requests in flight before it cuts their connections. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/** A service whose database the test can take away and give back while it runs. */
+interface CuttableApp {
+  t: TestApp;
+  cut(): Promise<void>;
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * On MariaDB/MySQL the service reaches its database through a TCP proxy that is cut, as when the
+ * database host goes away. SQLite has no server to lose: its connection is closed under the service.
+ */
+async function startCuttableApp(): Promise<CuttableApp> {
+  const db = await createTestDatabase();
+  if (db.kind === 'mysql') {
+    const target = new URL(db.databaseUrl as string);
+    const proxy = new TcpProxy(target.hostname, Number(target.port || 3306));
+    await proxy.start();
+    const viaProxy = new URL(target);
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(proxy.port);
+    const t = await startTestApp({ db: { ...db, databaseUrl: viaProxy.toString() } });
+    return {
+      t,
+      cut: () => proxy.cut(),
+      restore: () => proxy.restore(),
+      async close() {
+        await proxy.restore();
+        await t.close();
+        await proxy.stop();
+        await db.drop();
+      },
+    };
+  }
+  const t = await startTestApp({ db });
+  return {
+    t,
+    cut: () => t.app.dataSource.destroy(),
+    restore: async () => void (await t.app.dataSource.initialize()),
+    async close() {
+      if (!t.app.dataSource.isInitialized) await t.app.dataSource.initialize();
+      await t.close();
+      await db.drop();
+    },
+  };
+}
+
+/** The Apollo landing page with the embedded Sandbox, which admins use as the Playground. */
+function expectLandingPage(page: Response): void {
+  expect(page.status).toBe(200);
+  expect(page.headers['content-type']).toMatch(/^text\/html/);
+  expect(page.text).toMatch(/^\s*<!DOCTYPE html>/i);
+  expect(page.text).toContain('https://embeddable-sandbox.cdn.apollographql.com/');
+  expect(page.text).toContain('new window.EmbeddedSandbox(');
+  // a page, not a GraphQL answer refused for want of a preflight header
+  expect(page.text).not.toMatch(/"errors"|Cross-Site Request Forgery/);
+}
+
+/** A compiled service process whose exit code the test can see (startServiceProcess keeps it to itself). */
+interface ServiceChild {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  /** the exit code, or the signal that ended the process */
+  exited: Promise<number | string>;
+  output(): string;
+}
+
+async function spawnService(env: Record<string, string | undefined>): Promise<ServiceChild> {
+  const port = await freePort();
+  const cleanEnv: Record<string, string> = { PATH: process.env.PATH ?? '' };
+  for (const [name, value] of Object.entries({ ...env, PORT: String(port) })) if (value !== undefined) cleanEnv[name] = value;
+  const child = spawn(process.execPath, [join(COMPILED_DIR, 'src', 'main.js')], { cwd: ROOT, env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  const exited = new Promise<number | string>((resolveExit) => child.once('exit', (code, signal) => resolveExit(code ?? signal ?? 'unknown')));
+  const url = `http://127.0.0.1:${port}`;
+  await eventually(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`service exited during start-up (code ${child.exitCode}):\n${output}`);
+      return (await fetch(`${url}/healthz`).catch(() => undefined))?.ok ? true : undefined;
+    },
+    30_000,
+    'the service to answer /healthz',
+  );
+  return { url, port, child, exited, output: () => output };
 }
 
 describe('operations', () => {
@@ -59,6 +175,32 @@ describe('operations', () => {
         expect((await unmigrated.http().get('/healthz')).status).toBe(200);
       } finally {
         await unmigrated.close();
+      }
+    });
+
+    it('GET /readyz answers 503 while the database is unreachable, and 200 again once it is back', async () => {
+      const cuttable = await startCuttableApp();
+      try {
+        expect((await cuttable.t.http().get('/readyz')).status).toBe(200);
+        await cuttable.cut();
+        const asked = Date.now();
+        const down = await cuttable.t.http().get('/readyz');
+        // A probe that hangs on a dead database is as bad as one that lies about it.
+        expect(Date.now() - asked).toBeLessThan(5_000);
+        expect(down.status).toBe(503);
+        expect(down.body).toMatchObject({ status: 'not ready', database: 'unreachable' });
+        expect(down.body.database).not.toBe('ok');
+        // Nothing in the process is broken: a restart would not help, so liveness stays up.
+        expect((await cuttable.t.http().get('/healthz')).status).toBe(200);
+
+        await cuttable.restore();
+        const back = await eventually(async () => {
+          const ready = await cuttable.t.http().get('/readyz');
+          return ready.status === 200 ? ready : undefined;
+        }, 10_000, '/readyz to answer 200 after the database came back');
+        expect(back.body).toMatchObject({ status: 'ready', database: 'ok', migrations: 'applied' });
+      } finally {
+        await cuttable.close();
       }
     });
 
@@ -197,6 +339,63 @@ describe('operations', () => {
       expect(sixteen.errors?.[0].message).toMatch(/Aliases limit of 15/);
     });
 
+    /**
+     * A document of exactly `total` tokens (every lexical token but the end counts): operation
+     * Q0 `query Q0 { __typename … }` plus one-field operations Q1, Q2, … of 5 tokens each, since
+     * graphql-js gives up validating a selection set with a thousand repeats of one field.
+     */
+    const tokenCounted = (total: number) => {
+      const others = Math.floor((total - 5) / 5);
+      const q0 = `query Q0 { ${'__typename '.repeat(total - 4 - 5 * others)}}`;
+      return [q0, ...Array.from({ length: others }, (_, i) => `query Q${i + 1} { __typename }`)].join('\n');
+    };
+
+    it('serves a document of exactly 2,000 tokens and refuses one of 2,001 before running it', async () => {
+      const atLimit = await post(t, { query: tokenCounted(2000), operationName: 'Q0' });
+      expect(atLimit.status).toBe(200);
+      expect(atLimit.errors).toBeUndefined();
+      expect(atLimit.data).toEqual({ __typename: 'Query' });
+
+      const over = await post(t, { query: tokenCounted(2001), operationName: 'Q0' });
+      expect(over.status).toBe(400);
+      expectGraphQLError(over, 'GRAPHQL_PARSE_FAILED');
+      // graphql-js 16 spells it "more that"; a fix of that typo must not fail the test.
+      expect(over.errors?.[0].message).toMatch(/^Syntax Error: Document contains more tha[nt] 2000 tokens\. Parsing aborted\.$/);
+      expect(over.data).toBeUndefined();
+    });
+
+    describe('query cost', () => {
+      let ws: Awaited<ReturnType<typeof seedWorkspace>>;
+      beforeAll(async () => {
+        ws = await seedWorkspace(t, undefined, 'Query cost');
+      });
+
+      /**
+       * armor's cost: a scalar 1, an object 2 plus 1.5 × its children, times a literal `first`.
+       * auditEvents(first: 100) { nodes { id × 86 } } = (2 + 1.5 × (2 + 1.5 × 86)) × 100 = 19,850,
+       * and each top-level __typename adds 1.
+       */
+      const costing = (cost: number) =>
+        `query($w: ID!) { auditEvents(workspaceId: $w, first: 100) { nodes { ${'id '.repeat(86)}} } ${'__typename '.repeat(cost - 19_850)}}`;
+
+      it('serves a query costing exactly 20,000 and refuses one costing 20,001 before running it', async () => {
+        const atLimit = await post(t, { query: costing(20_000), variables: { w: ws.id } }, { authorization: `Bearer ${ws.tokens.owner}` });
+        expect(atLimit.status).toBe(200);
+        expect(atLimit.errors).toBeUndefined();
+        expect(atLimit.data?.auditEvents).toEqual({ nodes: [] });
+
+        const over = await post(t, { query: costing(20_001), variables: { w: ws.id } }, { authorization: `Bearer ${ws.tokens.owner}` });
+        expect(over.status).toBe(400);
+        expectGraphQLError(over, 'GRAPHQL_VALIDATION_FAILED');
+        expect(over.errors?.[0].message).toBe('Syntax Error: Query Cost limit of 20000 exceeded, found 20001.');
+        expect(over.data).toBeUndefined();
+      });
+    });
+
+    it('serves the landing page (the admins\' Playground) to a browser at GET /graphql, without a preflight header', async () => {
+      expectLandingPage(await t.http().get('/graphql').set('accept', 'text/html'));
+    });
+
     it('in development, suggests field names', async () => {
       const answer = await post(t, { query: '{ viewr { platformAdmin } }' });
       expectGraphQLError(answer, 'GRAPHQL_VALIDATION_FAILED');
@@ -237,6 +436,10 @@ describe('operations', () => {
         expectGraphQLError(answer, 'GRAPHQL_VALIDATION_FAILED');
         expect(answer.text).not.toMatch(/did you mean/i);
       }
+    });
+
+    it('still serves the landing page, from which admins explore the API (introspection stays theirs, above)', async () => {
+      expectLandingPage(await prod.http().get('/graphql').set('accept', 'text/html'));
     });
 
     it('still answers ordinary queries', async () => {
@@ -280,5 +483,88 @@ describe('operations', () => {
       expect(await connectRefused(port)).toBe('ECONNREFUSED');
       await app.db.drop();
     });
+  });
+
+  describe('SIGTERM on the compiled service', () => {
+    const fake = new FakeOpenRouter();
+    const jwt = new JwtCodec(TEST_JWT_SECRET);
+    let db: TestDatabase;
+    let service: ServiceChild | undefined;
+    beforeAll(async () => {
+      buildIfStale();
+      await fake.start();
+      db = await createTestDatabase();
+    }, 180_000);
+    afterAll(async () => {
+      if (service && service.child.exitCode === null && service.child.signalCode === null) {
+        service.child.kill('SIGKILL');
+        await service.exited;
+      }
+      await fake.stop();
+      await db.drop();
+    });
+
+    async function recordsOf(requestId: string): Promise<number> {
+      const sql = 'SELECT COUNT(*) AS n FROM usage_record WHERE request_id = ?';
+      if (!db.databaseUrl) {
+        const reader = new Database(join(db.dataDir, 'service.sqlite'), { readonly: true });
+        try {
+          return Number((reader.prepare(sql).get(requestId) as { n: number }).n);
+        } finally {
+          reader.close();
+        }
+      }
+      const session = await createConnection({ uri: db.databaseUrl });
+      try {
+        const [rows] = await session.query(sql, [requestId]);
+        return Number((rows as Array<{ n: number }>)[0].n);
+      } finally {
+        await session.end();
+      }
+    }
+
+    it('finishes the stream in flight, refuses new connections meanwhile, records the call and exits 0', async () => {
+      service = await spawnService(serviceProcessEnv(db, { baseUrl: fake.baseUrl, platformKey: canaryKey() }));
+      const running = service;
+      const admin = await jwt.sign({ userId: 'sigterm-admin', platformAdmin: true });
+      const created = await fetch(`${running.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+        body: JSON.stringify({ query: 'mutation { createWorkspace(name: "Sigterm", plan: PRO) { id } }' }),
+      });
+      const workspaceId = ((await created.json()) as { data: { createWorkspace: { id: string } } }).data.createWorkspace.id;
+
+      // The upstream sends two events, then waits: the call is mid-stream until the test lets it end.
+      let release!: () => void;
+      fake.chatCompletion({ chunks: ['Still ', 'here ', 'after ', 'SIGTERM.'], holdAfterEvents: 2, release: new Promise<void>((resolveRelease) => (release = resolveRelease)) });
+      const requestId = `sigterm-${Date.now()}`;
+      try {
+        const { response } = await openGateway(running, { workspaceId, requestId, body: { ...CHAT_BODY, stream: true } });
+        expect(response.statusCode).toBe(200);
+        const answer = readAnswer(response);
+
+        const signalled = Date.now();
+        running.child.kill('SIGTERM');
+        await eventually(async () => ((await connectRefused(running.port)) === 'ECONNREFUSED' ? true : undefined), 5_000, 'the listener to close');
+        await sleep(300);
+        // still serving the stream: a shutdown that exits here would cut a paid-for answer
+        expect(running.child.exitCode).toBeNull();
+
+        release();
+        const relayed = await answer;
+        expect(relayed.status).toBe(200);
+        expect(relayed.text).toContain('SIGTERM.');
+        expect(relayed.text.trimEnd()).toMatch(/data: \[DONE\]$/);
+
+        const exit = await settlesWithin(running.exited, SHUTDOWN_GRACE_MS, 'still running');
+        expect({ exit, output: exit === 0 ? '' : running.output() }).toEqual({ exit: 0, output: '' });
+        expect(Date.now() - signalled).toBeLessThan(SHUTDOWN_GRACE_MS);
+        expect(await connectRefused(running.port)).toBe('ECONNREFUSED');
+        // The call was recorded before the pool closed, not left to a replay at the next start.
+        expect(await recordsOf(requestId)).toBe(1);
+      } finally {
+        release();
+      }
+    }, 60_000);
   });
 });
