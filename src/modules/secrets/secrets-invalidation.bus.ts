@@ -4,15 +4,18 @@ import type { Logger } from 'pino';
 
 const CHANNEL = 'byok:tenant-secrets:invalidate';
 
-/** Published on the same channel as workspace ids (which are UUIDs) when the tier prices change. */
-export const TIER_PRICES_CHANGED = 'tier-prices';
-
 export type RedisState = 'disabled' | 'connecting' | 'ready' | 'down';
 
 /**
- * Tells every worker, through Redis pub/sub, that a workspace's secrets changed (or the tier
- * prices: TIER_PRICES_CHANGED), so they drop their cached copy at once instead of at TTL expiry.
+ * Tells every worker, through Redis pub/sub, that a workspace's secrets (or its row or members)
+ * changed, so they drop their cached copies at once instead of at TTL expiry.
  * Without Redis, or while it is down, the TTL alone bounds staleness; ioredis reconnects by itself.
+ *
+ * `ready` means both halves work: the subscriber's SUBSCRIBE was acknowledged on its current
+ * connection, and the publisher is connected. The channel is subscribed on every connection
+ * ourselves (not by ioredis's auto-resubscribe, which only repeats a SUBSCRIBE that once
+ * succeeded: a worker started while Redis was unreachable would otherwise never subscribe, yet
+ * report ready). Either connection failing or closing is `down`.
  */
 export class SecretsInvalidationBus {
   private readonly origin = randomUUID();
@@ -20,6 +23,9 @@ export class SecretsInvalidationBus {
   private subscriber?: Redis;
   private currentState: RedisState = 'disabled';
   private stopping = false;
+  /** true once SUBSCRIBE was acknowledged on the subscriber's current connection */
+  private subscribed = false;
+  private subscription?: Promise<void>;
 
   constructor(
     private readonly redisUrl: string | undefined,
@@ -39,18 +45,27 @@ export class SecretsInvalidationBus {
       enableOfflineQueue: false,
       retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
     };
-    this.publisher = new Redis(this.redisUrl, options);
-    this.subscriber = new Redis(this.redisUrl, { ...options, enableOfflineQueue: true });
-    this.subscriber.on('ready', () => this.setState('ready'));
-    this.subscriber.on('end', () => this.setState('down'));
-    this.subscriber.on('error', () => this.setState('down'));
-    this.publisher.on('error', () => undefined);
-    this.subscriber.on('message', (_channel: string, message: string) => {
+    const publisher = new Redis(this.redisUrl, options);
+    const subscriber = new Redis(this.redisUrl, { ...options, autoResubscribe: false });
+    this.publisher = publisher;
+    this.subscriber = subscriber;
+    subscriber.on('ready', () => void this.subscribe(subscriber));
+    publisher.on('ready', () => this.refresh());
+    for (const client of [publisher, subscriber]) {
+      for (const event of ['error', 'close', 'end']) {
+        client.on(event, () => {
+          if (client === subscriber) this.subscribed = false;
+          this.setState('down');
+        });
+      }
+    }
+    subscriber.on('message', (_channel: string, message: string) => {
       const [origin, workspaceId] = message.split(' ');
       if (workspaceId && origin !== this.origin) onInvalidate(workspaceId);
     });
-    await Promise.allSettled([this.publisher.connect(), this.subscriber.connect()]);
-    await this.subscriber.subscribe(CHANNEL).catch(() => undefined);
+    await Promise.allSettled([publisher.connect(), subscriber.connect()]);
+    // Reachable: ready once subscribed. Unreachable: down now, subscribed once it is reachable.
+    await this.subscription;
   }
 
   /** Best effort: a failed publish is logged and the other workers fall back to the TTL. */
@@ -66,6 +81,23 @@ export class SecretsInvalidationBus {
     const clients = [this.publisher, this.subscriber].filter((client): client is Redis => client !== undefined);
     await Promise.allSettled(clients.map((client) => client.quit()));
     for (const client of clients) client.disconnect();
+  }
+
+  /** On every (re)connection of the subscriber; if it fails, the connection went away and the next one subscribes. */
+  private subscribe(subscriber: Redis): Promise<void> {
+    this.subscription = subscriber.subscribe(CHANNEL).then(
+      () => {
+        if (subscriber.status !== 'ready') return;
+        this.subscribed = true;
+        this.refresh();
+      },
+      () => undefined,
+    );
+    return this.subscription;
+  }
+
+  private refresh(): void {
+    if (this.subscribed && this.publisher?.status === 'ready') this.setState('ready');
   }
 
   private setState(state: RedisState): void {
