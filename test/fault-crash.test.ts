@@ -7,7 +7,7 @@ import { FakeOpenRouter } from './support/fake-openrouter';
 import { eventually } from './support/gateway-client';
 import { canaryKey } from './support/leak-search';
 import { buildIfStale, ServiceProcess, serviceProcessEnv, startServiceProcess } from './support/service-process';
-import { createTestDatabase, TestDatabase } from './support/test-database';
+import { createTestDatabase, recordsWithRequestId, TestDatabase } from './support/test-database';
 import { TEST_JWT_SECRET, TEST_SERVICE_TOKEN } from './support/test-app';
 
 /**
@@ -49,25 +49,6 @@ async function holdWrites(): Promise<() => Promise<void>> {
     await session.query('UNLOCK TABLES');
     await session.end();
   };
-}
-
-async function recordsOf(requestId: string): Promise<number> {
-  const sql = 'SELECT COUNT(*) AS n FROM usage_record WHERE request_id = ?';
-  if (!db.databaseUrl) {
-    const reader = new Database(join(db.dataDir, 'service.sqlite'), { readonly: true });
-    try {
-      return Number((reader.prepare(sql).get(requestId) as { n: number }).n);
-    } finally {
-      reader.close();
-    }
-  }
-  const session = await createConnection({ uri: db.databaseUrl });
-  try {
-    const [rows] = await session.query(sql, [requestId]);
-    return Number((rows as Array<{ n: number }>)[0].n);
-  } finally {
-    await session.end();
-  }
 }
 
 const usageFiles = () => readdirSync(db.dataDir).filter((name) => name.startsWith('usage-'));
@@ -115,11 +96,11 @@ it('a call answered 200 survives a crash before its record was written: the next
   } finally {
     await release();
   }
-  expect(await recordsOf(requestId)).toBe(0);
+  expect(await recordsWithRequestId(db, requestId)).toBe(0);
   expect(usageFiles()).toEqual([expect.stringMatching(/^usage-journal-/)]);
 
   await start();
-  await eventually(async () => ((await recordsOf(requestId)) === 1 ? true : undefined), 20_000, 'the journaled call to be recorded');
+  await eventually(async () => ((await recordsWithRequestId(db, requestId)) === 1 ? true : undefined), 20_000, 'the journaled call to be recorded');
   await eventually(async () => (usageFiles().length === 0 ? true : undefined), 10_000, 'the journal to be cleared');
-  expect(await recordsOf(requestId)).toBe(1);
+  expect(await recordsWithRequestId(db, requestId)).toBe(1);
 });

@@ -1,7 +1,6 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createConnection } from 'mysql2/promise';
 import { createLogger } from '../src/logging/logger';
 import { UsageSpool } from '../src/modules/gateway/usage-spool';
 import type { InferenceCall, UsageRecorderService } from '../src/modules/usage/usage-recorder.service';
@@ -12,9 +11,9 @@ import { callGateway, eventually } from './support/gateway-client';
 import { byokWorkspace, freshRequestId, tierPrice } from './support/gateway-setup';
 import { canaryKey } from './support/leak-search';
 import { LogCapture } from './support/log-capture';
-import { TcpProxy } from './support/tcp-proxy';
+import { CuttableApp, startCuttableApp } from './support/cuttable-app';
 import { startTestApp, TestApp } from './support/test-app';
-import { createTestDatabase, TestDatabase, usingMysql } from './support/test-database';
+import { createTestDatabase, queryOutside, TestDatabase, usingMysql } from './support/test-database';
 
 /**
  * SPEC.md, "Inference gateway": a completed call is never lost. When the database cannot take a
@@ -36,45 +35,15 @@ const SPOOL_PREFIX = 'usage-spool-';
 
 jest.setTimeout(60_000);
 
-/** A way to take the service's database away and give it back, while the service runs. */
-interface DatabaseFault {
-  cut(): Promise<void>;
-  restore(): Promise<void>;
-}
-
-interface World {
-  t: TestApp;
-  /** the database itself (not through the proxy), for checks */
-  db: TestDatabase;
-  fault: DatabaseFault;
-  proxy?: TcpProxy;
-}
-
 const fake = new FakeOpenRouter();
 const platformKey = canaryKey();
 const databases: TestDatabase[] = [];
 const apps: TestApp[] = [];
-const proxies: TcpProxy[] = [];
-
-/** Starts the service on `db`; on MySQL through a fresh proxy, so the test can cut it. */
-async function startWorld(db: TestDatabase): Promise<World> {
-  const overrides = { openrouterBaseUrl: fake.baseUrl, platformOpenrouterKey: platformKey, openrouterTimeoutMs: 10_000 };
-  if (db.kind === 'mysql') {
-    const target = new URL(db.databaseUrl as string);
-    const proxy = new TcpProxy(target.hostname, Number(target.port || 3306));
-    await proxy.start();
-    proxies.push(proxy);
-    const viaProxy = new URL(target);
-    viaProxy.hostname = '127.0.0.1';
-    viaProxy.port = String(proxy.port);
-    const t = await startTestApp({ db: { ...db, databaseUrl: viaProxy.toString() }, overrides });
-    apps.push(t);
-    return { t, db, proxy, fault: { cut: () => proxy.cut(), restore: () => proxy.restore() } };
-  }
-  const t = await startTestApp({ db, overrides });
-  apps.push(t);
-  // No server to cut: close the service's own connection under it, then open it again.
-  return { t, db, fault: { cut: () => t.app.dataSource.destroy(), restore: async () => void (await t.app.dataSource.initialize()) } };
+const cuttables: CuttableApp[] = [];
+async function startCuttable(db: TestDatabase): Promise<CuttableApp> {
+  const cuttable = await startCuttableApp(db, { openrouterBaseUrl: fake.baseUrl, platformOpenrouterKey: platformKey, openrouterTimeoutMs: 10_000 });
+  cuttables.push(cuttable);
+  return cuttable;
 }
 
 async function freshDatabase(): Promise<TestDatabase> {
@@ -83,28 +52,14 @@ async function freshDatabase(): Promise<TestDatabase> {
   return db;
 }
 
-/** Runs `sql` on the database directly (not through the proxy, not through the service). */
-async function queryDirect<T>(world: Pick<World, 'db' | 't'>, sql: string, params: unknown[]): Promise<T[]> {
-  if (world.db.kind === 'mysql') {
-    const connection = await createConnection({ uri: world.db.databaseUrl as string });
-    try {
-      const [rows] = await connection.query(sql, params);
-      return rows as T[];
-    } finally {
-      await connection.end();
-    }
-  }
-  return world.t.app.dataSource.query(sql, params);
-}
-
 /** request id → how many usage records carry it, for one workspace. */
-async function recordCounts(world: Pick<World, 'db' | 't'>, workspaceId: string): Promise<Map<string, number>> {
-  const rows = await queryDirect<{ request_id: string; n: number | string }>(world, 'SELECT request_id, COUNT(*) AS n FROM usage_record WHERE workspace_id = ? GROUP BY request_id', [workspaceId]);
+async function recordCounts(db: TestDatabase, workspaceId: string): Promise<Map<string, number>> {
+  const rows = await queryOutside<{ request_id: string; n: number | string }>(db, 'SELECT request_id, COUNT(*) AS n FROM usage_record WHERE workspace_id = ? GROUP BY request_id', [workspaceId]);
   return new Map(rows.map((row) => [row.request_id, Number(row.n)]));
 }
 
-async function rollupCalls(world: Pick<World, 'db' | 't'>, workspaceId: string): Promise<number> {
-  const rows = await queryDirect<{ calls: number | string | null }>(world, 'SELECT SUM(calls) AS calls FROM usage_rollup WHERE workspace_id = ?', [workspaceId]);
+async function rollupCalls(db: TestDatabase, workspaceId: string): Promise<number> {
+  const rows = await queryOutside<{ calls: number | string | null }>(db, 'SELECT SUM(calls) AS calls FROM usage_rollup WHERE workspace_id = ?', [workspaceId]);
   return Number(rows[0]?.calls ?? 0);
 }
 
@@ -147,16 +102,15 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const proxy of proxies) await proxy.restore().catch(() => undefined);
-  await Promise.allSettled(apps.map((t) => t.close()));
-  for (const proxy of proxies) await proxy.stop();
+  await Promise.allSettled([...cuttables.map((cuttable) => cuttable.close()), ...apps.map((t) => t.close())]);
   await Promise.allSettled(databases.map((db) => db.drop()));
   await fake.stop();
 });
 
 describe(usingMysql() ? 'MariaDB/MySQL reached through a TCP proxy that is cut and restored' : 'SQLite: the service’s database connection closed under it and reopened', () => {
   it(`a burst of ${BURST} calls with the database cut mid-way: every call answered 200 is recorded exactly once, after the spool replays`, async () => {
-    const world = await startWorld(await freshDatabase());
+    const db = await freshDatabase();
+    const world = await startCuttable(db);
     const { t } = world;
     const ws = await byokWorkspace(t, canaryKey(), 'Burst');
     fake.chatCompletion({ delayMs: UPSTREAM_DELAY_MS }, { key: ws.key });
@@ -188,11 +142,11 @@ describe(usingMysql() ? 'MariaDB/MySQL reached through a TCP proxy that is cut a
     const waitingAtUpstream = () => fake.requests.some((request) => request.bearer === ws.key && request.sent.length === 0 && !request.aborted);
     const fault = (async () => {
       await eventually(async () => (completed >= CUT_AFTER_COMPLETED && waitingAtUpstream() ? true : undefined), 20_000, 'a call waiting at OpenRouter mid-burst');
-      await world.fault.cut();
+      await world.cut();
       const cutAt = Date.now();
       await eventually(async () => (spooledLogLines(t) > 0 ? true : undefined), 10_000, 'a completed call to be spooled');
       await sleep(Math.max(0, cutAt + CUT_FOR_MS - Date.now()));
-      await world.fault.restore();
+      await world.restore();
       restoredAt = Date.now();
     })();
     await Promise.all([...Array.from({ length: CONCURRENCY }, worker), fault]);
@@ -201,8 +155,8 @@ describe(usingMysql() ? 'MariaDB/MySQL reached through a TCP proxy that is cut a
     // directly or through the spool, and the spool is empty.
     await eventually(
       async () => {
-        const recorded = await recordCounts(world, ws.id);
-        return spoolFiles(world.db.dataDir).length === 0 && ok.every((call) => recorded.has(call.requestId)) ? true : undefined;
+        const recorded = await recordCounts(db, ws.id);
+        return spoolFiles(db.dataDir).length === 0 && ok.every((call) => recorded.has(call.requestId)) ? true : undefined;
       },
       30_000,
       'every answered call recorded and the spool replayed',
@@ -218,7 +172,7 @@ describe(usingMysql() ? 'MariaDB/MySQL reached through a TCP proxy that is cut a
     expect(spooledLogLines(t)).toBeGreaterThan(0);
     expect(ok.filter((call) => call.sentAt > restoredAt).length).toBeGreaterThan(0);
 
-    const counts = await recordCounts(world, ws.id);
+    const counts = await recordCounts(db, ws.id);
     const missing = ok.filter((call) => counts.get(call.requestId) !== 1).map((call) => `${call.requestId}: ${counts.get(call.requestId) ?? 0}`);
     expect(missing).toEqual([]);
     expect([...counts.values()].filter((n) => n !== 1)).toEqual([]);
@@ -227,31 +181,31 @@ describe(usingMysql() ? 'MariaDB/MySQL reached through a TCP proxy that is cut a
     const upstreamIds = new Set(fake.requests.filter((request) => request.bearer === ws.key).map((request) => String(request.headers['x-request-id'])));
     expect(upstreamIds).toEqual(new Set(ok.map((call) => call.requestId)));
     // Replays added to the daily totals once per record, no more.
-    expect(await rollupCalls(world, ws.id)).toBe(counts.size);
-    expect(spoolFiles(world.db.dataDir)).toEqual([]);
+    expect(await rollupCalls(db, ws.id)).toBe(counts.size);
+    expect(spoolFiles(db.dataDir)).toEqual([]);
   });
 
   it('a restart replays the spool a stopped service left behind', async () => {
     const db = await freshDatabase();
-    const first = await startWorld(db);
+    const first = await startCuttable(db);
     const ws = await byokWorkspace(first.t, canaryKey(), 'Restart');
     // Calls pass the service's database checks, then wait at OpenRouter while the database goes away.
     fake.chatCompletion({ delayMs: 300 }, { key: ws.key });
     const ids = Array.from({ length: 8 }, () => freshRequestId('restart'));
     const calls = ids.map((requestId) => callGateway(first.t, { workspaceId: ws.id, path: 'AGENT_RUN', requestId }));
     await eventually(async () => (fake.requests.filter((request) => ids.includes(String(request.headers['x-request-id']))).length === ids.length ? true : undefined), 10_000, 'every call at OpenRouter');
-    await first.fault.cut();
+    await first.cut();
     const answers = await Promise.all(calls);
     expect(answers.map((answer) => answer.status)).toEqual(ids.map(() => 200));
     // Answered first, recorded after: the database is away, so each call goes to the spool.
     await eventually(async () => (spooledLogLines(first.t) === ids.length ? true : undefined), 10_000, 'every answered call to be spooled');
 
-    // Stop while the database is still away (the replay timer first, so nothing replays meanwhile).
+    // Stop the replay timer while the database is still away, so that nothing replays; then the
+    // database comes back and the service stops as usual.
     await first.t.app.services.spool.stop();
-    if (db.kind === 'sqlite') await first.fault.restore(); // so that the service can close its connection as usual
-    expect((await recordCounts(first, ws.id)).size).toBe(0);
-    await first.t.app.stop();
-    apps.splice(apps.indexOf(first.t), 1);
+    await first.close();
+    cuttables.splice(cuttables.indexOf(first), 1);
+    expect((await recordCounts(db, ws.id)).size).toBe(0);
     const left = spoolFiles(db.dataDir);
     expect(left.length).toBeGreaterThan(0);
     const spooled = left.flatMap((name) =>
@@ -264,11 +218,11 @@ describe(usingMysql() ? 'MariaDB/MySQL reached through a TCP proxy that is cut a
 
     // The database is back (MySQL: through a new proxy); a new service on the same DATA_DIR
     // replays what it finds at start-up.
-    const second = await startWorld(db);
+    const second = await startCuttable(db);
     await spoolDrained(second.t);
-    const counts = await recordCounts(second, ws.id);
+    const counts = await recordCounts(db, ws.id);
     expect(Object.fromEntries(counts)).toEqual(Object.fromEntries(ids.map((id) => [id, 1])));
-    expect(await rollupCalls(second, ws.id)).toBe(ids.length);
+    expect(await rollupCalls(db, ws.id)).toBe(ids.length);
     expect(spoolFiles(db.dataDir)).toEqual([]);
   });
 });
@@ -292,12 +246,11 @@ describe('spool replay at start-up, from files in the spool format (SQLite and M
     const second = await startTestApp({ db, overrides: { openrouterBaseUrl: fake.baseUrl, platformOpenrouterKey: platformKey } });
     apps.push(second);
     await spoolDrained(second);
-    const world = { t: second, db };
-    const counts = await recordCounts(world, ws.id);
+    const counts = await recordCounts(db, ws.id);
     expect(Object.fromEntries(counts)).toEqual({ [a]: 1, [b]: 1, [c]: 1 });
-    expect(await rollupCalls(world, ws.id)).toBe(3);
+    expect(await rollupCalls(db, ws.id)).toBe(3);
     // Billed as platform calls at the tier price in effect when they occurred.
-    const billed = await queryDirect<{ request_id: string; billed_micros: number | string; raw_cost_micros: number | string }>(world, 'SELECT request_id, billed_micros, raw_cost_micros FROM usage_record WHERE workspace_id = ?', [ws.id]);
+    const billed = await queryOutside<{ request_id: string; billed_micros: number | string; raw_cost_micros: number | string }>(db, 'SELECT request_id, billed_micros, raw_cost_micros FROM usage_record WHERE workspace_id = ?', [ws.id]);
     const byId = new Map(billed.map((row) => [row.request_id, row]));
     expect(Number(byId.get(b)?.billed_micros)).toBe(tierPrice('BALANCED', 1000, 2000));
     expect(Number(byId.get(b)?.raw_cost_micros)).toBe(77);
@@ -331,7 +284,7 @@ describe('replay order', () => {
     apps.push(second);
     await spoolDrained(second);
     // Record ids are time-ordered and increase within a process: their order is the replay's.
-    const rows = await queryDirect<{ request_id: string }>({ t: second, db }, 'SELECT request_id FROM usage_record WHERE workspace_id = ? ORDER BY id', [ws.id]);
+    const rows = await queryOutside<{ request_id: string }>(db, 'SELECT request_id FROM usage_record WHERE workspace_id = ? ORDER BY id', [ws.id]);
     expect(rows.map((row) => row.request_id)).toEqual(ids);
     expect(readdirSync(db.dataDir).filter((name) => name.startsWith('usage-journal-') || name.startsWith(SPOOL_PREFIX))).toEqual([]);
   });
@@ -364,9 +317,9 @@ describe('several processes sharing one DATA_DIR', () => {
       const second = two.replay();
       await expect(Promise.all([first, second])).resolves.toEqual([undefined, undefined]);
       expect(readdirSync(dir)).toEqual([]);
-      const counts = await recordCounts({ t, db }, ws.id);
+      const counts = await recordCounts(db, ws.id);
       expect(Object.fromEntries(counts)).toEqual(Object.fromEntries(ids.map((id) => [id, 1])));
-      expect(await rollupCalls({ t, db }, ws.id)).toBe(ids.length);
+      expect(await rollupCalls(db, ws.id)).toBe(ids.length);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,20 +1,15 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import { connect, Socket } from 'node:net';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import { createConnection } from 'mysql2/promise';
 import type { Response } from 'supertest';
 import { JwtCodec } from '../src/auth/jwt';
-import { COMPILED_DIR, ROOT } from './support/build';
 import { expectGraphQLError } from './support/errors';
 import { FakeOpenRouter } from './support/fake-openrouter';
 import { sampleKey, seedWorkspace } from './support/fixtures';
 import { CHAT_BODY, eventually, openGateway, readAnswer } from './support/gateway-client';
 import { canaryKey } from './support/leak-search';
-import { buildIfStale, freePort, serviceProcessEnv } from './support/service-process';
-import { TcpProxy } from './support/tcp-proxy';
+import { buildIfStale, ServiceProcess, serviceProcessEnv, startServiceProcess } from './support/service-process';
+import { startCuttableApp } from './support/cuttable-app';
 import { GraphQLResult, startTestApp, TEST_JWT_SECRET, TestApp } from './support/test-app';
-import { createTestDatabase, TestDatabase } from './support/test-database';
+import { createTestDatabase, recordsWithRequestId, TestDatabase } from './support/test-database';
 
 /** Transport and operations concerns, over real HTTP: probes, errors, request ids and hardening. */
 
@@ -56,53 +51,6 @@ function connectRefused(port: number): Promise<string> {
 /** src/server.ts: how long a stop waits for requests in flight before it cuts their connections. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
-/** A service whose database the test can take away and give back while it runs. */
-interface CuttableApp {
-  t: TestApp;
-  cut(): Promise<void>;
-  restore(): Promise<void>;
-  close(): Promise<void>;
-}
-
-/**
- * On MariaDB/MySQL the service reaches its database through a TCP proxy that is cut, as when the
- * database host goes away. SQLite has no server to lose: its connection is closed under the service.
- */
-async function startCuttableApp(): Promise<CuttableApp> {
-  const db = await createTestDatabase();
-  if (db.kind === 'mysql') {
-    const target = new URL(db.databaseUrl as string);
-    const proxy = new TcpProxy(target.hostname, Number(target.port || 3306));
-    await proxy.start();
-    const viaProxy = new URL(target);
-    viaProxy.hostname = '127.0.0.1';
-    viaProxy.port = String(proxy.port);
-    const t = await startTestApp({ db: { ...db, databaseUrl: viaProxy.toString() } });
-    return {
-      t,
-      cut: () => proxy.cut(),
-      restore: () => proxy.restore(),
-      async close() {
-        await proxy.restore();
-        await t.close();
-        await proxy.stop();
-        await db.drop();
-      },
-    };
-  }
-  const t = await startTestApp({ db });
-  return {
-    t,
-    cut: () => t.app.dataSource.destroy(),
-    restore: async () => void (await t.app.dataSource.initialize()),
-    async close() {
-      if (!t.app.dataSource.isInitialized) await t.app.dataSource.initialize();
-      await t.close();
-      await db.drop();
-    },
-  };
-}
-
 /** The Apollo landing page with the embedded Sandbox, which admins use as the Playground. */
 function expectLandingPage(page: Response): void {
   expect(page.status).toBe(200);
@@ -112,37 +60,6 @@ function expectLandingPage(page: Response): void {
   expect(page.text).toContain('new window.EmbeddedSandbox(');
   // a page, not a GraphQL answer refused for want of a preflight header
   expect(page.text).not.toMatch(/"errors"|Cross-Site Request Forgery/);
-}
-
-/** A compiled service process whose exit code the test can see (startServiceProcess keeps it to itself). */
-interface ServiceChild {
-  url: string;
-  port: number;
-  child: ChildProcess;
-  /** the exit code, or the signal that ended the process */
-  exited: Promise<number | string>;
-  output(): string;
-}
-
-async function spawnService(env: Record<string, string | undefined>): Promise<ServiceChild> {
-  const port = await freePort();
-  const cleanEnv: Record<string, string> = { PATH: process.env.PATH ?? '' };
-  for (const [name, value] of Object.entries({ ...env, PORT: String(port) })) if (value !== undefined) cleanEnv[name] = value;
-  const child = spawn(process.execPath, [join(COMPILED_DIR, 'src', 'main.js')], { cwd: ROOT, env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  const exited = new Promise<number | string>((resolveExit) => child.once('exit', (code, signal) => resolveExit(code ?? signal ?? 'unknown')));
-  const url = `http://127.0.0.1:${port}`;
-  await eventually(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`service exited during start-up (code ${child.exitCode}):\n${output}`);
-      return (await fetch(`${url}/healthz`).catch(() => undefined))?.ok ? true : undefined;
-    },
-    30_000,
-    'the service to answer /healthz',
-  );
-  return { url, port, child, exited, output: () => output };
 }
 
 describe('operations', () => {
@@ -179,7 +96,8 @@ describe('operations', () => {
     });
 
     it('GET /readyz answers 503 while the database is unreachable, and 200 again once it is back', async () => {
-      const cuttable = await startCuttableApp();
+      const db = await createTestDatabase();
+      const cuttable = await startCuttableApp(db);
       try {
         expect((await cuttable.t.http().get('/readyz')).status).toBe(200);
         await cuttable.cut();
@@ -201,6 +119,7 @@ describe('operations', () => {
         expect(back.body).toMatchObject({ status: 'ready', database: 'ok', migrations: 'applied' });
       } finally {
         await cuttable.close();
+        await db.drop();
       }
     });
 
@@ -489,42 +408,20 @@ describe('operations', () => {
     const fake = new FakeOpenRouter();
     const jwt = new JwtCodec(TEST_JWT_SECRET);
     let db: TestDatabase;
-    let service: ServiceChild | undefined;
+    let service: ServiceProcess | undefined;
     beforeAll(async () => {
       buildIfStale();
       await fake.start();
       db = await createTestDatabase();
     }, 180_000);
     afterAll(async () => {
-      if (service && service.child.exitCode === null && service.child.signalCode === null) {
-        service.child.kill('SIGKILL');
-        await service.exited;
-      }
+      await service?.kill();
       await fake.stop();
       await db.drop();
     });
 
-    async function recordsOf(requestId: string): Promise<number> {
-      const sql = 'SELECT COUNT(*) AS n FROM usage_record WHERE request_id = ?';
-      if (!db.databaseUrl) {
-        const reader = new Database(join(db.dataDir, 'service.sqlite'), { readonly: true });
-        try {
-          return Number((reader.prepare(sql).get(requestId) as { n: number }).n);
-        } finally {
-          reader.close();
-        }
-      }
-      const session = await createConnection({ uri: db.databaseUrl });
-      try {
-        const [rows] = await session.query(sql, [requestId]);
-        return Number((rows as Array<{ n: number }>)[0].n);
-      } finally {
-        await session.end();
-      }
-    }
-
     it('finishes the stream in flight, refuses new connections meanwhile, records the call and exits 0', async () => {
-      service = await spawnService(serviceProcessEnv(db, { baseUrl: fake.baseUrl, platformKey: canaryKey() }));
+      service = await startServiceProcess(serviceProcessEnv(db, { baseUrl: fake.baseUrl, platformKey: canaryKey() }));
       const running = service;
       const admin = await jwt.sign({ userId: 'sigterm-admin', platformAdmin: true });
       const created = await fetch(`${running.url}/graphql`, {
@@ -543,12 +440,14 @@ describe('operations', () => {
         expect(response.statusCode).toBe(200);
         const answer = readAnswer(response);
 
+        let exitedYet = false;
+        void running.exited.then(() => (exitedYet = true));
         const signalled = Date.now();
-        running.child.kill('SIGTERM');
+        process.kill(running.pid, 'SIGTERM');
         await eventually(async () => ((await connectRefused(running.port)) === 'ECONNREFUSED' ? true : undefined), 5_000, 'the listener to close');
         await sleep(300);
         // still serving the stream: a shutdown that exits here would cut a paid-for answer
-        expect(running.child.exitCode).toBeNull();
+        expect(exitedYet).toBe(false);
 
         release();
         const relayed = await answer;
@@ -561,7 +460,7 @@ describe('operations', () => {
         expect(Date.now() - signalled).toBeLessThan(SHUTDOWN_GRACE_MS);
         expect(await connectRefused(running.port)).toBe('ECONNREFUSED');
         // The call was recorded before the pool closed, not left to a replay at the next start.
-        expect(await recordsOf(requestId)).toBe(1);
+        expect(await recordsWithRequestId(db, requestId)).toBe(1);
       } finally {
         release();
       }

@@ -55,7 +55,10 @@ process.once('exit', () => {
 
 export interface ServiceProcess {
   url: string;
+  port: number;
   pid: number;
+  /** resolves with the exit code, or the signal that ended the process */
+  exited: Promise<number | string>;
   /** everything the process wrote, for diagnostics when a test fails */
   output(): string;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited */
@@ -77,10 +80,10 @@ export async function startServiceProcess(env: Record<string, string | undefined
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   running.add(child);
-  const exited = new Promise<void>((resolveExit) =>
-    child.once('exit', () => {
+  const exited = new Promise<number | string>((resolveExit) =>
+    child.once('exit', (code, signal) => {
       running.delete(child);
-      resolveExit();
+      resolveExit(code ?? signal ?? 'unknown');
     }),
   );
   let hasExited = false;
@@ -105,7 +108,9 @@ export async function startServiceProcess(env: Record<string, string | undefined
 
   return {
     url,
+    port,
     pid: child.pid as number,
+    exited,
     output: () => output,
     async stop(graceMs = 5_000) {
       if (hasExited) return;

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { createConnection } from 'mysql2/promise';
 
 /**
@@ -40,4 +41,32 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Runs one statement on `db` from outside every service under test (a connection of its own), so
+ * checks see what was committed, whatever state the services' connections are in.
+ */
+export async function queryOutside<T>(db: TestDatabase, sql: string, params: unknown[] = []): Promise<T[]> {
+  if (db.kind === 'sqlite') {
+    const reader = new Database(join(db.dataDir, 'service.sqlite'), { readonly: true });
+    try {
+      return reader.prepare(sql).all(...params) as T[];
+    } finally {
+      reader.close();
+    }
+  }
+  const session = await createConnection({ uri: db.databaseUrl as string });
+  try {
+    const [rows] = await session.query(sql, params);
+    return rows as T[];
+  } finally {
+    await session.end();
+  }
+}
+
+/** How many usage records carry `requestId`. */
+export async function recordsWithRequestId(db: TestDatabase, requestId: string): Promise<number> {
+  const [row] = await queryOutside<{ n: number | string }>(db, 'SELECT COUNT(*) AS n FROM usage_record WHERE request_id = ?', [requestId]);
+  return Number(row.n);
 }
