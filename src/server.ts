@@ -71,6 +71,9 @@ function createApollo(config: AppConfig, schema: Awaited<ReturnType<typeof build
   return new ApolloServer<GraphQLContext>({
     schema,
     introspection: true,
+    // main.ts owns SIGTERM/SIGINT: Apollo's own handlers would stop it first and leave our
+    // shutdown waiting in apollo.stop() with the database pool open, never exiting.
+    stopOnTerminationSignals: false,
     parseOptions: { maxTokens: MAX_TOKENS },
     csrfPrevention: true,
     allowBatchedHttpRequests: false,

@@ -420,6 +420,22 @@ describe('operations', () => {
       await db.drop();
     });
 
+    it.each([
+      ['SIGTERM', {}],
+      ['SIGINT', {}],
+      ['SIGTERM', { REDIS_URL: 'redis://127.0.0.1:1' }],
+    ] as const)('an idle service stops on %s and exits 0 at once (%j)', async (signal, extra) => {
+      const idle = await startServiceProcess(serviceProcessEnv(db, { baseUrl: fake.baseUrl, platformKey: canaryKey() }, extra));
+      try {
+        expect((await fetch(`${idle.url}/readyz`)).status).toBe(200);
+        process.kill(idle.pid, signal);
+        const exit = await settlesWithin(idle.exited, 5_000, 'still running');
+        expect({ exit, output: exit === 0 ? '' : idle.output() }).toEqual({ exit: 0, output: '' });
+      } finally {
+        await idle.kill();
+      }
+    }, 30_000);
+
     it('finishes the stream in flight, refuses new connections meanwhile, records the call and exits 0', async () => {
       service = await startServiceProcess(serviceProcessEnv(db, { baseUrl: fake.baseUrl, platformKey: canaryKey() }));
       const running = service;
