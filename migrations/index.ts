@@ -4,6 +4,7 @@ import { CreateAuditEvent1763900000002 } from './1763900000002-create-audit-even
 import { CreateTierPrice1763900000003 } from './1763900000003-create-tier-price';
 import { CreateUsageRecordAndRollup1763900000004 } from './1763900000004-create-usage-record-and-rollup';
 import { CreatePartnerToken1763900000005 } from './1763900000005-create-partner-token';
+import { ExactTextComparison1763900000006 } from './1763900000006-exact-text-comparison';
 
 /** Every migration, in order. Listed explicitly so the same list serves ts (tests) and compiled js. */
 export const migrations = [
@@ -13,4 +14,5 @@ export const migrations = [
   CreateTierPrice1763900000003,
   CreateUsageRecordAndRollup1763900000004,
   CreatePartnerToken1763900000005,
+  ExactTextComparison1763900000006,
 ];

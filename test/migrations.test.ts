@@ -49,6 +49,21 @@ describe('migrations', () => {
     for (const entity of dataSource.entityMetadatas) expect(present).toContain(entity.tableName);
   });
 
+  it('compare every text column byte for byte: no case-, accent- or padding-insensitive collation', async () => {
+    if (db.kind === 'mysql') {
+      const columns: Array<{ name: string; collation: string }> = await dataSource.query(
+        "SELECT CONCAT(table_name, '.', column_name) AS name, collation_name AS collation FROM information_schema.columns WHERE table_schema = DATABASE() AND collation_name IS NOT NULL AND table_name <> 'migrations'",
+      );
+      expect(columns.length).toBeGreaterThan(20);
+      expect(columns.filter((column) => !['utf8mb4_nopad_bin', 'utf8mb4_0900_bin'].includes(column.collation))).toEqual([]);
+    } else {
+      // SQLite compares BINARY unless a column or index says otherwise.
+      const definitions: Array<{ sql: string }> = await dataSource.query("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'");
+      expect(definitions.length).toBeGreaterThan(8);
+      expect(definitions.filter((definition) => /COLLATE\s+(NOCASE|RTRIM)/i.test(definition.sql))).toEqual([]);
+    }
+  });
+
   it('revert one by one, each down() undoing its up(), until only the migrations table is left', async () => {
     const count = dataSource.migrations.length;
     let previous = await tables();
