@@ -11,7 +11,7 @@ import { Authenticator } from './auth/authenticator';
 import { JwtCodec } from './auth/jwt';
 import type { AppConfig } from './config/config';
 import { GraphQLContext, RequestGraphQLContext } from './graphql/context';
-import { formatError } from './graphql/format-error';
+import { formatErrorFor } from './graphql/format-error';
 import { createLoaders } from './graphql/loaders';
 import { requestPoliciesPlugin } from './graphql/plugins';
 import { buildAppSchema } from './graphql/schema';
@@ -66,7 +66,8 @@ function createApollo(config: AppConfig, schema: Awaited<ReturnType<typeof build
     maxDirectives: { n: 20 },
     // A full usage page (every UsageRecord field, actor, pageInfo) costs ~5,500 by armor's measure.
     costLimit: { maxCost: 20000 },
-    blockFieldSuggestion: { enabled: production },
+    // formatErrorFor hides every kind of suggestion (armor's covers fields, not enum values).
+    blockFieldSuggestion: { enabled: false },
   }).protect();
   return new ApolloServer<GraphQLContext>({
     schema,
@@ -78,7 +79,7 @@ function createApollo(config: AppConfig, schema: Awaited<ReturnType<typeof build
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
-    formatError,
+    formatError: formatErrorFor({ hideSuggestions: production }),
     validationRules: armor.validationRules,
     plugins: [
       ...armor.plugins,

@@ -349,11 +349,19 @@ describe('operations', () => {
       expect(answer.data).toEqual({ __schema: { queryType: { name: 'Query' } } });
     });
 
-    it('gives no field suggestions', async () => {
-      for (const query of ['{ viewr { platformAdmin } }', '{ viewer { platformAdmn } }']) {
-        const answer = await prod.gql(query, undefined, userToken);
-        expectGraphQLError(answer, 'GRAPHQL_VALIDATION_FAILED');
-        expect(answer.text).not.toMatch(/did you mean/i);
+    it('gives no suggestions of fields, arguments, types or enum values, in literals or variables', async () => {
+      const typos: Array<[string, Record<string, unknown> | undefined, string]> = [
+        ['{ viewr { platformAdmin } }', undefined, 'GRAPHQL_VALIDATION_FAILED'],
+        ['{ viewer { platformAdmn } }', undefined, 'GRAPHQL_VALIDATION_FAILED'],
+        ['{ workspace(idd: "w") { id } }', undefined, 'GRAPHQL_VALIDATION_FAILED'],
+        ['query($p: Plann!) { viewer { userId } }', { p: 'PRO' }, 'GRAPHQL_VALIDATION_FAILED'],
+        ['mutation { changePlan(workspaceId: "w", plan: ENTERPRISEE) { id } }', undefined, 'GRAPHQL_VALIDATION_FAILED'],
+        ['mutation($p: Plan!) { changePlan(workspaceId: "w", plan: $p) { id } }', { p: 'ENTERPRISEE' }, 'BAD_USER_INPUT'],
+      ];
+      for (const [query, variables, code] of typos) {
+        const answer = await prod.gql(query, variables, userToken);
+        expectGraphQLError(answer, code);
+        expect(answer.text).not.toMatch(/did you mean|suggestion/i);
       }
     });
 

@@ -51,3 +51,18 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   }
   return { ...base, message: INTERNAL_ERROR_MESSAGE, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
 }
+
+/** graphql-js ends a message about an unknown field, argument, type or enum value with "Did you mean …?". */
+const SUGGESTION = /\s*Did you mean [^]*\?$/;
+
+/**
+ * formatError, and in production without graphql-js's suggestions: they would spell out the
+ * schema to callers who may not introspect it.
+ */
+export function formatErrorFor(options: { hideSuggestions: boolean }): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
+  if (!options.hideSuggestions) return formatError;
+  return (formatted, error) => {
+    const shaped = formatError(formatted, error);
+    return { ...shaped, message: shaped.message.replace(SUGGESTION, '') };
+  };
+}
