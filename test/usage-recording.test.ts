@@ -201,6 +201,17 @@ describe('recording inference calls', () => {
     expect(maxSummary).toMatchObject({ calls: 1, inputTokens: Number.MAX_SAFE_INTEGER, totalBilledMicros: 2_251_799_813_685_248 });
   });
 
+  it('refuses a call whose tier price would exceed 2^53 − 1 µ$ with BAD_USER_INPUT, and stores nothing', async () => {
+    const target = await seedWorkspace(t, undefined, 'Beyond the largest bill');
+    // 6 × 10^14 output tokens at 75 USD per million: 4.5 × 10^16 µ$
+    const refused = await recordCall(t, callInput(target.id, { tier: 'FRONTIER', inputTokens: 0, outputTokens: 600_000_000_000_000 }));
+    expectCode(refused, 'BAD_USER_INPUT');
+    expect(refused.errors?.[0].message).toMatch(/more than 9007199254740991 µ\$/);
+    // the same at the boundary and beyond it on both counts
+    expectCode(await recordCall(t, callInput(target.id, { tier: 'FRONTIER', inputTokens: Number.MAX_SAFE_INTEGER, outputTokens: Number.MAX_SAFE_INTEGER })), 'BAD_USER_INPUT');
+    expect(await recordCount(t, target.id)).toBe(0);
+  });
+
   it('keeps one record when 20 retries of one request id arrive at once', async () => {
     const target = await seedWorkspace(t, undefined, 'Retries');
     const input = callInput(target.id, { keySource: 'BYOK', rawCostUsd: '0.0041235', occurredAt: '2025-04-04T04:04:04.004Z' });

@@ -6,7 +6,7 @@ import { insertNewRows } from '../../db/insert-new-rows';
 import { TransactionRunner } from '../../db/transaction-runner';
 import { Settled, WriteBatcher } from '../../db/write-batcher';
 import { badUserInput, conflict, notFound } from '../../graphql/app-error';
-import { billedMicros, tierPriceMicros } from '../billing/billing-calculator';
+import { BillingRangeError, billedMicros, tierPriceMicros } from '../billing/billing-calculator';
 import { parseUsdToMicrosOrThrow } from '../billing/usd';
 import { TierPriceSchedule, TierPriceService } from '../tier-price/tier-price.service';
 import { WorkspaceEntity } from '../workspace/workspace.entity';
@@ -243,7 +243,13 @@ export class UsageRecorderService implements UnsettledRecordings {
 /** The record of a call, billed at the tier price in effect when it occurred. */
 function billedRecord({ call, hash, now }: PendingCall, schedule: TierPriceSchedule): UsageRecordEntity {
   const occurredAt = call.occurredAt ?? now;
-  const tierPrice = tierPriceMicros(call.inputTokens, call.outputTokens, schedule.inEffectOrThrow(call.tier, occurredAt));
+  let tierPrice: number;
+  try {
+    tierPrice = tierPriceMicros(call.inputTokens, call.outputTokens, schedule.inEffectOrThrow(call.tier, occurredAt));
+  } catch (error) {
+    if (!(error instanceof BillingRangeError)) throw error;
+    throw badUserInput(`${call.inputTokens} input and ${call.outputTokens} output tokens at ${call.tier} prices come to more than ${Number.MAX_SAFE_INTEGER} µ$, the most one call can be billed`);
+  }
   return Object.assign(new UsageRecordEntity(), {
     id: timeOrderedId(now.getTime()),
     workspaceId: call.workspaceId,
