@@ -229,6 +229,13 @@ describe('operations', () => {
       expect(response.body.errors[0].extensions.code).not.toBe('INTERNAL_SERVER_ERROR');
     });
 
+    it('answers a document that does not parse with 400 GRAPHQL_PARSE_FAILED', async () => {
+      const answer = await post(t, { query: '{ viewer { userId } ' });
+      expect(answer.status).toBe(400);
+      expectGraphQLError(answer, 'GRAPHQL_PARSE_FAILED');
+      expect(answer.errors?.[0].message).toBe('Syntax Error: Expected Name, found <EOF>.');
+    });
+
     it('refuses batched requests (a JSON array body)', async () => {
       const answer = await post(t, [{ query: VIEWER }, { query: VIEWER }]);
       expect(answer.status).toBe(400);
