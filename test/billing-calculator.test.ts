@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { billedMicros, BillingRangeError, PricePerMillion, tierPriceMicros } from '../src/modules/billing/billing-calculator';
 import { summarise } from '../src/modules/billing/billing-summary.service';
-import { InvalidUsdAmountError, numberToDecimalText, parseUsdToMicrosOrThrow, usdNumberToMicros } from '../src/modules/billing/usd';
+import { canonicalUsdText, InvalidUsdAmountError, numberToDecimalText, parseUsdToMicrosOrThrow, usdNumberToMicros } from '../src/modules/billing/usd';
 import { KeySource } from '../src/modules/usage/usage.enums';
 import { ModelTier } from '../src/modules/workspace/workspace.enums';
 
@@ -174,6 +174,25 @@ describe('parseUsdToMicrosOrThrow', () => {
     ['0.1234567890123456789012345678901'],
   ])('refuses %j', (text) => {
     expect(() => parseUsdToMicrosOrThrow(text)).toThrow(InvalidUsdAmountError);
+  });
+});
+
+describe('canonicalUsdText', () => {
+  it.each([
+    ['0', '0'],
+    ['000', '0'],
+    ['0.000', '0'],
+    ['0.0010000', '0.001'],
+    ['000.001', '0.001'],
+    ['10', '10'],
+    ['10.50', '10.5'],
+    ['0.0041235', '0.0041235'],
+  ])('%j is written %j', (text, canonical) => {
+    expect(canonicalUsdText(text)).toBe(canonical);
+  });
+
+  it('refuses what the parser refuses', () => {
+    expect(() => canonicalUsdText('1e-3')).toThrow(InvalidUsdAmountError);
   });
 });
 

@@ -296,10 +296,13 @@ describe('recording inference calls', () => {
     expect((await recordOk(t, input)).id).toBe(first.id);
     // the same amount written differently is the same call
     expect((await recordOk(t, { ...input, rawCostUsd: '0.0010000' })).id).toBe(first.id);
+    expect((await recordOk(t, { ...input, rawCostUsd: '000.001' })).id).toBe(first.id);
     const changes: Array<Partial<typeof input>> = [
       { inputTokens: 1001 },
       { outputTokens: 499 },
       { rawCostUsd: '0.002' },
+      // another amount, though it rounds to the same micro-USD (1,000 µ$)
+      { rawCostUsd: '0.0010001' },
       { model: 'anthropic/claude-sonnet-4' },
       { tier: 'FRONTIER' },
       { keySource: 'BYOK' },

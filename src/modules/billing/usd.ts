@@ -22,6 +22,15 @@ export function parseUsdToMicrosOrThrow(text: string): number {
   return Number(micros);
 }
 
+/** The amount a valid decimal USD text stands for, written one way: "000.00010" → "0.0001". */
+export function canonicalUsdText(text: string): string {
+  const match = DECIMAL_USD.exec(text);
+  if (!match) throw new InvalidUsdAmountError();
+  const whole = match[1].replace(/^0+(?=\d)/, '');
+  const fraction = (match[2] ?? '').replace(/0+$/, '');
+  return fraction ? `${whole}.${fraction}` : whole;
+}
+
 /**
  * The shortest decimal text of a JSON number (which is what the sender wrote, for any number with
  * at most 17 significant digits), with exponents written out: 1e-7 → "0.0000001".

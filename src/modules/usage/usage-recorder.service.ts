@@ -7,7 +7,7 @@ import { TransactionRunner } from '../../db/transaction-runner';
 import { Settled, WriteBatcher } from '../../db/write-batcher';
 import { badUserInput, conflict, notFound } from '../../graphql/app-error';
 import { BillingRangeError, billedMicros, tierPriceMicros } from '../billing/billing-calculator';
-import { parseUsdToMicrosOrThrow } from '../billing/usd';
+import { canonicalUsdText, parseUsdToMicrosOrThrow } from '../billing/usd';
 import { TierPriceSchedule, TierPriceService } from '../tier-price/tier-price.service';
 import { WorkspaceEntity } from '../workspace/workspace.entity';
 import { ModelTier } from '../workspace/workspace.enums';
@@ -32,6 +32,11 @@ export interface InferenceCall {
   outputTokens: number;
   /** null when the upstream cost was missing or implausible: the record is then flagged */
   rawCostMicros: number | null;
+  /**
+   * The raw cost exactly as reported in USD, when it came as decimal text: part of the payload a
+   * retry must repeat, since two costs can round to the same micro-USD.
+   */
+  rawCostUsd?: string;
   occurredAt?: Date;
   actorUserId?: string | null;
 }
@@ -51,6 +56,7 @@ function payloadHash(call: InferenceCall): string {
     call.inputTokens,
     call.outputTokens,
     call.rawCostMicros,
+    call.rawCostUsd ?? null,
     call.occurredAt?.toISOString() ?? null,
     call.actorUserId ?? null,
   ]);
@@ -111,8 +117,7 @@ export class UsageRecorderService implements UnsettledRecordings {
     } catch {
       throw badUserInput('rawCostUsd must be a non-negative decimal number of US dollars, such as "0.000123"');
     }
-    const { rawCostUsd: _text, ...rest } = call;
-    return this.record({ ...rest, rawCostMicros });
+    return this.record({ ...call, rawCostMicros, rawCostUsd: canonicalUsdText(call.rawCostUsd) });
   }
 
   record(call: InferenceCall): Promise<UsageRecordEntity> {
