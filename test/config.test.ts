@@ -63,6 +63,9 @@ describe('loadConfig', () => {
       ['SECRETS_PHRASE', 'empty', ''],
       ['SECRETS_PHRASE', 'short', SHORT_SECRET],
       ['SECRETS_PHRASE', '31 characters', 'x'.repeat(31)],
+      ['SECRETS_PHRASE', 'white space', ' '.repeat(40)],
+      ['SECRETS_PHRASE', '31 characters padded with spaces', `   ${'x'.repeat(31)}   `],
+      ['JWT_SECRET', 'white space', '\t'.repeat(40)],
       ['JWT_SECRET', 'missing', undefined],
       ['JWT_SECRET', 'short', SHORT_SECRET],
     ])('refuses %s when %s, naming the variable and not the value', (variable, _case, value) => {

@@ -110,10 +110,15 @@ function loadOrGenerateDevSecrets(dataDir: string, names: string[], notices: str
   return stored;
 }
 
+/** White space around a secret adds nothing to guess: only what is between counts. */
+function isWeakSecret(value: string): boolean {
+  return value.trim().length < MIN_SECRET_LENGTH;
+}
+
 function requireStrongSecret(name: string, value: string | undefined): string {
   if (value === undefined) throw new ConfigError(name, 'is required in production');
-  if (value.length < MIN_SECRET_LENGTH) {
-    throw new ConfigError(name, `must be at least ${MIN_SECRET_LENGTH} characters in production`);
+  if (isWeakSecret(value)) {
+    throw new ConfigError(name, `must be at least ${MIN_SECRET_LENGTH} characters (white space around it not counted) in production`);
   }
   return value;
 }
@@ -144,9 +149,7 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     throw new ConfigError('SECRETS_PHRASE_PREVIOUS', 'must differ from SECRETS_PHRASE');
   }
   const serviceToken = env.SERVICE_TOKEN || undefined;
-  if (nodeEnv === 'production' && serviceToken !== undefined && serviceToken.length < MIN_SECRET_LENGTH) {
-    throw new ConfigError('SERVICE_TOKEN', `must be at least ${MIN_SECRET_LENGTH} characters in production`);
-  }
+  if (nodeEnv === 'production' && serviceToken !== undefined) requireStrongSecret('SERVICE_TOKEN', serviceToken);
   const logLevel = nonEmpty(env, 'LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
 
