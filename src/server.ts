@@ -39,6 +39,9 @@ export interface RunningServer {
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
+/** The routes beside GraphQL, for a 405 that names the method to use. */
+const ALLOWED_METHODS: Partial<Record<string, string>> = { '/healthz': 'GET', '/readyz': 'GET', '/v1/chat/completions': 'POST' };
+
 function sendJson(response: ServerResponse, status: number, body: unknown): void {
   response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
@@ -138,6 +141,11 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
       }
       if (url.pathname === '/graphql' || url.pathname === '/') {
         return await graphqlHandler(apollo, (req) => contextFor(req, requestId, log))(request, response, url);
+      }
+      const allowed = ALLOWED_METHODS[url.pathname];
+      if (allowed) {
+        response.setHeader('allow', allowed);
+        return sendJson(response, 405, { error: `method not allowed: use ${allowed}` });
       }
       sendJson(response, 404, { error: 'not found' });
     } catch (error) {

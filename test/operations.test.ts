@@ -128,6 +128,18 @@ describe('operations', () => {
       expect(response.status).toBe(404);
       expect(response.body).toEqual({ error: 'not found' });
     });
+
+    it.each([
+      ['get', '/v1/chat/completions', 'POST'],
+      ['put', '/v1/chat/completions', 'POST'],
+      ['post', '/healthz', 'GET'],
+      ['delete', '/readyz', 'GET'],
+    ] as const)('answers %s %s with 405 and Allow: %s', async (method, path, allow) => {
+      const response = await t.http()[method](path);
+      expect(response.status).toBe(405);
+      expect(response.headers.allow).toBe(allow);
+      expect(response.body).toEqual({ error: `method not allowed: use ${allow}` });
+    });
   });
 
   describe('request ids', () => {
