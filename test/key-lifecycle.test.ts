@@ -168,6 +168,8 @@ describe('the key: rules (SPEC.md)', () => {
 
       expectErrorCode(await t.gql(SAVE_KEY, { w: ws.id, k: sampleKey() }, ws.tokens.owner), 'ENTERPRISE_REQUIRED');
       expectErrorCode(await t.gql(REPLACE_KEY, { w: ws.id, k: sampleKey() }, ws.tokens.owner), 'ENTERPRISE_REQUIRED');
+      // The plan decides before the key's shape: no key at all is welcome here.
+      expectErrorCode(await t.gql(SAVE_KEY, { w: ws.id, k: 'not-a-key' }, ws.tokens.owner), 'ENTERPRISE_REQUIRED');
 
       for (const token of [ws.tokens.owner, ws.tokens.member]) {
         expect(await status(ws, token)).toMatchObject({ workspaceId: ws.id, eligible: false, configured: false, maskedHint: null });

@@ -44,6 +44,12 @@ function healthFrom(check: KeyCheck): Partial<TenantSecretMetadata> {
   return { ...KEY_HEALTH_CLEARED, openrouterStatus: KeyStatus.UNVERIFIED };
 }
 
+function requireEnterpriseOrThrow(workspace: WorkspaceEntity): void {
+  if (workspace.plan !== Plan.ENTERPRISE) {
+    throw new AppError(ErrorCode.ENTERPRISE_REQUIRED, 'Bringing your own OpenRouter key requires the Enterprise plan');
+  }
+}
+
 /**
  * The workspace's OpenRouter key: save, replace, remove and status (SPEC.md, "The key: rules").
  * Every change locks the workspace row, checks the plan, writes the blob and the audit event in
@@ -119,8 +125,7 @@ export class InferenceKeyService implements PlanChangeHook {
     submittedKey: string,
     mode: 'save' | 'replace',
   ): Promise<AiInferenceKeyType> {
-    const key = validateOpenRouterKeyOrThrow(submittedKey);
-    await this.preconditionsOrThrow(workspaceId, mode);
+    const key = await this.validatedOrThrow(workspaceId, submittedKey, mode);
     // The live check is a network call: made before the transaction so no row lock waits on it.
     const check = await this.verifier.check(key);
     if (check.outcome === 'rejected') throw badUserInput('OpenRouter rejected this key');
@@ -148,18 +153,22 @@ export class InferenceKeyService implements PlanChangeHook {
     });
   }
 
-  /** A cheap read before the live check, so a doomed request does not reach OpenRouter. */
-  private async preconditionsOrThrow(workspaceId: string, mode: 'save' | 'replace'): Promise<void> {
+  /**
+   * The key, validated, after a cheap read so that a doomed request does not reach OpenRouter. In
+   * the order of SPEC.md's rules: the plan (no key is welcome off ENTERPRISE), the key's shape,
+   * then whether a key is configured.
+   */
+  private async validatedOrThrow(workspaceId: string, submittedKey: string, mode: 'save' | 'replace'): Promise<string> {
     const manager = this.transactions.manager;
     const workspace = await manager.findOne(WorkspaceEntity, { where: { id: workspaceId } });
-    if (!workspace) return;
-    this.checkPreconditions(workspace, await this.store.findRow(manager, workspaceId), mode);
+    if (workspace) requireEnterpriseOrThrow(workspace);
+    const key = validateOpenRouterKeyOrThrow(submittedKey);
+    if (workspace) this.checkPreconditions(workspace, await this.store.findRow(manager, workspaceId), mode);
+    return key;
   }
 
   private checkPreconditions(workspace: WorkspaceEntity, row: TenantSecretEntity | null, mode: 'save' | 'replace'): void {
-    if (workspace.plan !== Plan.ENTERPRISE) {
-      throw new AppError(ErrorCode.ENTERPRISE_REQUIRED, 'Bringing your own OpenRouter key requires the Enterprise plan');
-    }
+    requireEnterpriseOrThrow(workspace);
     const configured = Boolean(row?.openrouterMaskedHint);
     if (mode === 'save' && configured) {
       throw new AppError(ErrorCode.KEY_ALREADY_CONFIGURED, 'An OpenRouter key is already configured; use replaceKey to change it');
