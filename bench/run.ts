@@ -7,6 +7,7 @@ import { keyResolutionSuite } from './key-resolution.bench';
 import { propagationSuite } from './propagation.bench';
 import { billingRecordingSuite } from './billing-recording.bench';
 import { billingReadSuite } from './billing-read.bench';
+import { measureCpuSteal } from './support/cpu-steal';
 import { DEFAULT_BENCH_DATABASE_URL, prepareBenchDatabase } from './support/database';
 import type { BenchContext, BenchRow, BenchSuite, LoadSettings } from './support/suite';
 import { formatTable } from './support/table';
@@ -87,7 +88,10 @@ async function main(): Promise<number> {
       process.stdout.write(`suite ${suite.name}: ${suite.description}\n`);
       try {
         await prepared.recreate();
+        const steal = measureCpuSteal();
         const result = await suite.run(context);
+        const stolen = steal();
+        if (stolen !== undefined) lines.push(`${suite.name}: CPU steal ${stolen.toFixed(1)} % of all CPU time during the suite (taken by the VM's host for others)`);
         rows.push(...result.rows);
         for (const verdict of result.verdicts) {
           const mark = verdict.met === undefined ? 'n/a ' : verdict.met ? 'MET ' : 'MISS';
