@@ -46,13 +46,24 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
   response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
 
+/** A database that takes longer than this to answer the probe is as good as unreachable. */
+const READINESS_TIMEOUT_MS = 2_000;
+
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 async function readiness(dataSource: DataSource): Promise<{ ready: boolean; detail: Record<string, string> }> {
   try {
-    await dataSource.query('SELECT 1');
+    await within(dataSource.query('SELECT 1'), READINESS_TIMEOUT_MS);
   } catch {
     return { ready: false, detail: { database: 'unreachable' } };
   }
-  const pending = await dataSource.showMigrations().catch(() => true);
+  const pending = await within(dataSource.showMigrations(), READINESS_TIMEOUT_MS).catch(() => true);
   return { ready: !pending, detail: { database: 'ok', migrations: pending ? 'pending' : 'applied' } };
 }
 

@@ -1,4 +1,6 @@
 import { connect, Socket } from 'node:net';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import type { Response } from 'supertest';
 import { JwtCodec } from '../src/auth/jwt';
 import { expectGraphQLError } from './support/errors';
@@ -117,6 +119,42 @@ describe('operations', () => {
           return ready.status === 200 ? ready : undefined;
         }, 10_000, '/readyz to answer 200 after the database came back');
         expect(back.body).toMatchObject({ status: 'ready', database: 'ok', migrations: 'applied' });
+      } finally {
+        await cuttable.close();
+        await db.drop();
+      }
+    });
+
+    it('GET /readyz answers within its 2 s timeout when the database stops answering without breaking connections', async () => {
+      const db = await createTestDatabase();
+      const cuttable = await startCuttableApp(db);
+      try {
+        expect((await cuttable.t.http().get('/readyz')).status).toBe(200);
+        if (cuttable.stall) {
+          // MySQL: a host that drops packets; the pool's connections stay open and wait for ever.
+          cuttable.stall();
+          const asked = Date.now();
+          const down = await cuttable.t.http().get('/readyz');
+          expect(Date.now() - asked).toBeLessThan(4_000);
+          expect(down.status).toBe(503);
+          expect(down.body).toMatchObject({ status: 'not ready', database: 'unreachable' });
+          await cuttable.cut();
+          await cuttable.restore();
+          await eventually(async () => ((await cuttable.t.http().get('/readyz')).status === 200 ? true : undefined), 15_000, '/readyz to answer 200 again');
+        } else {
+          // SQLite has no host to lose; the nearest thing, another process holding the write lock,
+          // must not make the probe wait (WAL readers never wait for the writer).
+          const holder = new Database(join(db.dataDir, 'service.sqlite'));
+          try {
+            holder.exec('BEGIN EXCLUSIVE');
+            const asked = Date.now();
+            expect((await cuttable.t.http().get('/readyz')).status).toBe(200);
+            expect(Date.now() - asked).toBeLessThan(1_000);
+          } finally {
+            holder.exec('ROLLBACK');
+            holder.close();
+          }
+        }
       } finally {
         await cuttable.close();
         await db.drop();

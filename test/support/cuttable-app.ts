@@ -9,6 +9,8 @@ export interface CuttableApp {
   /** the database goes away: every connection dropped, new ones refused */
   cut(): Promise<void>;
   restore(): Promise<void>;
+  /** MySQL only: the database stops answering but no connection breaks (`restore()` after a `cut()` ends it) */
+  stall?(): void;
   /** stops the service (the database back first, so it closes as usual) and the proxy; `db` stays */
   close(): Promise<void>;
 }
@@ -31,6 +33,7 @@ export async function startCuttableApp(db: TestDatabase, overrides: Partial<AppC
       t,
       cut: () => proxy.cut(),
       restore: () => proxy.restore(),
+      stall: () => proxy.stall(),
       async close() {
         await proxy.restore();
         await t.close();

@@ -4,10 +4,13 @@ import { createServer, Server, Socket } from 'node:net';
  * A TCP proxy in front of a real server (the database), that a fault test can cut and restore:
  * `cut()` destroys every open connection and stops listening, so new connections are refused
  * (ECONNREFUSED), as when the database host goes away; `restore()` listens again on the same port.
+ * `stall()` is the nastier fault: connections stay open and new ones are accepted, but nothing
+ * passes either way, as when a host or a firewall silently drops packets.
  */
 export class TcpProxy {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
+  private stalled = false;
   private listenPort = 0;
   /** connections accepted since start, for "the fault was exercised" checks */
   accepted = 0;
@@ -38,7 +41,13 @@ export class TcpProxy {
     if (server) await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
   }
 
+  /** Nothing passes until `cut()` and `restore()`: every byte either way is dropped. */
+  stall(): void {
+    this.stalled = true;
+  }
+
   async restore(): Promise<void> {
+    this.stalled = false;
     if (!this.server) await this.listen(this.listenPort);
   }
 
@@ -79,7 +88,10 @@ export class TcpProxy {
     upstream.on('error', close).on('close', close);
     // Writes to a socket that is still connecting are buffered, so both directions pipe at once.
     upstream.connect(this.targetPort, this.targetHost);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    const forward = (to: Socket) => (chunk: Buffer) => {
+      if (!this.stalled) to.write(chunk);
+    };
+    client.on('data', forward(upstream));
+    upstream.on('data', forward(client));
   }
 }
