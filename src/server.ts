@@ -145,6 +145,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
           ...detail,
           redis: redis === 'down' ? 'down (secrets cache relies on its TTL)' : redis,
           spooledFiles: services.spool.pendingFiles().length,
+          unrecordableFiles: services.spool.unrecordableFiles().length,
         });
       }
       if (url.pathname === '/v1/chat/completions' && request.method === 'POST') {

@@ -63,7 +63,11 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   };
   inferenceKeys.onSecretsChanged(secretsChanged);
   workspaces.onChanged(secretsChanged);
-  const spool = new UsageSpool(config.dataDir, usageRecorder, logger);
+  const databaseAnswers = () => dataSource.query('SELECT 1').then(
+    () => true,
+    () => false,
+  );
+  const spool = new UsageSpool(config.dataDir, usageRecorder, logger, databaseAnswers);
   const gateway = new InferenceGateway({
     dataSource,
     workspaceRows,

@@ -259,6 +259,32 @@ describe('spool replay at start-up, from files in the spool format (SQLite and M
   });
 });
 
+describe('a spooled call that fails while the database answers', () => {
+  it('is kept aside for an operator, and the calls after it are still recorded', async () => {
+    const db = await freshDatabase();
+    const first = await startTestApp({ db, overrides: { openrouterBaseUrl: fake.baseUrl, platformOpenrouterKey: platformKey } });
+    apps.push(first);
+    const ws = await byokWorkspace(first, canaryKey(), 'Poison');
+    await first.close();
+    apps.splice(apps.indexOf(first), 1);
+
+    const [a, poisoned, b] = [freshRequestId('before'), freshRequestId('poisoned'), freshRequestId('after')];
+    // A line that parses but that no recording can take: its time is not a time.
+    const unrecordable = JSON.stringify({ ...JSON.parse(spoolLine(ws.id, poisoned, 1, 1)), occurredAt: 'not a time' });
+    writeFileSync(join(db.dataDir, `${SPOOL_PREFIX}1700000000000-4444-1700000000000-dd-1.jsonl`), [spoolLine(ws.id, a, 1, 1), unrecordable, spoolLine(ws.id, b, 1, 1)].join('\n') + '\n', { mode: 0o600 });
+
+    const second = await startTestApp({ db, overrides: { openrouterBaseUrl: fake.baseUrl, platformOpenrouterKey: platformKey } });
+    apps.push(second);
+    await spoolDrained(second);
+    expect(Object.fromEntries(await recordCounts(db, ws.id))).toEqual({ [a]: 1, [b]: 1 });
+    const kept = readdirSync(db.dataDir).filter((name) => name.startsWith('usage-unrecordable-'));
+    expect(kept).toHaveLength(1);
+    expect(readFileSync(join(db.dataDir, kept[0]), 'utf8')).toBe(`${unrecordable}\n`);
+    expect(second.logs.text).toContain('kept aside for an operator');
+    expect((await second.http().get('/readyz')).body).toMatchObject({ status: 'ready', spooledFiles: 0, unrecordableFiles: 1 });
+  });
+});
+
 describe('replay order', () => {
   it('replays calls in the order they were journaled, whatever state their files were left in', async () => {
     const db = await freshDatabase();
@@ -306,8 +332,9 @@ describe('several processes sharing one DATA_DIR', () => {
       },
     } as unknown as UsageRecorderService;
     const logs = new LogCapture();
-    const one = new UsageSpool(dir, slow, createLogger('info', logs));
-    const two = new UsageSpool(dir, slow, createLogger('info', logs));
+    const answers = async () => true;
+    const one = new UsageSpool(dir, slow, createLogger('info', logs), answers);
+    const two = new UsageSpool(dir, slow, createLogger('info', logs), answers);
     const ids = Array.from({ length: 10 }, () => freshRequestId('shared'));
     writeFileSync(join(dir, `${SPOOL_PREFIX}31337.jsonl`), ids.map((id) => spoolLine(ws.id, id, 3, 4)).join('\n') + '\n');
     try {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { close, closeSync, fdatasyncSync, fsync, fsyncSync, open, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { AppError } from '../../graphql/app-error';
@@ -9,6 +9,8 @@ import type { InferenceCall, UsageRecorderService } from '../usage/usage-recorde
 const JOURNAL_PREFIX = 'usage-journal-';
 const SPOOL_PREFIX = 'usage-spool-';
 const REPLAYING_PREFIX = 'usage-spool-replaying-';
+/** Calls the database answered but would not take (not a refusal: a failure), kept for an operator. */
+const UNRECORDABLE_PREFIX = 'usage-unrecordable-';
 const REPLAY_INTERVAL_MS = 2_000;
 /** A journal segment takes the calls of about this long before the next one replaces it. */
 const SEGMENT_MS = 1_000;
@@ -84,10 +86,12 @@ export class UsageSpool {
   private rotating?: Promise<void>;
   private replaying?: Promise<void>;
 
+  /** `databaseAnswers` tells a database that is away from one that failed this one call. */
   constructor(
     private readonly dir: string,
     private readonly recorder: UsageRecorderService,
     private readonly log: Logger,
+    private readonly databaseAnswers: () => Promise<boolean>,
   ) {
     mkdirSync(dir, { recursive: true });
   }
@@ -144,6 +148,11 @@ export class UsageSpool {
       this.replaying = undefined;
     });
     return this.replaying;
+  }
+
+  /** Files of calls that failed to record while the database answered: they need an operator. */
+  unrecordableFiles(): string[] {
+    return readdirSync(this.dir).filter((name) => name.startsWith(UNRECORDABLE_PREFIX));
   }
 
   /** Files waiting to be replayed. */
@@ -243,6 +252,19 @@ export class UsageSpool {
     }
   }
 
+  /** Appended (fsync'd) to a file of its own beside the spool, which replays never read. */
+  private keepUnrecordable(path: string, line: string, requestId: unknown, error: Error): void {
+    const target = join(this.dir, `${UNRECORDABLE_PREFIX}${originOf(basename(path))}`);
+    const fd = openSync(target, 'a', 0o600);
+    try {
+      writeSync(fd, `${line}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    this.log.error({ requestId, reason: error.message, keptIn: target }, 'spooled call could not be recorded though the database answers; kept aside for an operator');
+  }
+
   /** Renaming claims a file atomically: no two replayers share one. */
   private claim(name: string): string | undefined {
     const origin = name.startsWith(JOURNAL_PREFIX) ? name.slice(JOURNAL_PREFIX.length) : name.slice(SPOOL_PREFIX.length);
@@ -280,7 +302,9 @@ export class UsageSpool {
           this.log.error({ requestId: spooled.requestId, code: error.code }, 'spooled call refused by the recorder; dropped');
           continue;
         }
-        return false;
+        if (!(await this.databaseAnswers())) return false;
+        // The database is there and still this call fails: waiting would block every call after it.
+        this.keepUnrecordable(path, line, spooled.requestId, error as Error);
       }
     }
     try {
