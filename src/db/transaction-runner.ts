@@ -5,12 +5,17 @@ export interface UnitOfWork {
   afterCommit(effect: () => void): void;
 }
 
-const MYSQL_RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
-const MAX_ATTEMPTS = 5;
+/**
+ * Failures that say "not now" rather than "not this": MySQL picked the transaction as a deadlock
+ * victim or its lock wait ran out; SQLite found the file's write lock taken by another process
+ * (a deferred transaction that read first cannot wait for it: it fails at once).
+ */
+const TRANSIENT = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT']);
+const MAX_ATTEMPTS = 10;
 
-function isRetryable(error: unknown): boolean {
+export function isTransientDatabaseError(error: unknown): boolean {
   const code = (error as { driverError?: { code?: string }; code?: string })?.driverError?.code ?? (error as { code?: string })?.code;
-  return code !== undefined && MYSQL_RETRYABLE.has(code);
+  return code !== undefined && TRANSIENT.has(code);
 }
 
 /**
@@ -18,8 +23,8 @@ function isRetryable(error: unknown): boolean {
  *
  * TypeORM's SQLite drivers share one connection, where a second concurrent transaction would
  * silently nest inside the first; so on SQLite transactions are queued one after another.
- * On MySQL each gets its own pooled connection and is retried when the server picks it as a
- * deadlock victim.
+ * On MySQL each gets its own pooled connection. Either way a transaction that fails for a
+ * transient reason (a deadlock, another process holding SQLite's write lock) is run again.
  */
 export class TransactionRunner {
   private queue: Promise<unknown> = Promise.resolve();
@@ -44,7 +49,7 @@ export class TransactionRunner {
       const result = await this.dataSource.transaction((manager) => work(manager, { afterCommit: (effect) => effects.push(effect) }));
       return { result, effects };
     };
-    const { result, effects } = this.serialise ? await this.enqueue(attempt) : await this.withRetry(attempt);
+    const { result, effects } = this.serialise ? await this.enqueue(() => this.withRetry(attempt)) : await this.withRetry(attempt);
     for (const effect of effects) effect();
     return result;
   }
@@ -60,8 +65,9 @@ export class TransactionRunner {
       try {
         return await task();
       } catch (error) {
-        if (attempt >= MAX_ATTEMPTS || !isRetryable(error)) throw error;
-        await new Promise((resolveDelay) => setTimeout(resolveDelay, 5 * attempt + Math.random() * 10));
+        if (attempt >= MAX_ATTEMPTS || !isTransientDatabaseError(error)) throw error;
+        // 10, 20, 40 … 200 ms, with jitter: about 1.5 s in all before giving up
+        await new Promise((resolveDelay) => setTimeout(resolveDelay, Math.min(5 * 2 ** attempt, 200) + Math.random() * 10));
       }
     }
   }

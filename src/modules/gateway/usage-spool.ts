@@ -3,6 +3,7 @@ import { close, closeSync, fdatasyncSync, fsync, fsyncSync, open, mkdirSync, ope
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
+import { isTransientDatabaseError } from '../../db/transaction-runner';
 import { AppError } from '../../graphql/app-error';
 import type { InferenceCall, UsageRecorderService } from '../usage/usage-recorder.service';
 
@@ -302,7 +303,7 @@ export class UsageSpool {
           this.log.error({ requestId: spooled.requestId, code: error.code }, 'spooled call refused by the recorder; dropped');
           continue;
         }
-        if (!(await this.databaseAnswers())) return false;
+        if (isTransientDatabaseError(error) || !(await this.databaseAnswers())) return false;
         // The database is there and still this call fails: waiting would block every call after it.
         this.keepUnrecordable(path, line, spooled.requestId, error as Error);
       }
