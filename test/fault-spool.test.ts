@@ -63,6 +63,24 @@ async function rollupCalls(db: TestDatabase, workspaceId: string): Promise<numbe
   return Number(rows[0]?.calls ?? 0);
 }
 
+/** A workspace made through a service on `db` that has stopped since, so files can be laid out in its DATA_DIR. */
+async function workspaceOnStoppedService(db: TestDatabase, name: string): Promise<{ id: string }> {
+  const first = await startTestApp({ db, overrides: { openrouterBaseUrl: fake.baseUrl, platformOpenrouterKey: platformKey } });
+  try {
+    return await byokWorkspace(first, canaryKey(), name);
+  } finally {
+    await first.close();
+  }
+}
+
+/** A service started on `db`, once it has replayed every spool file it found at start-up. */
+async function replayingService(db: TestDatabase): Promise<TestApp> {
+  const t = await startTestApp({ db, overrides: { openrouterBaseUrl: fake.baseUrl, platformOpenrouterKey: platformKey } });
+  apps.push(t);
+  await spoolDrained(t);
+  return t;
+}
+
 function spoolFiles(dataDir: string): string[] {
   return readdirSync(dataDir).filter((name) => name.startsWith(SPOOL_PREFIX));
 }
@@ -230,11 +248,7 @@ describe(usingMysql() ? 'MariaDB/MySQL reached through a TCP proxy that is cut a
 describe('spool replay at start-up, from files in the spool format (SQLite and MariaDB alike)', () => {
   it('hand-written spool files, one of them half-replayed by a crashed process, are recorded exactly once', async () => {
     const db = await freshDatabase();
-    const first = await startTestApp({ db, overrides: { openrouterBaseUrl: fake.baseUrl, platformOpenrouterKey: platformKey } });
-    apps.push(first);
-    const ws = await byokWorkspace(first, canaryKey(), 'Handwritten');
-    await first.close();
-    apps.splice(apps.indexOf(first), 1);
+    const ws = await workspaceOnStoppedService(db, 'Handwritten');
 
     const line = (requestId: string, inputTokens: number, outputTokens: number) => spoolLine(ws.id, requestId, inputTokens, outputTokens);
     const [a, b, c] = [freshRequestId('spool-a'), freshRequestId('spool-b'), freshRequestId('spool-c')];
@@ -243,9 +257,7 @@ describe('spool replay at start-up, from files in the spool format (SQLite and M
     writeFileSync(join(db.dataDir, `${SPOOL_PREFIX}4242.jsonl`), [line(a, 10, 20), line(b, 1000, 2000), line(a, 10, 20), '{"requestId": "torn'].join('\n') + '\n', { mode: 0o600 });
     writeFileSync(join(db.dataDir, `${SPOOL_PREFIX}replaying-1700000000000-4343-4343.jsonl`), [line(c, 5, 5), line(b, 1000, 2000)].join('\n') + '\n', { mode: 0o600 });
 
-    const second = await startTestApp({ db, overrides: { openrouterBaseUrl: fake.baseUrl, platformOpenrouterKey: platformKey } });
-    apps.push(second);
-    await spoolDrained(second);
+    const second = await replayingService(db);
     const counts = await recordCounts(db, ws.id);
     expect(Object.fromEntries(counts)).toEqual({ [a]: 1, [b]: 1, [c]: 1 });
     expect(await rollupCalls(db, ws.id)).toBe(3);
@@ -262,20 +274,14 @@ describe('spool replay at start-up, from files in the spool format (SQLite and M
 describe('a spooled call that fails while the database answers', () => {
   it('is kept aside for an operator, and the calls after it are still recorded', async () => {
     const db = await freshDatabase();
-    const first = await startTestApp({ db, overrides: { openrouterBaseUrl: fake.baseUrl, platformOpenrouterKey: platformKey } });
-    apps.push(first);
-    const ws = await byokWorkspace(first, canaryKey(), 'Poison');
-    await first.close();
-    apps.splice(apps.indexOf(first), 1);
+    const ws = await workspaceOnStoppedService(db, 'Poison');
 
     const [a, poisoned, b] = [freshRequestId('before'), freshRequestId('poisoned'), freshRequestId('after')];
     // A line that parses but that no recording can take: its time is not a time.
     const unrecordable = JSON.stringify({ ...JSON.parse(spoolLine(ws.id, poisoned, 1, 1)), occurredAt: 'not a time' });
     writeFileSync(join(db.dataDir, `${SPOOL_PREFIX}1700000000000-4444-1700000000000-dd-1.jsonl`), [spoolLine(ws.id, a, 1, 1), unrecordable, spoolLine(ws.id, b, 1, 1)].join('\n') + '\n', { mode: 0o600 });
 
-    const second = await startTestApp({ db, overrides: { openrouterBaseUrl: fake.baseUrl, platformOpenrouterKey: platformKey } });
-    apps.push(second);
-    await spoolDrained(second);
+    const second = await replayingService(db);
     expect(Object.fromEntries(await recordCounts(db, ws.id))).toEqual({ [a]: 1, [b]: 1 });
     const kept = readdirSync(db.dataDir).filter((name) => name.startsWith('usage-unrecordable-'));
     expect(kept).toHaveLength(1);
@@ -288,11 +294,7 @@ describe('a spooled call that fails while the database answers', () => {
 describe('replay order', () => {
   it('replays calls in the order they were journaled, whatever state their files were left in', async () => {
     const db = await freshDatabase();
-    const first = await startTestApp({ db, overrides: { openrouterBaseUrl: fake.baseUrl, platformOpenrouterKey: platformKey } });
-    apps.push(first);
-    const ws = await byokWorkspace(first, canaryKey(), 'Ordered');
-    await first.close();
-    apps.splice(apps.indexOf(first), 1);
+    const ws = await workspaceOnStoppedService(db, 'Ordered');
 
     const ids = Array.from({ length: 6 }, (_, i) => freshRequestId(`order-${i}`));
     const lines = (...requestIds: string[]) => requestIds.map((id) => spoolLine(ws.id, id, 1, 1)).join('\n') + '\n';
@@ -306,9 +308,7 @@ describe('replay order', () => {
     writeFileSync(join(db.dataDir, `${SPOOL_PREFIX}1700000000200-4444-1700000000000-cc-1.jsonl`), lines(ids[3], ids[4]), { mode: 0o600 });
     writeFileSync(join(db.dataDir, `${SPOOL_PREFIX}1700000000300-4444-1700000000000-cc-2.jsonl`), lines(ids[5]), { mode: 0o600 });
 
-    const second = await startTestApp({ db, overrides: { openrouterBaseUrl: fake.baseUrl, platformOpenrouterKey: platformKey } });
-    apps.push(second);
-    await spoolDrained(second);
+    await replayingService(db);
     // Record ids are time-ordered and increase within a process: their order is the replay's.
     const rows = await queryOutside<{ request_id: string }>(db, 'SELECT request_id FROM usage_record WHERE workspace_id = ? ORDER BY id', [ws.id]);
     expect(rows.map((row) => row.request_id)).toEqual(ids);

@@ -165,16 +165,20 @@ async function warm(service: ServiceProcess, workspaceId: string, key: string): 
   return second;
 }
 
-/** Calls `service` back to back until `done` says so; every call must succeed on one of `allowed`. */
-async function pollUntil(service: ServiceProcess, workspaceId: string, allowed: Array<string | undefined>, done: (outcome: CallOutcome) => boolean, limitMs: number): Promise<CallOutcome[]> {
+/**
+ * Calls `service` until OpenRouter sees `to` instead of `from`, within `limitMs`: every call must
+ * succeed on one of the two keys. Returns the first call on `to` and every call made.
+ */
+async function switchTo(service: ServiceProcess, workspaceId: string, from: string, to: string, limitMs: number): Promise<{ first: CallOutcome; outcomes: CallOutcome[] }> {
   const outcomes: CallOutcome[] = [];
   const deadline = Date.now() + limitMs;
   for (;;) {
     const outcome = await call(service, workspaceId);
     outcomes.push(outcome);
     expect(outcome.status).toBe(200);
-    expect(allowed).toContain(outcome.bearer);
-    if (done(outcome) || Date.now() > deadline) return outcomes;
+    expect([from, to]).toContain(outcome.bearer);
+    if (outcome.bearer === to) return { first: outcome, outcomes };
+    if (Date.now() > deadline) throw new Error(`${service.url} still called OpenRouter with the old key after ${limitMs} ms`);
   }
 }
 
@@ -256,11 +260,9 @@ describe('with Redis: a change made on one process reaches the other within a se
 
     await replaceKey(withRedis.a, ws, newKey);
     const changedAt = Date.now();
-    const outcomes = await pollUntil(withRedis.b, ws.id, [oldKey, newKey], (outcome) => outcome.bearer === newKey, 3_000);
-    const first = outcomes.find((outcome) => outcome.bearer === newKey);
-    expect(first).toBeDefined();
-    expect(first!.sentAt - changedAt).toBeLessThanOrEqual(PROPAGATION_LIMIT_MS);
-    expect(first!.keySource).toBe('BYOK');
+    const { first } = await switchTo(withRedis.b, ws.id, oldKey, newKey, 3_000);
+    expect(first.sentAt - changedAt).toBeLessThanOrEqual(PROPAGATION_LIMIT_MS);
+    expect(first.keySource).toBe('BYOK');
     // Once switched, B never goes back to the old key.
     for (let i = 0; i < 5; i++) expect((await call(withRedis.b, ws.id)).bearer).toBe(newKey);
   });
@@ -272,11 +274,9 @@ describe('with Redis: a change made on one process reaches the other within a se
 
     await removeKey(withRedis.a, ws);
     const removedAt = Date.now();
-    const outcomes = await pollUntil(withRedis.b, ws.id, [key, platformKey], (outcome) => outcome.bearer === platformKey, 3_000);
-    const first = outcomes.find((outcome) => outcome.bearer === platformKey);
-    expect(first).toBeDefined();
-    expect(first!.sentAt - removedAt).toBeLessThanOrEqual(PROPAGATION_LIMIT_MS);
-    expect(first!.keySource).toBe('PLATFORM');
+    const { first } = await switchTo(withRedis.b, ws.id, key, platformKey, 3_000);
+    expect(first.sentAt - removedAt).toBeLessThanOrEqual(PROPAGATION_LIMIT_MS);
+    expect(first.keySource).toBe('PLATFORM');
     for (let i = 0; i < 5; i++) expect(await call(withRedis.b, ws.id)).toMatchObject({ status: 200, keySource: 'PLATFORM', bearer: platformKey });
   });
 
@@ -290,11 +290,9 @@ describe('with Redis: a change made on one process reaches the other within a se
 
     await saveKey(withRedis.a, ws, key);
     const savedAt = Date.now();
-    const outcomes = await pollUntil(withRedis.b, ws.id, [platformKey, key], (outcome) => outcome.bearer === key, 3_000);
-    const first = outcomes.find((outcome) => outcome.bearer === key);
-    expect(first).toBeDefined();
-    expect(first!.sentAt - savedAt).toBeLessThanOrEqual(PROPAGATION_LIMIT_MS);
-    expect(first!.keySource).toBe('BYOK');
+    const { first } = await switchTo(withRedis.b, ws.id, platformKey, key, 3_000);
+    expect(first.sentAt - savedAt).toBeLessThanOrEqual(PROPAGATION_LIMIT_MS);
+    expect(first.keySource).toBe('BYOK');
     for (let i = 0; i < 5; i++) expect(await call(withRedis.b, ws.id)).toMatchObject({ status: 200, keySource: 'BYOK', bearer: key });
   });
 
@@ -305,11 +303,9 @@ describe('with Redis: a change made on one process reaches the other within a se
 
     await changePlan(withRedis.a, ws, 'PRO');
     const changedAt = Date.now();
-    const outcomes = await pollUntil(withRedis.b, ws.id, [key, platformKey], (outcome) => outcome.bearer === platformKey, 3_000);
-    const first = outcomes.find((outcome) => outcome.bearer === platformKey);
-    expect(first).toBeDefined();
-    expect(first!.sentAt - changedAt).toBeLessThanOrEqual(PROPAGATION_LIMIT_MS);
-    expect(first!.keySource).toBe('PLATFORM');
+    const { first } = await switchTo(withRedis.b, ws.id, key, platformKey, 3_000);
+    expect(first.sentAt - changedAt).toBeLessThanOrEqual(PROPAGATION_LIMIT_MS);
+    expect(first.keySource).toBe('PLATFORM');
     for (let i = 0; i < 5; i++) expect(await call(withRedis.b, ws.id)).toMatchObject({ status: 200, keySource: 'PLATFORM', bearer: platformKey });
   });
 
@@ -340,12 +336,10 @@ describe(`without Redis: the other process keeps its cached key for the TTL (${T
     expect(right.answeredAt).toBeLessThan(warmed.sentAt + TTL_MS); // else the check below proves nothing
     expect(right).toMatchObject({ status: 200, keySource: 'BYOK', bearer: oldKey });
 
-    const outcomes = await pollUntil(ttlOnly.b, ws.id, [oldKey, newKey], (outcome) => outcome.bearer === newKey, TTL_MS + 3_000);
-    const first = outcomes.find((outcome) => outcome.bearer === newKey);
-    expect(first).toBeDefined();
+    const { first, outcomes } = await switchTo(ttlOnly.b, ws.id, oldKey, newKey, TTL_MS + 3_000);
     // Not before the entry could have expired, and soon after it did.
-    expect(first!.answeredAt).toBeGreaterThanOrEqual(warmed.sentAt + TTL_MS);
-    expect(first!.sentAt).toBeLessThanOrEqual(warmed.answeredAt + TTL_MS + TTL_MARGIN_MS);
+    expect(first.answeredAt).toBeGreaterThanOrEqual(warmed.sentAt + TTL_MS);
+    expect(first.sentAt).toBeLessThanOrEqual(warmed.answeredAt + TTL_MS + TTL_MARGIN_MS);
     const lastOld = outcomes.filter((outcome) => outcome.bearer === oldKey).pop();
     if (lastOld) expect(lastOld.sentAt).toBeLessThanOrEqual(warmed.answeredAt + TTL_MS);
   });
@@ -364,11 +358,9 @@ describe(`without Redis: the other process keeps its cached key for the TTL (${T
     expect(right.answeredAt).toBeLessThan(warmed.sentAt + TTL_MS); // else the check below proves nothing
     expect(right).toMatchObject({ status: 200, keySource: 'PLATFORM', bearer: platformKey });
 
-    const outcomes = await pollUntil(ttlOnly.b, ws.id, [platformKey, key], (outcome) => outcome.bearer === key, TTL_MS + 3_000);
-    const first = outcomes.find((outcome) => outcome.bearer === key);
-    expect(first).toBeDefined();
-    expect(first!.answeredAt).toBeGreaterThanOrEqual(warmed.sentAt + TTL_MS);
-    expect(first!.sentAt).toBeLessThanOrEqual(warmed.answeredAt + TTL_MS + TTL_MARGIN_MS);
+    const { first } = await switchTo(ttlOnly.b, ws.id, platformKey, key, TTL_MS + 3_000);
+    expect(first.answeredAt).toBeGreaterThanOrEqual(warmed.sentAt + TTL_MS);
+    expect(first.sentAt).toBeLessThanOrEqual(warmed.answeredAt + TTL_MS + TTL_MARGIN_MS);
   });
 });
 
@@ -392,10 +384,8 @@ describe('with Redis unreachable: both processes keep serving on the TTL alone',
     await replaceKey(redisDown.a, ws, newKey);
     const changedAt = Date.now();
     expect(await call(redisDown.a, ws.id)).toMatchObject({ status: 200, keySource: 'BYOK', bearer: newKey });
-    const outcomes = await pollUntil(redisDown.b, ws.id, [oldKey, newKey], (outcome) => outcome.bearer === newKey, TTL_MS + 3_000);
-    const first = outcomes.find((outcome) => outcome.bearer === newKey);
-    expect(first).toBeDefined();
-    expect(first!.sentAt - changedAt).toBeLessThanOrEqual(TTL_MS + TTL_MARGIN_MS);
+    const { first, outcomes } = await switchTo(redisDown.b, ws.id, oldKey, newKey, TTL_MS + 3_000);
+    expect(first.sentAt - changedAt).toBeLessThanOrEqual(TTL_MS + TTL_MARGIN_MS);
     expect(outcomes.every((outcome) => outcome.status === 200)).toBe(true);
   });
 
@@ -411,11 +401,9 @@ describe('with Redis unreachable: both processes keep serving on the TTL alone',
     const warmed = await warm(redisDown.b, ws.id, oldKey);
     await replaceKey(redisDown.a, ws, newKey);
     const changedAt = Date.now();
-    const outcomes = await pollUntil(redisDown.b, ws.id, [oldKey, newKey], (outcome) => outcome.bearer === newKey, 3_000);
-    const first = outcomes.find((outcome) => outcome.bearer === newKey);
-    expect(first).toBeDefined();
-    expect(first!.sentAt - changedAt).toBeLessThanOrEqual(PROPAGATION_LIMIT_MS);
-    expect(first!.answeredAt).toBeLessThan(warmed.sentAt + TTL_MS); // the TTL cannot explain it
+    const { first } = await switchTo(redisDown.b, ws.id, oldKey, newKey, 3_000);
+    expect(first.sentAt - changedAt).toBeLessThanOrEqual(PROPAGATION_LIMIT_MS);
+    expect(first.answeredAt).toBeLessThan(warmed.sentAt + TTL_MS); // the TTL cannot explain it
   });
 });
 
@@ -465,10 +453,8 @@ describe('with Redis going away and coming back: the TTL covers the outage, inva
       // A said that it could not tell the others.
       expect(logLines(flaky.a, logStart).some((line) => line.msg === NOT_PUBLISHED_LOG && line.workspaceId === ws.id)).toBe(true);
 
-      const outcomes = await pollUntil(flaky.b, ws.id, [oldKey, newKey], (outcome) => outcome.bearer === newKey, FLAKY_TTL_MS + 3_000);
-      const first = outcomes.find((outcome) => outcome.bearer === newKey);
-      expect(first).toBeDefined();
-      expect(first!.sentAt - changedAt).toBeLessThanOrEqual(FLAKY_TTL_MS + TTL_MARGIN_MS);
+      const { first } = await switchTo(flaky.b, ws.id, oldKey, newKey, FLAKY_TTL_MS + 3_000);
+      expect(first.sentAt - changedAt).toBeLessThanOrEqual(FLAKY_TTL_MS + TTL_MARGIN_MS);
     });
   });
 
@@ -496,11 +482,9 @@ describe('with Redis going away and coming back: the TTL covers the outage, inva
 
       await replaceKey(flaky.a, ws, newKey);
       const changedAt = Date.now();
-      const outcomes = await pollUntil(flaky.b, ws.id, [oldKey, newKey], (outcome) => outcome.bearer === newKey, 3_000);
-      const first = outcomes.find((outcome) => outcome.bearer === newKey);
-      expect(first).toBeDefined();
-      expect(first!.sentAt - changedAt).toBeLessThanOrEqual(PROPAGATION_LIMIT_MS);
-      expect(first!.answeredAt).toBeLessThan(warmed.sentAt + FLAKY_TTL_MS); // the TTL cannot explain it
+      const { first } = await switchTo(flaky.b, ws.id, oldKey, newKey, 3_000);
+      expect(first.sentAt - changedAt).toBeLessThanOrEqual(PROPAGATION_LIMIT_MS);
+      expect(first.answeredAt).toBeLessThan(warmed.sentAt + FLAKY_TTL_MS); // the TTL cannot explain it
       for (let i = 0; i < 5; i++) expect((await call(flaky.b, ws.id)).bearer).toBe(newKey);
     });
 
