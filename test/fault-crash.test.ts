@@ -6,7 +6,7 @@ import { JwtCodec } from '../src/auth/jwt';
 import { FakeOpenRouter } from './support/fake-openrouter';
 import { eventually } from './support/gateway-client';
 import { canaryKey } from './support/leak-search';
-import { buildIfStale, ServiceProcess, serviceProcessEnv, startServiceProcess } from './support/service-process';
+import { buildIfStale, gqlOn, ServiceProcess, serviceProcessEnv, startServiceProcess } from './support/service-process';
 import { createTestDatabase, recordsWithRequestId, TestDatabase } from './support/test-database';
 import { TEST_JWT_SECRET, TEST_SERVICE_TOKEN } from './support/test-app';
 
@@ -68,12 +68,7 @@ afterAll(async () => {
 it('a call answered 200 survives a crash before its record was written: the next process records it once', async () => {
   const first = await start();
   const admin = await jwt.sign({ userId: 'crash-admin', platformAdmin: true });
-  const created = await fetch(`${first.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
-    body: JSON.stringify({ query: 'mutation { createWorkspace(name: "Crash", plan: ENTERPRISE) { id } }' }),
-  });
-  const workspaceId = ((await created.json()) as { data: { createWorkspace: { id: string } } }).data.createWorkspace.id;
+  const workspaceId = (await gqlOn(first, 'mutation { createWorkspace(name: "Crash", plan: ENTERPRISE) { id } }', {}, admin)).createWorkspace.id as string;
   fake.chatCompletion({ usage: { prompt_tokens: 1000, completion_tokens: 500, cost: 0.004 } });
 
   const release = await holdWrites();

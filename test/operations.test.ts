@@ -8,7 +8,7 @@ import { FakeOpenRouter } from './support/fake-openrouter';
 import { sampleKey, seedWorkspace } from './support/fixtures';
 import { CHAT_BODY, eventually, openGateway, readAnswer } from './support/gateway-client';
 import { canaryKey } from './support/leak-search';
-import { buildIfStale, ServiceProcess, serviceProcessEnv, startServiceProcess } from './support/service-process';
+import { buildIfStale, gqlOn, ServiceProcess, serviceProcessEnv, startServiceProcess } from './support/service-process';
 import { startCuttableApp } from './support/cuttable-app';
 import { GraphQLResult, startTestApp, TEST_JWT_SECRET, TestApp } from './support/test-app';
 import { createTestDatabase, recordsWithRequestId, TestDatabase } from './support/test-database';
@@ -505,12 +505,7 @@ describe('operations', () => {
       service = await startServiceProcess(serviceProcessEnv(db, { baseUrl: fake.baseUrl, platformKey: canaryKey() }));
       const running = service;
       const admin = await jwt.sign({ userId: 'sigterm-admin', platformAdmin: true });
-      const created = await fetch(`${running.url}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
-        body: JSON.stringify({ query: 'mutation { createWorkspace(name: "Sigterm", plan: PRO) { id } }' }),
-      });
-      const workspaceId = ((await created.json()) as { data: { createWorkspace: { id: string } } }).data.createWorkspace.id;
+      const workspaceId = (await gqlOn(running, 'mutation { createWorkspace(name: "Sigterm", plan: PRO) { id } }', {}, admin)).createWorkspace.id as string;
 
       // The upstream sends two events, then waits: the call is mid-stream until the test lets it end.
       let release!: () => void;

@@ -7,7 +7,7 @@ import { callGateway, eventually } from './support/gateway-client';
 import { freshRequestId } from './support/gateway-setup';
 import { canaryKey, findLeak } from './support/leak-search';
 import { LogCapture } from './support/log-capture';
-import { buildIfStale, ServiceProcess, serviceProcessEnv, startServiceProcess } from './support/service-process';
+import { buildIfStale, gqlOn, ServiceProcess, serviceProcessEnv, startServiceProcess } from './support/service-process';
 import { TcpProxy } from './support/tcp-proxy';
 import { TEST_JWT_SECRET } from './support/test-app';
 import { createTestDatabase, TestDatabase } from './support/test-database';
@@ -94,16 +94,6 @@ async function startPair(env: Record<string, string>): Promise<Pair> {
   return pair;
 }
 
-async function gql<T>(service: ServiceProcess, query: string, variables: Record<string, unknown>, token: string): Promise<T> {
-  const response = await fetch(`${service.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as { data?: T; errors?: unknown[] };
-  if (response.status !== 200 || body.errors || !body.data) throw new Error(`GraphQL failed (${response.status}): ${JSON.stringify(body)}`);
-  return body.data;
-}
 
 function platformAdmin(): Promise<string> {
   return jwt.sign({ userId: 'platform-admin', platformAdmin: true }, '1h');
@@ -112,9 +102,9 @@ function platformAdmin(): Promise<string> {
 /** An ENTERPRISE workspace created through `service`, with an OWNER and no key; returns the owner's token too. */
 async function workspaceWithoutKey(service: ServiceProcess): Promise<{ id: string; owner: string }> {
   const admin = await platformAdmin();
-  const { createWorkspace } = await gql<{ createWorkspace: { id: string } }>(service, 'mutation { createWorkspace(name: "Propagation", plan: ENTERPRISE) { id } }', {}, admin);
+  const { createWorkspace } = await gqlOn<{ createWorkspace: { id: string } }>(service, 'mutation { createWorkspace(name: "Propagation", plan: ENTERPRISE) { id } }', {}, admin);
   const ownerId = `owner-${createWorkspace.id.slice(0, 8)}`;
-  await gql(service, 'mutation($w: ID!, $u: ID!) { addMember(workspaceId: $w, userId: $u, role: OWNER) { userId } }', { w: createWorkspace.id, u: ownerId }, admin);
+  await gqlOn(service, 'mutation($w: ID!, $u: ID!) { addMember(workspaceId: $w, userId: $u, role: OWNER) { userId } }', { w: createWorkspace.id, u: ownerId }, admin);
   const owner = await jwt.sign({ userId: ownerId, platformAdmin: false }, '1h');
   return { id: createWorkspace.id, owner };
 }
@@ -127,20 +117,20 @@ async function workspaceWithKey(service: ServiceProcess, key: string): Promise<{
 }
 
 function saveKey(service: ServiceProcess, ws: { id: string; owner: string }, key: string): Promise<unknown> {
-  return gql(service, 'mutation($w: ID!, $k: String!) { saveKey(workspaceId: $w, key: $k) { configured } }', { w: ws.id, k: key }, ws.owner);
+  return gqlOn(service, 'mutation($w: ID!, $k: String!) { saveKey(workspaceId: $w, key: $k) { configured } }', { w: ws.id, k: key }, ws.owner);
 }
 
 /** As a platform admin; leaving ENTERPRISE deletes the key, in the plan change's own transaction. */
 async function changePlan(service: ServiceProcess, ws: { id: string }, plan: 'PLUS' | 'PRO' | 'ENTERPRISE'): Promise<unknown> {
-  return gql(service, 'mutation($w: ID!, $p: Plan!) { changePlan(workspaceId: $w, plan: $p) { id plan } }', { w: ws.id, p: plan }, await platformAdmin());
+  return gqlOn(service, 'mutation($w: ID!, $p: Plan!) { changePlan(workspaceId: $w, plan: $p) { id plan } }', { w: ws.id, p: plan }, await platformAdmin());
 }
 
 function replaceKey(service: ServiceProcess, ws: { id: string; owner: string }, key: string): Promise<unknown> {
-  return gql(service, 'mutation($w: ID!, $k: String!) { replaceKey(workspaceId: $w, key: $k) { configured } }', { w: ws.id, k: key }, ws.owner);
+  return gqlOn(service, 'mutation($w: ID!, $k: String!) { replaceKey(workspaceId: $w, key: $k) { configured } }', { w: ws.id, k: key }, ws.owner);
 }
 
 function removeKey(service: ServiceProcess, ws: { id: string; owner: string }): Promise<unknown> {
-  return gql(service, 'mutation($w: ID!) { removeKey(workspaceId: $w) { configured } }', { w: ws.id }, ws.owner);
+  return gqlOn(service, 'mutation($w: ID!) { removeKey(workspaceId: $w) { configured } }', { w: ws.id }, ws.owner);
 }
 
 /** One gateway call on a user-initiated path (the workspace's key when it has one). */

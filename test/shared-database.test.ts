@@ -2,7 +2,7 @@ import { JwtCodec } from '../src/auth/jwt';
 import { FakeOpenRouter } from './support/fake-openrouter';
 import { callGateway, eventually } from './support/gateway-client';
 import { canaryKey } from './support/leak-search';
-import { buildIfStale, ServiceProcess, serviceProcessEnv, startServiceProcess } from './support/service-process';
+import { buildIfStale, gqlOn, ServiceProcess, serviceProcessEnv, startServiceProcess } from './support/service-process';
 import { TEST_JWT_SECRET } from './support/test-app';
 import { createTestDatabase, queryOutside, TestDatabase } from './support/test-database';
 
@@ -22,15 +22,6 @@ let db: TestDatabase;
 let a: ServiceProcess;
 let b: ServiceProcess;
 
-async function gql(service: ServiceProcess, query: string, variables: Record<string, unknown>, token: string): Promise<{ data?: Record<string, any>; errors?: unknown[] }> {
-  const response = await fetch(`${service.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await response.json()) as { data?: Record<string, any>; errors?: unknown[] };
-}
-
 beforeAll(async () => {
   buildIfStale();
   await fake.start();
@@ -49,10 +40,9 @@ afterAll(async () => {
 it(`${REPLACES} key replacements on one process while the other serves and records gateway calls: every request succeeds`, async () => {
   const admin = await jwt.sign({ userId: 'shared-admin', platformAdmin: true });
   const owner = await jwt.sign({ userId: 'shared-owner', platformAdmin: false });
-  const created = await gql(a, 'mutation { createWorkspace(name: "Shared", plan: ENTERPRISE) { id } }', {}, admin);
-  const workspaceId = created.data?.createWorkspace.id as string;
-  expect((await gql(a, 'mutation($w: ID!) { addMember(workspaceId: $w, userId: "shared-owner", role: OWNER) { userId } }', { w: workspaceId }, admin)).errors).toBeUndefined();
-  expect((await gql(a, 'mutation($w: ID!, $k: String!) { saveKey(workspaceId: $w, key: $k) { configured } }', { w: workspaceId, k: canaryKey() }, owner)).errors).toBeUndefined();
+  const workspaceId = (await gqlOn(a, 'mutation { createWorkspace(name: "Shared", plan: ENTERPRISE) { id } }', {}, admin)).createWorkspace.id as string;
+  await gqlOn(a, 'mutation($w: ID!) { addMember(workspaceId: $w, userId: "shared-owner", role: OWNER) { userId } }', { w: workspaceId }, admin);
+  await gqlOn(a, 'mutation($w: ID!, $k: String!) { saveKey(workspaceId: $w, key: $k) { configured } }', { w: workspaceId, k: canaryKey() }, owner);
 
   let replacing = true;
   const gatewayStatuses: number[] = [];
@@ -63,8 +53,7 @@ it(`${REPLACES} key replacements on one process while the other serves and recor
   let lastKey = '';
   for (let i = 0; i < REPLACES; i++) {
     lastKey = canaryKey();
-    const replaced = await gql(a, 'mutation($w: ID!, $k: String!) { replaceKey(workspaceId: $w, key: $k) { configured } }', { w: workspaceId, k: lastKey }, owner);
-    if (replaced.errors) replaceErrors.push(replaced.errors);
+    await gqlOn(a, 'mutation($w: ID!, $k: String!) { replaceKey(workspaceId: $w, key: $k) { configured } }', { w: workspaceId, k: lastKey }, owner).catch((error: Error) => replaceErrors.push(error.message));
   }
   replacing = false;
   await caller;
@@ -81,7 +70,7 @@ it(`${REPLACES} key replacements on one process while the other serves and recor
     10_000,
     'every gateway call recorded',
   );
-  const audit = await gql(a, 'query($w: ID!) { auditEvents(workspaceId: $w, first: 1) { nodes { action maskedHint } } }', { w: workspaceId }, owner);
-  expect(audit.data?.auditEvents.nodes).toEqual([{ action: 'KEY_REPLACED', maskedHint: `${lastKey.slice(0, 8)}…${lastKey.slice(-4)}` }]);
+  const audit = await gqlOn(a, 'query($w: ID!) { auditEvents(workspaceId: $w, first: 1) { nodes { action maskedHint } } }', { w: workspaceId }, owner);
+  expect(audit.auditEvents.nodes).toEqual([{ action: 'KEY_REPLACED', maskedHint: `${lastKey.slice(0, 8)}…${lastKey.slice(-4)}` }]);
   expect(a.output() + b.output()).not.toContain('"level":50');
 });

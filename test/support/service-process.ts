@@ -126,3 +126,21 @@ export async function startServiceProcess(env: Record<string, string | undefined
     },
   };
 }
+
+/**
+ * A GraphQL request to a service process, as a client would send it; the data, or an error
+ * carrying the whole answer (and the service's error lines) when there is none.
+ */
+export async function gqlOn<T = Record<string, any>>(service: Pick<ServiceProcess, 'url' | 'output'>, query: string, variables: Record<string, unknown> = {}, token?: string): Promise<T> {
+  const response = await fetch(`${service.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: T; errors?: unknown[] };
+  if (response.status !== 200 || body.errors || !body.data) {
+    const errorLines = service.output().split('\n').filter((line) => line.includes('"level":50'));
+    throw new Error(`GraphQL failed (${response.status}): ${JSON.stringify(body)}\n${errorLines.join('\n')}`);
+  }
+  return body.data;
+}
