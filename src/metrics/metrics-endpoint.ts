@@ -5,6 +5,7 @@ import { SecretMatcher } from '../auth/constant-time';
 import type { ServiceMetrics } from './service-metrics';
 
 export const METRICS_PATH = '/metrics';
+const LISTENER_TIMEOUT_MS = 10_000;
 
 function sendError(response: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
   response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers }).end(JSON.stringify({ error: { code, message } }));
@@ -70,6 +71,11 @@ export class MetricsEndpoint {
       if (pathname !== METRICS_PATH) return sendError(response, 404, 'NOT_FOUND', 'Not found');
       this.serve(request, response).catch(() => response.destroy());
     });
+    // A scrape is one small GET: nothing on this port needs Node's generous defaults.
+    server.headersTimeout = LISTENER_TIMEOUT_MS;
+    server.requestTimeout = LISTENER_TIMEOUT_MS;
+    server.keepAliveTimeout = 5_000;
+    server.maxHeadersCount = 50;
     return new Promise((resolveListen, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
