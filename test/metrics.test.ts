@@ -150,8 +150,8 @@ describe('metrics', () => {
     });
   });
 
-  describe('decrypted-secret cache', () => {
-    it('counts hits while a workspace’s key stays cached, and a miss once a change dropped it', async () => {
+  describe('decrypted-secret cache and key statuses, through gateway calls', () => {
+    it('counts hits while a workspace’s key stays cached, a miss once a change dropped it, and the key’s status as it changes', async () => {
       const token = metricsToken();
       const world = await startGatewayWorld({ metricsToken: token });
       try {
@@ -173,8 +173,18 @@ describe('metrics', () => {
         await call();
         const replaced = await scrapeMain(world.t, token);
         expect(lookups(replaced, 'miss') - lookups(cached, 'miss')).toBe(1);
-        expect(findLeak(replaced.text, ws.key)).toBeUndefined();
-        expect(findLeak(replaced.text, world.platformKey)).toBeUndefined();
+        expect(replaced.value('inference_keys', { status: 'ACTIVE' })).toBe(1);
+
+        // OpenRouter refuses the key: its status, and so the key-status series, say INVALID.
+        world.fake.chatCompletion({ status: 401 }, { times: 1 });
+        expect((await callGateway(world.t, { workspaceId: ws.id, path: 'AGENT_RUN' })).status).not.toBe(200);
+        const refused = await scrapeMain(world.t, token);
+        expect(refused.value('inference_keys', { status: 'INVALID' })).toBe(1);
+        expect(refused.value('inference_keys', { status: 'ACTIVE' })).toBe(0);
+        for (const scrape of [replaced, refused]) {
+          expect(findLeak(scrape.text, ws.key)).toBeUndefined();
+          expect(findLeak(scrape.text, world.platformKey)).toBeUndefined();
+        }
       } finally {
         await world.close();
       }
