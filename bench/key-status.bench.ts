@@ -19,7 +19,7 @@ const TARGET_P99_MS = 25;
 /** Sequential status requests whose database queries are counted, after the load runs. */
 const PROFILED_REQUESTS = 20;
 
-const STATUS_QUERY =
+export const STATUS_QUERY =
   'query KeyStatus($w: ID!) { aiInferenceKey(workspaceId: $w) { workspaceId configured maskedHint eligible canManage updatedAt updatedBy status limitMicros limitRemainingMicros isFreeTier lastCheckedAt } }';
 /** A query the service answers without the database (anonymous caller: no memberships to load). */
 const NO_DATABASE_QUERY = '{ viewer { userId platformAdmin } }';
@@ -49,7 +49,7 @@ class QueryCounter {
 }
 
 /** An ENTERPRISE workspace with an owner who saves a key and a plain member, made through the API. */
-async function seed(url: string, jwt: JwtCodec): Promise<{ workspaceId: string; memberToken: string }> {
+export async function seed(url: string, jwt: JwtCodec): Promise<{ workspaceId: string; memberToken: string }> {
   const admin = await jwt.sign({ userId: 'bench-admin', platformAdmin: true });
   const { createWorkspace } = await graphqlOrThrow<{ createWorkspace: { id: string } }>(
     url,
@@ -70,14 +70,14 @@ async function seed(url: string, jwt: JwtCodec): Promise<{ workspaceId: string; 
 }
 
 /** Checks the answer once, then returns its exact text: every answer under load must equal it. */
-async function expectedStatusBody(url: string, workspaceId: string, token: string): Promise<string> {
+export async function expectedStatusBody(url: string, workspaceId: string, token: string): Promise<string> {
   const { status, text, json } = await postGraphql(url, STATUS_QUERY, { w: workspaceId }, token);
   const key = json.data?.aiInferenceKey as { configured?: boolean } | undefined;
   if (status !== 200 || json.errors || key?.configured !== true) throw new Error(`status query answered unexpectedly (${status}): ${text.slice(0, 500)}`);
   return text;
 }
 
-function loadRequest(url: string, workspaceId: string, token: string, expectBody: string) {
+export function loadRequest(url: string, workspaceId: string, token: string, expectBody: string) {
   return {
     url: `${url}/graphql`,
     method: 'POST' as const,

@@ -7,6 +7,7 @@ import { keyResolutionSuite } from './key-resolution.bench';
 import { propagationSuite } from './propagation.bench';
 import { billingRecordingSuite } from './billing-recording.bench';
 import { billingReadSuite } from './billing-read.bench';
+import { metricsOverheadSuite } from './metrics-overhead.bench';
 import { measureCpuSteal } from './support/cpu-steal';
 import { DEFAULT_BENCH_DATABASE_URL, prepareBenchDatabase } from './support/database';
 import type { BenchContext, BenchRow, BenchSuite, LoadSettings } from './support/suite';
@@ -18,7 +19,7 @@ import { formatTable } from './support/table';
  * Every suite, in this order. A new suite (billing recording throughput, gateway latency…) is a
  * `<name>.bench.ts` file in bench/ exporting a BenchSuite, added to this list.
  */
-const SUITES: BenchSuite[] = [keyStatusSuite, billingRecordingSuite, billingReadSuite, gatewayLatencySuite, keyResolutionSuite, propagationSuite];
+const SUITES: BenchSuite[] = [keyStatusSuite, billingRecordingSuite, billingReadSuite, gatewayLatencySuite, keyResolutionSuite, propagationSuite, metricsOverheadSuite];
 
 const DEFAULT_LOAD: LoadSettings = { connections: 50, warmupSeconds: 2, durationSeconds: 10 };
 

@@ -1,8 +1,7 @@
 import { createServer as createHttpServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { ApolloServer, ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
@@ -15,9 +14,13 @@ import { formatErrorFor } from './graphql/format-error';
 import { createLoaders } from './graphql/loaders';
 import { requestPoliciesPlugin } from './graphql/plugins';
 import { buildAppSchema } from './graphql/schema';
+import { graphqlCorsPolicy, PREFLIGHT_PROVING_HEADERS } from './http/cors.policy';
 import { graphqlHandler } from './http/graphql-handler';
+import { GraphqlIde, prefersHtml } from './http/graphql-ide.page';
 import { requestIdOf } from './http/request-id';
 import { lazyChild } from './logging/logger';
+import { METRICS_PATH, MetricsListener } from './metrics/metrics-endpoint';
+import { setUpMetrics, watchServices } from './metrics/metrics.setup';
 import type { TenantSecretsCipher } from './modules/secrets/cipher';
 import { AppServices, createServices } from './services';
 
@@ -33,6 +36,8 @@ export interface RunningServer {
   services: AppServices;
   /** the base URL once listening, e.g. http://127.0.0.1:4000 */
   url: string;
+  /** `/metrics` on METRICS_PORT, when configured */
+  metricsUrl?: string;
   /** Graceful: stops accepting, lets in-flight requests finish, then closes the pool. */
   stop(): Promise<void>;
 }
@@ -70,7 +75,7 @@ async function readiness(dataSource: DataSource): Promise<{ ready: boolean; deta
 /** Lexical tokens per document at most: the largest real query is far below, a hostile one is refused unparsed. */
 const MAX_TOKENS = 2000;
 
-function createApollo(config: AppConfig, schema: Awaited<ReturnType<typeof buildAppSchema>>): ApolloServer<GraphQLContext> {
+function createApollo(config: AppConfig, schema: Awaited<ReturnType<typeof buildAppSchema>>, extraPlugins: ApolloServerPlugin<GraphQLContext>[]): ApolloServer<GraphQLContext> {
   const production = config.nodeEnv === 'production';
   const armor = new ApolloArmor({
     maxDepth: { n: 8 },
@@ -90,7 +95,7 @@ function createApollo(config: AppConfig, schema: Awaited<ReturnType<typeof build
     // shutdown waiting in apollo.stop() with the database pool open, never exiting.
     stopOnTerminationSignals: false,
     parseOptions: { maxTokens: MAX_TOKENS },
-    csrfPrevention: true,
+    csrfPrevention: { requestHeaders: PREFLIGHT_PROVING_HEADERS },
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
     formatError: formatErrorFor({ hideSuggestions: production }),
@@ -98,8 +103,10 @@ function createApollo(config: AppConfig, schema: Awaited<ReturnType<typeof build
     plugins: [
       ...armor.plugins,
       ApolloServerPluginCacheControlDisabled(),
-      ApolloServerPluginLandingPageLocalDefault({ footer: false }),
+      // The service serves its own IDE (GraphqlIde): Apollo's landing page loads from CDNs.
+      ApolloServerPluginLandingPageDisabled(),
       requestPoliciesPlugin({ adminOnlyIntrospection: production }),
+      ...extraPlugins,
     ],
   });
 }
@@ -111,7 +118,11 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   await services.invalidationBus.start(services.dropCachedWorkspace);
   services.spool.start();
   const authenticator = new Authenticator(new JwtCodec(config.jwtSecret), config.serviceToken, (token) => services.partnerTokens.lookup(token));
-  const apollo = createApollo(config, await buildAppSchema());
+  const observability = setUpMetrics(config, logger);
+  if (observability) watchServices(observability.metrics, services, dataSource);
+  const ide = new GraphqlIde();
+  const cors = graphqlCorsPolicy(config.corsOrigins);
+  const apollo = createApollo(config, await buildAppSchema(), observability ? [observability.metrics.graphql.plugin()] : []);
   await apollo.start();
 
   const contextFor = async (request: IncomingMessage, requestId: string, log: () => Logger): Promise<GraphQLContext> => {
@@ -131,6 +142,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
     const log = lazyChild(logger, { requestId });
     response.setHeader('x-request-id', requestId);
     const url = new URL(request.url ?? '/', 'http://localhost');
+    observability?.metrics.http.track(request, response, url.pathname);
     if (logger.isLevelEnabled('info')) response.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       log().info({ method: request.method, path: url.pathname, status: response.statusCode, ms }, 'request');
@@ -152,8 +164,12 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
         return await services.gateway.handle(request, response, log, requestId);
       }
       if (url.pathname === '/graphql' || url.pathname === '/') {
+        if (cors.apply(request, response) === 'preflight-answered') return;
+        if (prefersHtml(request)) return ide.servePage(response);
         return await graphqlHandler(apollo, (req) => contextFor(req, requestId, log))(request, response, url);
       }
+      if (await ide.serveAsset(url.pathname, request, response)) return;
+      if (url.pathname === METRICS_PATH && observability?.endpoint.onMainPort) return await observability.endpoint.serve(request, response);
       const allowed = ALLOWED_METHODS[url.pathname];
       if (allowed) {
         response.setHeader('allow', allowed);
@@ -179,9 +195,14 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   });
   httpServer.keepAliveTimeout = 65_000;
 
-  const listen = (port: number, host = '0.0.0.0'): Promise<RunningServer> =>
-    new Promise((resolveListen, reject) => {
-      httpServer.once('error', reject);
+  const listen = async (port: number, host = '0.0.0.0'): Promise<RunningServer> => {
+    const metricsListener: MetricsListener | undefined =
+      observability && config.metricsPort !== undefined ? await observability.endpoint.listen(config.metricsPort, config.metricsHost) : undefined;
+    return new Promise((resolveListen, reject) => {
+      httpServer.once('error', (error) => {
+        void metricsListener?.close();
+        reject(error);
+      });
       httpServer.listen(port, host, () => {
         const address = httpServer.address() as AddressInfo;
         const shownHost = host === '0.0.0.0' ? '127.0.0.1' : host;
@@ -189,6 +210,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
           httpServer,
           services,
           url: `http://${shownHost}:${address.port}`,
+          metricsUrl: metricsListener?.url,
           stop: async () => {
             stopping = true;
             const closed = new Promise<void>((resolveClose) => httpServer.close(() => resolveClose()));
@@ -201,10 +223,12 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
             await services.spool.stop();
             await services.invalidationBus.stop();
             await services.gateway.close();
+            await metricsListener?.close();
           },
         });
       });
     });
+  };
 
   return { httpServer, services, listen };
 }

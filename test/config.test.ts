@@ -35,7 +35,7 @@ describe('loadConfig', () => {
 
   /** No secret that went in may come back out in an error or a notice. */
   function expectNoSecretIn(text: string, env: Env): void {
-    for (const name of ['SECRETS_PHRASE', 'SECRETS_PHRASE_PREVIOUS', 'JWT_SECRET', 'SERVICE_TOKEN', 'PLATFORM_OPENROUTER_KEY']) {
+    for (const name of ['SECRETS_PHRASE', 'SECRETS_PHRASE_PREVIOUS', 'JWT_SECRET', 'SERVICE_TOKEN', 'PLATFORM_OPENROUTER_KEY', 'METRICS_TOKEN']) {
       const value = env[name];
       if (value) expect(text).not.toContain(value);
     }
@@ -85,6 +85,23 @@ describe('loadConfig', () => {
     it('never generates secrets into DATA_DIR', () => {
       configErrorFor(production({ SECRETS_PHRASE: undefined }));
       expect(() => statSync(join(dataDir, 'dev-secrets.json'))).toThrow();
+    });
+
+    it('serves no cross-origin caller and no metrics unless told to', () => {
+      const { config } = loadConfig(production({}));
+      expect(config).toMatchObject({ corsOrigins: [], metricsToken: undefined, metricsPort: undefined, metricsHost: '127.0.0.1' });
+    });
+
+    it('refuses a short METRICS_TOKEN without echoing it, and takes a strong one', () => {
+      const env = production({ METRICS_TOKEN: SHORT_SECRET });
+      const error = configErrorFor(env);
+      expect(error.variable).toBe('METRICS_TOKEN');
+      expect(error.message).not.toContain(SHORT_SECRET);
+      expect(loadConfig(production({ METRICS_TOKEN: 'm'.repeat(32) })).config.metricsToken).toBe('m'.repeat(32));
+    });
+
+    it('says that METRICS_HOST does nothing without METRICS_PORT', () => {
+      expect(loadConfig(production({ METRICS_HOST: '0.0.0.0' })).notices).toEqual(['METRICS_HOST has no effect without METRICS_PORT']);
     });
 
     it('refuses a short SERVICE_TOKEN without echoing it', () => {
@@ -162,6 +179,21 @@ describe('loadConfig', () => {
       ['REDIS_URL', 'http://cache:6379'],
       ['OPENROUTER_BASE_URL', 'ftp://openrouter.ai'],
       ['OPENROUTER_VERIFY_KEYS', 'maybe'],
+      ['CORS_ORIGINS', '*'],
+      ['CORS_ORIGINS', 'app.example.com'],
+      ['CORS_ORIGINS', 'https://app.example.com/'],
+      ['CORS_ORIGINS', 'https://app.example.com/settings'],
+      ['CORS_ORIGINS', 'https://*.example.com'],
+      ['CORS_ORIGINS', 'https://App.Example.com'],
+      ['CORS_ORIGINS', 'https://app.example.com:443'],
+      ['CORS_ORIGINS', 'https://app.example.com https://admin.example.com'],
+      ['CORS_ORIGINS', 'https://app.example.com,ftp://files.example.com'],
+      ['CORS_ORIGINS', 'null'],
+      ['METRICS_PORT', '65536'],
+      ['METRICS_PORT', 'nine'],
+      ['METRICS_PORT', '4000'],
+      ['METRICS_HOST', 'not a host'],
+      ['METRICS_HOST', 'http://127.0.0.1'],
     ])('%s=%s', (variable, value) => {
       const env = production({ [variable]: value });
       const error = configErrorFor(env);
@@ -180,6 +212,14 @@ describe('loadConfig', () => {
       ['DATABASE_URL', 'mariadb://byok@db/byok', { databaseUrl: 'mariadb://byok@db/byok' }],
       ['SECRETS_CACHE_TTL_MS', '120000', { secretsCacheTtlMs: 120_000 }],
       ['SECRETS_CACHE_TTL_MS', '0', { secretsCacheTtlMs: 0 }],
+      ['CORS_ORIGINS', 'https://app.example.com', { corsOrigins: ['https://app.example.com'] }],
+      ['CORS_ORIGINS', ' https://app.example.com , http://localhost:5173,,https://app.example.com ', { corsOrigins: ['https://app.example.com', 'http://localhost:5173'] }],
+      ['CORS_ORIGINS', 'http://[::1]:8080', { corsOrigins: ['http://[::1]:8080'] }],
+      ['METRICS_PORT', '9464', { metricsPort: 9464, metricsHost: '127.0.0.1' }],
+      ['METRICS_PORT', '0', { metricsPort: 0 }],
+      ['METRICS_HOST', '0.0.0.0', { metricsHost: '0.0.0.0' }],
+      ['METRICS_HOST', '::1', { metricsHost: '::1' }],
+      ['METRICS_HOST', 'metrics.internal', { metricsHost: 'metrics.internal' }],
     ])('while accepting %s=%s', (variable, value, expected) => {
       const loaded: LoadedConfig = loadConfig(production({ [variable]: value }));
       expect(loaded.config).toMatchObject(expected);

@@ -22,6 +22,22 @@ describe('LoadingCache, as the gateway’s copies of workspace rows', () => {
     expect(loads).toBe(2);
   });
 
+  it('counts, for the metrics, a lookup served from an entry as a hit and one that loads or joins a load as a miss', async () => {
+    let now = 0;
+    const cache = new LoadingCache<WorkspaceEntity | null>(1000, () => now);
+    const load = async () => row(ModelTier.BALANCED);
+    await Promise.all([cache.get('w1', load), cache.get('w1', load)]);
+    expect({ hits: cache.hits, misses: cache.misses }).toEqual({ hits: 0, misses: 2 });
+    await cache.get('w1', load);
+    await cache.get('w1', load);
+    expect({ hits: cache.hits, misses: cache.misses }).toEqual({ hits: 2, misses: 2 });
+    now = 1000;
+    await cache.get('w1', load);
+    cache.invalidate('w1');
+    await cache.get('w1', load);
+    expect({ hits: cache.hits, misses: cache.misses }).toEqual({ hits: 2, misses: 4 });
+  });
+
   it('loads again after invalidate', async () => {
     const cache = new LoadingCache<WorkspaceEntity | null>(1000);
     await cache.get('w1', async () => row(ModelTier.BALANCED));

@@ -53,13 +53,15 @@ function connectRefused(port: number): Promise<string> {
 /** src/server.ts: how long a stop waits for requests in flight before it cuts their connections. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
-/** The Apollo landing page with the embedded Sandbox, which admins use as the Playground. */
-function expectLandingPage(page: Response): void {
+/** The service's own GraphQL IDE (GraphiQL), which admins use in a browser: test/graphql-ide.test.ts runs it. */
+function expectIdePage(page: Response): void {
   expect(page.status).toBe(200);
   expect(page.headers['content-type']).toMatch(/^text\/html/);
+  expect(page.headers['content-security-policy']).toMatch(/^default-src 'self';/);
   expect(page.text).toMatch(/^\s*<!DOCTYPE html>/i);
-  expect(page.text).toContain('https://embeddable-sandbox.cdn.apollographql.com/');
-  expect(page.text).toContain('new window.EmbeddedSandbox(');
+  expect(page.text).toContain('<div id="graphiql"></div>');
+  // nothing from a CDN: Apollo's landing page loaded its Sandbox from one
+  expect(page.text).not.toMatch(/https?:\/\//);
   // a page, not a GraphQL answer refused for want of a preflight header
   expect(page.text).not.toMatch(/"errors"|Cross-Site Request Forgery/);
 }
@@ -368,8 +370,8 @@ describe('operations', () => {
       });
     });
 
-    it('serves the landing page (the admins\' Playground) to a browser at GET /graphql, without a preflight header', async () => {
-      expectLandingPage(await t.http().get('/graphql').set('accept', 'text/html'));
+    it('serves the GraphQL IDE to a browser at GET /graphql, without a preflight header', async () => {
+      expectIdePage(await t.http().get('/graphql').set('accept', 'text/html'));
     });
 
     it('in development, suggests field names', async () => {
@@ -400,7 +402,7 @@ describe('operations', () => {
       expectGraphQLError(viaType, 'FORBIDDEN');
     });
 
-    it('allows introspection to a platform admin (the Playground)', async () => {
+    it('allows introspection to a platform admin (the GraphQL IDE)', async () => {
       const answer = await prod.gql(INTROSPECTION, undefined, adminToken);
       expect(answer.errors).toBeUndefined();
       expect(answer.data).toEqual({ __schema: { queryType: { name: 'Query' } } });
@@ -422,8 +424,8 @@ describe('operations', () => {
       }
     });
 
-    it('still serves the landing page, from which admins explore the API (introspection stays theirs, above)', async () => {
-      expectLandingPage(await prod.http().get('/graphql').set('accept', 'text/html'));
+    it('still serves the GraphQL IDE, from which admins explore the API (introspection stays theirs, above)', async () => {
+      expectIdePage(await prod.http().get('/graphql').set('accept', 'text/html'));
     });
 
     it('still answers ordinary queries', async () => {

@@ -1,11 +1,19 @@
 const MAX_ENTRIES = 100_000;
 
+/** Lookups since start-up, for the metrics: a hit needed no load of its own, a miss did or joined one. */
+export interface CacheStats {
+  readonly hits: number;
+  readonly misses: number;
+}
+
 /**
  * Per-worker copies of values loaded from the database, each kept for at most `ttlMs`. Concurrent
  * misses for one key share one load; a failed load and a missing value (null) are never kept; a
  * load that started before an invalidation of its key does not keep its (possibly stale) result.
  */
-export class LoadingCache<V> {
+export class LoadingCache<V> implements CacheStats {
+  hits = 0;
+  misses = 0;
   private readonly entries = new Map<string, { value: V; expiresAt: number }>();
   private readonly inFlight = new Map<string, Promise<V>>();
   private readonly generations = new Map<string, number>();
@@ -17,7 +25,11 @@ export class LoadingCache<V> {
 
   async get(key: string, load: () => Promise<V>): Promise<V> {
     const entry = this.entries.get(key);
-    if (entry && entry.expiresAt > this.now()) return entry.value;
+    if (entry && entry.expiresAt > this.now()) {
+      this.hits += 1;
+      return entry.value;
+    }
+    this.misses += 1;
     const pending = this.inFlight.get(key);
     if (pending) return pending;
     const generation = this.generations.get(key) ?? 0;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 
 export type NodeEnv = 'production' | 'development' | 'test';
@@ -29,6 +30,14 @@ export interface AppConfig {
   openrouterTimeoutMs: number;
   logLevel: string;
   migrateOnStart: boolean;
+  /** browser origins allowed to call /graphql across origins (exact `scheme://host[:port]`); empty: none */
+  corsOrigins: string[];
+  /** sensitive; when set, /metrics on the main port (and the metrics port) requires it as a bearer token */
+  metricsToken?: string;
+  /** a listener of its own for /metrics; undefined: none */
+  metricsPort?: number;
+  /** the address the metrics port binds to */
+  metricsHost: string;
 }
 
 export class ConfigError extends Error {
@@ -88,6 +97,37 @@ function parseUrl(env: Env, name: string, protocols: string[], fallback?: string
     throw new ConfigError(name, `must use ${protocols.join(' or ')}`);
   }
   return value.replace(/\/+$/, '');
+}
+
+/** `CORS_ORIGINS`: exact origins, so an entry that is a pattern, a path or a bare host is refused. */
+function parseOrigins(env: Env, name: string): string[] {
+  const value = nonEmpty(env, name);
+  if (value === undefined) return [];
+  const origins: string[] = [];
+  for (const entry of value.split(',').map((part) => part.trim()).filter((part) => part !== '')) {
+    let url: URL | undefined;
+    try {
+      url = new URL(entry);
+    } catch {
+      url = undefined;
+    }
+    // WHATWG URLs take `*` in a host name: an origin with one would never match a browser's.
+    const plainHost = url !== undefined && (/^[a-z0-9.-]+$/.test(url.hostname) || /^\[[0-9a-f:.]+\]$/.test(url.hostname));
+    if (!url || !plainHost || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== entry) {
+      throw new ConfigError(name, `must list exact origins such as https://app.example.com (scheme, lower-case host, port only when not the default; no path, no trailing slash, no wildcard), separated by commas; "${entry}" is not one`);
+    }
+    if (!origins.includes(entry)) origins.push(entry);
+  }
+  return origins;
+}
+
+/** An IP address or a DNS name, as `listen()` takes it. */
+function parseHost(env: Env, name: string, fallback: string): string {
+  const value = nonEmpty(env, name);
+  if (value === undefined) return fallback;
+  const dnsName = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+  if (isIP(value) === 0 && !dnsName.test(value)) throw new ConfigError(name, 'must be an IP address or a host name');
+  return value;
 }
 
 /**
@@ -150,12 +190,19 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
   }
   const serviceToken = env.SERVICE_TOKEN || undefined;
   if (nodeEnv === 'production' && serviceToken !== undefined) requireStrongSecret('SERVICE_TOKEN', serviceToken);
+  const metricsToken = env.METRICS_TOKEN || undefined;
+  if (nodeEnv === 'production' && metricsToken !== undefined) requireStrongSecret('METRICS_TOKEN', metricsToken);
+  const port = parseInteger(env, 'PORT', 4000, 0, 65535);
+  const metricsPort = nonEmpty(env, 'METRICS_PORT') === undefined ? undefined : parseInteger(env, 'METRICS_PORT', 0, 0, 65535);
+  if (metricsPort !== undefined && metricsPort !== 0 && metricsPort === port) throw new ConfigError('METRICS_PORT', 'must differ from PORT');
+  const metricsHost = parseHost(env, 'METRICS_HOST', '127.0.0.1');
+  if (metricsPort === undefined && nonEmpty(env, 'METRICS_HOST') !== undefined) notices.push('METRICS_HOST has no effect without METRICS_PORT');
   const logLevel = nonEmpty(env, 'LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
 
   const config: AppConfig = {
     nodeEnv,
-    port: parseInteger(env, 'PORT', 4000, 0, 65535),
+    port,
     dataDir,
     databaseUrl: parseUrl(env, 'DATABASE_URL', ['mysql:', 'mariadb:']),
     secretsPhrase: secretsPhrase as string,
@@ -170,6 +217,10 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     openrouterTimeoutMs: parseInteger(env, 'OPENROUTER_TIMEOUT_MS', 120_000, 100, 600_000),
     logLevel,
     migrateOnStart: parseBoolean(env, 'MIGRATE_ON_START', true),
+    corsOrigins: parseOrigins(env, 'CORS_ORIGINS'),
+    metricsToken,
+    metricsPort,
+    metricsHost,
   };
   return { config, notices };
 }
@@ -181,6 +232,7 @@ export const SENSITIVE_CONFIG_FIELDS: ReadonlyArray<keyof AppConfig> = [
   'jwtSecret',
   'serviceToken',
   'platformOpenrouterKey',
+  'metricsToken',
   'databaseUrl',
   'redisUrl',
 ];

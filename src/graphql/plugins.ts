@@ -63,7 +63,7 @@ function selectsIntrospection(document: DocumentNode): boolean {
 /**
  * The service's request policies in one plugin, since Apollo calls every plugin on every request:
  * internal errors logged and tagged with the request id, secrets scrubbed from error messages,
- * and (in production) introspection for platform admins only, as the Playground sends their token.
+ * and (in production) introspection for platform admins only, as the GraphQL IDE sends their token.
  */
 export function requestPoliciesPlugin(options: { adminOnlyIntrospection: boolean }): ApolloServerPlugin<GraphQLContext> {
   const listener: GraphQLRequestListener<GraphQLContext> = {

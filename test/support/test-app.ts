@@ -58,6 +58,8 @@ export function testConfig(db: Pick<TestDatabase, 'databaseUrl' | 'dataDir'>, ov
     openrouterTimeoutMs: 10_000,
     logLevel: 'debug',
     migrateOnStart: true,
+    corsOrigins: [],
+    metricsHost: '127.0.0.1',
     ...overrides,
   };
 }

@@ -78,6 +78,19 @@ export class InferenceKeyService implements PlanChangeHook {
     return AiInferenceKeyType.from(workspace, row, canManage);
   }
 
+  /**
+   * How many configured keys have each status, every status listed (0 when none has it); `NONE`
+   * counts keys with no recorded status (the API shows them as null). For the metrics.
+   */
+  async countByStatus(): Promise<Record<KeyStatus | 'NONE', number>> {
+    const statuses: string[] = Object.values(KeyStatus);
+    const counts = Object.fromEntries([...statuses, 'NONE'].map((status) => [status, 0])) as Record<KeyStatus | 'NONE', number>;
+    for (const { status, keys } of await this.store.countKeysByStatus(this.transactions.manager)) {
+      counts[status !== null && statuses.includes(status) ? (status as KeyStatus) : 'NONE'] += keys;
+    }
+    return counts;
+  }
+
   save(ctx: RequestContext, workspaceId: string, submittedKey: string): Promise<AiInferenceKeyType> {
     return this.write(ctx, workspaceId, submittedKey, 'save');
   }

@@ -89,6 +89,18 @@ export class TenantSecretStore {
     return manager.save(TenantSecretEntity, row);
   }
 
+  /** Configured OpenRouter keys by their stored status (null: none recorded), from the metadata alone. */
+  async countKeysByStatus(manager: EntityManager): Promise<Array<{ status: string | null; keys: number }>> {
+    const rows = await manager
+      .createQueryBuilder(TenantSecretEntity, 'secret')
+      .select('secret.openrouterStatus', 'status')
+      .addSelect('COUNT(*)', 'keys')
+      .where('secret.openrouterMaskedHint IS NOT NULL')
+      .groupBy('secret.openrouterStatus')
+      .getRawMany<{ status: string | null; keys: number | string }>();
+    return rows.map((row) => ({ status: row.status, keys: Number(row.keys) }));
+  }
+
   /** Re-encrypts one row under the current key, keeping its contents; used by key rotation. */
   reencrypt(row: TenantSecretEntity): TenantSecretEntity {
     const secrets = this.decryptOrThrow(row);

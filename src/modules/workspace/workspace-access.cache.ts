@@ -1,3 +1,4 @@
+import type { CacheStats } from '../../cache/loading-cache';
 import type { TenantSecretEntity } from '../secrets/tenant-secret.entity';
 import type { MemberEntity } from './member.entity';
 import type { WorkspaceEntity } from './workspace.entity';
@@ -23,7 +24,9 @@ interface Entry {
  * the entry here and, through Redis, on every other worker; the short TTL bounds staleness when
  * Redis is down. Only reads are served from here: writes authorise against fresh rows.
  */
-export class WorkspaceAccessCache {
+export class WorkspaceAccessCache implements CacheStats {
+  hits = 0;
+  misses = 0;
   private readonly entries = new Map<string, Entry>();
   private readonly generations = new Map<string, number>();
 
@@ -34,7 +37,11 @@ export class WorkspaceAccessCache {
 
   get(workspaceId: string, userId: string): WorkspaceAccess | undefined {
     const entry = this.entries.get(workspaceId);
-    if (!entry || entry.expiresAt <= this.now() || !entry.members.has(userId)) return undefined;
+    if (!entry || entry.expiresAt <= this.now() || !entry.members.has(userId)) {
+      this.misses += 1;
+      return undefined;
+    }
+    this.hits += 1;
     return { workspace: entry.workspace, secret: entry.secret, membership: entry.members.get(userId) ?? null };
   }
 
