@@ -10,6 +10,7 @@ import { callGateway } from './support/gateway-client';
 import { byokWorkspace, replaceKey, startGatewayWorld } from './support/gateway-setup';
 import { canaryKey, findLeak } from './support/leak-search';
 import { Scrape } from './support/prometheus';
+import { rawRequestLine } from './support/raw-http';
 import { buildIfStale, freePort, serviceProcessEnv, startServiceProcess } from './support/service-process';
 import { startTestApp, TEST_SERVICE_TOKEN, TestApp } from './support/test-app';
 import { createTestDatabase, usingMysql } from './support/test-database';
@@ -205,6 +206,9 @@ describe('metrics', () => {
         expect(scrape.value('graphql_operations_total', { root_field: 'viewer', operation: 'query', outcome: 'ok' })).toBe(1);
         expect((await request(metricsUrl.origin).get('/graphql')).status).toBe(404);
         expect((await request(metricsUrl.origin).get('/')).status).toBe(404);
+        // a request target that is no URL is compared, never parsed: the listener stays up
+        expect((await rawRequestLine(metricsUrl, 'GET // HTTP/1.1')).startsWith('HTTP/1.1 404')).toBe(true);
+        expect((await request(metricsUrl.origin).get('/metrics')).status).toBe(200);
         expect((await t.http().get('/metrics')).status).toBe(404);
       } finally {
         await t.close();
@@ -213,13 +217,14 @@ describe('metrics', () => {
       await expect(request(t.app.metricsUrl!).get('')).rejects.toThrow(/ECONNREFUSED/);
     });
 
-    it('asks for METRICS_TOKEN there too when one is set', async () => {
+    it('needs no token there, its bind address being its guard, while the main port still asks for METRICS_TOKEN', async () => {
       const token = metricsToken();
       const t = await startTestApp({ overrides: { metricsPort: 0, metricsToken: token } });
       try {
         const origin = new URL(t.app.metricsUrl!).origin;
-        expect((await request(origin).get('/metrics')).status).toBe(401);
+        expect((await request(origin).get('/metrics')).status).toBe(200);
         expect((await request(origin).get('/metrics').set('authorization', `Bearer ${token}`)).status).toBe(200);
+        expect((await t.http().get('/metrics')).status).toBe(401);
         expect((await t.http().get('/metrics').set('authorization', `Bearer ${token}`)).status).toBe(200);
       } finally {
         await t.close();
@@ -238,7 +243,7 @@ describe('metrics', () => {
         serviceProcessEnv(db, { baseUrl: 'http://127.0.0.1:9', platformKey: canaryKey() }, { METRICS_TOKEN: token, METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.1' }),
       );
       try {
-        const onPort = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+        const onPort = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
         expect(onPort.status).toBe(200);
         expect((await Scrape.parse(await onPort.text())).has('http_requests_total')).toBe(true);
         expect((await fetch(`${service.url}/metrics`)).status).toBe(401);

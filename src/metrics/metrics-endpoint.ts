@@ -25,7 +25,8 @@ export interface MetricsListener {
 /**
  * `/metrics` in Prometheus's text format: on the main port only when `METRICS_TOKEN` is set (and
  * then only for that bearer token), and on a port of its own (`METRICS_PORT` on `METRICS_HOST`),
- * which asks for the token too when one is set. Neither configured: metrics are not served.
+ * which its bind address protects, as scrapers on the host or its private network expect: no token
+ * there. Neither configured: metrics are not served.
  */
 export class MetricsEndpoint {
   private readonly token?: SecretMatcher;
@@ -43,13 +44,18 @@ export class MetricsEndpoint {
     return this.token !== undefined;
   }
 
-  async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  /** On the main port: the token is required. */
+  serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    return this.answer(request, response, true);
+  }
+
+  private async answer(request: IncomingMessage, response: ServerResponse, tokenRequired: boolean): Promise<void> {
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       return sendError(response, 405, 'METHOD_NOT_ALLOWED', 'Use GET', { allow: 'GET, HEAD' });
     }
-    if (this.token) {
+    if (tokenRequired) {
       const given = bearerTokenOf(request);
-      if (given === undefined || !this.token.matches(given)) {
+      if (given === undefined || this.token === undefined || !this.token.matches(given)) {
         return sendError(response, 401, 'UNAUTHENTICATED', 'Metrics need the bearer token set in METRICS_TOKEN', { 'www-authenticate': 'Bearer realm="metrics"' });
       }
     }
@@ -67,9 +73,10 @@ export class MetricsEndpoint {
   /** The metrics port: `/metrics` and nothing else. */
   listen(port: number, host: string): Promise<MetricsListener> {
     const server: Server = createServer((request, response) => {
-      const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
+      // The request target is the client's text: compared, never parsed (`//` is no URL).
+      const pathname = (request.url ?? '/').split('?', 1)[0];
       if (pathname !== METRICS_PATH) return sendError(response, 404, 'NOT_FOUND', 'Not found');
-      this.serve(request, response).catch(() => response.destroy());
+      this.answer(request, response, false).catch(() => response.destroy());
     });
     // A scrape is one small GET: nothing on this port needs Node's generous defaults.
     server.headersTimeout = LISTENER_TIMEOUT_MS;
