@@ -1,7 +1,6 @@
 import { Field, ID, ObjectType } from 'type-graphql';
 import { PageInfo } from '../../graphql/pagination';
 import { SafeIntScalar } from '../../graphql/scalars';
-import { safeAmountOrThrow } from '../billing/amount-range';
 import { ModelTier } from '../workspace/workspace.enums';
 import type { UsageRecordEntity } from './usage-record.entity';
 import { InferencePath, KeySource } from './usage.enums';
@@ -56,8 +55,7 @@ export class UsageRecordType {
 
   /**
    * The raw cost of a platform-key call is the platform's own cost: only platform admins see it.
-   * A workspace sees the raw cost of its BYOK calls, which it paid itself. A stored amount beyond
-   * 2^53 − 1 (only a damaged row holds one) is AMOUNT_OUT_OF_RANGE for the whole read.
+   * A workspace sees the raw cost of its BYOK calls, which it paid itself.
    */
   static from(entity: UsageRecordEntity, viewerIsPlatformAdmin: boolean): UsageRecordType {
     const showRawCost = viewerIsPlatformAdmin || entity.keySource === KeySource.BYOK;
@@ -69,11 +67,11 @@ export class UsageRecordType {
       model: entity.model,
       tier: entity.tier,
       keySource: entity.keySource,
-      inputTokens: safeAmountOrThrow(entity.inputTokens),
-      outputTokens: safeAmountOrThrow(entity.outputTokens),
-      rawCostMicros: showRawCost && entity.rawCostMicros !== null ? safeAmountOrThrow(entity.rawCostMicros) : null,
-      tierPriceMicros: safeAmountOrThrow(entity.tierPriceMicros),
-      billedMicros: safeAmountOrThrow(entity.billedMicros),
+      inputTokens: entity.inputTokens,
+      outputTokens: entity.outputTokens,
+      rawCostMicros: showRawCost ? entity.rawCostMicros : null,
+      tierPriceMicros: entity.tierPriceMicros,
+      billedMicros: entity.billedMicros,
       occurredAt: entity.occurredAt,
       flagged: entity.flagged,
       actorUserId: entity.actorUserId,
