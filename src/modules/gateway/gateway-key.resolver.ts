@@ -8,6 +8,7 @@ import type { WorkspaceEntity } from '../workspace/workspace.entity';
 import { KEY_POLICY, KeyPolicy } from './key-policy';
 import type { KeyHealthService } from './key-health.service';
 
+/** How the gateway tells a resolve() refused for an unreadable blob from other failures. */
 export { isKeyUnavailable };
 
 export interface ResolvedKey {

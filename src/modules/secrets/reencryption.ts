@@ -32,7 +32,8 @@ export async function reencryptAll(
     (row) => row.workspaceId,
   );
   for (const workspaceId of ids) {
-    /** the version of the row whose blob did not decrypt, marked once its transaction has let go of the row */
+    // The version of a row whose blob did not decrypt: marked after its transaction, which holds
+    // the row's lock, has ended.
     let unreadableVersion: Date | undefined;
     try {
       const outcome = await transactions.run(async (manager) => {
