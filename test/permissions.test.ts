@@ -441,7 +441,7 @@ describe('defineAbilityFor', () => {
     }
   });
 
-  it('lets an ADMIN assign no role the check does not name: a role-less check of MemberRole answers false', () => {
+  it("fails closed: a MemberRole check that names no role is refused to an ADMIN, whose rule is about roles", () => {
     const ability = defineAbilityFor(user(), memberOfW1(MemberRole.ADMIN));
     expect(ability.can('assign', scoped('MemberRole', W1))).toBe(false);
     expect(defineAbilityFor(user(), memberOfW1(MemberRole.OWNER)).can('assign', scoped('MemberRole', W1))).toBe(true);
