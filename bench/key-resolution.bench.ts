@@ -40,7 +40,13 @@ export const keyResolutionSuite: BenchSuite = {
       const { workspaceId } = await seedWorkspaceWithKey(service.app.url, secrets.jwtSecret, benchKey('resolution'));
       const workspace = await service.app.dataSource.getRepository(WorkspaceEntity).findOneOrFail({ where: { id: workspaceId } });
       // The service's own parts, with the default 2-minute TTL: every call after the first is a hit.
-      const resolver = new GatewayKeyResolver(service.app.dataSource, service.app.services.secrets, new LoadingCache<CachedSecrets>(120_000), secrets.platformKey);
+      const resolver = new GatewayKeyResolver(
+        service.app.dataSource,
+        service.app.services.secrets,
+        new LoadingCache<CachedSecrets>(120_000),
+        secrets.platformKey,
+        service.app.services.keyHealth,
+      );
       context.log(`${ROUNDS} rounds of ${ITERATIONS.toLocaleString('en-US')} resolutions per path`);
       const byok = await timeResolve(resolver, workspace, InferencePath.AGENT_RUN, KeySource.BYOK);
       const platform = await timeResolve(resolver, workspace, InferencePath.SEARCH_INDEXER, KeySource.PLATFORM);

@@ -5,6 +5,7 @@ import { CreateTierPrice1763900000003 } from './1763900000003-create-tier-price'
 import { CreateUsageRecordAndRollup1763900000004 } from './1763900000004-create-usage-record-and-rollup';
 import { CreatePartnerToken1763900000005 } from './1763900000005-create-partner-token';
 import { ExactTextComparison1763900000006 } from './1763900000006-exact-text-comparison';
+import { AuditMemberChanges1764820000000 } from './1764820000000-audit-member-changes';
 
 /** Every migration, in order. Listed explicitly so the same list serves ts (tests) and compiled js. */
 export const migrations = [
@@ -15,4 +16,5 @@ export const migrations = [
   CreateUsageRecordAndRollup1763900000004,
   CreatePartnerToken1763900000005,
   ExactTextComparison1763900000006,
+  AuditMemberChanges1764820000000,
 ];

@@ -40,6 +40,8 @@ export async function startApp(config: AppConfig, logger: Logger, options: { hos
       logger.warn(message);
     }
     const server = await createServer({ config, dataSource, cipher, logger });
+    // Outside production the service runs on: members see those keys as KEY_UNAVAILABLE, not ACTIVE.
+    await server.services.keyHealth.markUnavailableUnderKeyIds(unknown);
     const running = await server.listen(config.port, options.host);
     logger.info({ url: running.url, database: dataSource.options.type }, 'listening');
     return {

@@ -36,7 +36,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   const secrets = new TenantSecretStore(cipher);
   const verifier = new OpenRouterKeyVerifier(config.openrouterBaseUrl, config.openrouterVerifyKeys);
   const inferenceKeys = new InferenceKeyService(transactions, secrets, audit, verifier);
-  const workspaces = new WorkspaceService(transactions, [inferenceKeys]);
+  const workspaces = new WorkspaceService(transactions, audit, [inferenceKeys]);
   // Memberships and workspace rows are kept no longer than that.
   const shortTtlMs = Math.min(config.secretsCacheTtlMs, ACCESS_CACHE_TTL_MS);
   const tierPrices = new TierPriceService(transactions);
@@ -44,7 +44,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   const usageQueries = new UsageQueryService(dataSource, usageRecorder);
   const billingSummaries = new BillingSummaryService(dataSource, usageRecorder);
   const llmAnalytics = new LlmAnalyticsService(dataSource, usageRecorder);
-  const partnerTokens = new PartnerTokenService(transactions);
+  const partnerTokens = new PartnerTokenService(transactions, audit);
   const usageSettlement = new UsageSettlementService(transactions);
 
   const secretsCache = new LoadingCache<CachedSecrets>(config.secretsCacheTtlMs);
@@ -68,15 +68,16 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     () => false,
   );
   const spool = new UsageSpool(config.dataDir, usageRecorder, logger, databaseAnswers);
+  const keyHealth = new KeyHealthService(dataSource, secretsChanged, logger);
   const gateway = new InferenceGateway({
     dataSource,
     workspaceRows,
     serviceToken: config.serviceToken,
-    keys: new GatewayKeyResolver(dataSource, secrets, secretsCache, config.platformOpenrouterKey),
+    keys: new GatewayKeyResolver(dataSource, secrets, secretsCache, config.platformOpenrouterKey, keyHealth),
     client: new OpenRouterClient(config.openrouterBaseUrl, config.openrouterTimeoutMs),
     recorder: usageRecorder,
     spool,
-    health: new KeyHealthService(dataSource, secretsChanged),
+    health: keyHealth,
   });
   return {
     transactions,
@@ -96,6 +97,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     dropCachedWorkspace,
     invalidationBus,
     spool,
+    keyHealth,
     gateway,
   };
 }

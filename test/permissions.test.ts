@@ -207,7 +207,7 @@ describe('permissions', () => {
       run: (scene, token) => t.gql(SAVE_KEY, { w: scene.workspaceId, k: sampleKey('new') }, token),
       async verify(scene, result) {
         expect(result.data?.saveKey).toMatchObject({ configured: true, maskedHint: 'sk-or-v1…fnew' });
-        expect(await query('SELECT action FROM audit_event WHERE workspace_id = ?', [scene.workspaceId])).toEqual([{ action: 'KEY_SAVED' }]);
+        expect(await query("SELECT action FROM audit_event WHERE workspace_id = ? AND action LIKE 'KEY%'", [scene.workspaceId])).toEqual([{ action: 'KEY_SAVED' }]);
       },
     },
     replaceKey: {
@@ -230,7 +230,10 @@ describe('permissions', () => {
       prepare: saveKeyAsKeeper,
       run: (scene, token) => t.gql(AUDIT_EVENTS, { w: scene.workspaceId, first: 10 }, token),
       async verify(scene, result) {
-        expect(result.data?.auditEvents.nodes).toEqual([expect.objectContaining({ workspaceId: scene.workspaceId, action: 'KEY_SAVED' })]);
+        // the scene's member changes are audited too
+        expect(result.data?.auditEvents.nodes.filter((event: { action: string }) => event.action.startsWith('KEY_'))).toEqual([
+          expect.objectContaining({ workspaceId: scene.workspaceId, action: 'KEY_SAVED' }),
+        ]);
       },
     },
     addMember: {
@@ -326,7 +329,7 @@ describe('permissions', () => {
 });
 
 describe('defineAbilityFor', () => {
-  type Check = [Action, SubjectType, string?];
+  type Check = [Action, SubjectType, string?, MemberRole?];
   const W1 = 'w1';
   const W2 = 'w2';
 
@@ -343,16 +346,20 @@ describe('defineAbilityFor', () => {
     ['update', 'Plan'],
     ['settle', 'Usage'],
   ];
+  /** The member hierarchy: whether a role may be given to, or taken from, a member of a workspace. */
+  const ASSIGN_CHECKS = [W1, W2].flatMap((w) => Object.values(MemberRole).map((role): Check => ['assign', 'MemberRole', w, role]));
   const CHECKS: Check[] = [
     ...WORKSPACE_CHECKS.map(([action, type]): Check => [action, type, W1]),
     ...WORKSPACE_CHECKS.map(([action, type]): Check => [action, type, W2]),
+    ...ASSIGN_CHECKS,
     ['read', 'Viewer'],
     ['read', 'TierPrice'],
     ['manage', 'TierPrice'],
     ['create', 'Workspace'],
     ['record', 'InferenceCall'],
   ];
-  const label = ([action, type, workspaceId]: Check) => [action, type, workspaceId].filter(Boolean).join(' ');
+  const label = ([action, type, workspaceId, role]: Check) => [action, type, workspaceId, role].filter(Boolean).join(' ');
+  const can = (ability: ReturnType<typeof defineAbilityFor>, [action, type, workspaceId, role]: Check) => ability.can(action, scoped(type, workspaceId, role));
 
   const user = (platformAdmin = false): Principal => ({ kind: 'user', userId: 'u1', platformAdmin });
   const memberOfW1 = (role: MemberRole): Membership[] => [{ workspaceId: W1, role }];
@@ -360,6 +367,8 @@ describe('defineAbilityFor', () => {
   const READ_W1 = ['read Workspace w1', 'read AiInferenceKey w1', 'read Member w1'];
   const BILLING_W1 = ['manage AiInferenceKey w1', 'update ByokFallback w1', 'read AuditLog w1', 'manage PartnerToken w1', 'read Usage w1'];
   const SIGNED_IN = ['read Viewer', 'read TierPrice'];
+  const assignInW1 = (...roles: MemberRole[]) => roles.map((role) => `assign MemberRole w1 ${role}`);
+  const EVERY_ROLE = Object.values(MemberRole);
   const adminEverywhere = [W1, W2].flatMap((w) => [
     `read Workspace ${w}`,
     `read AiInferenceKey ${w}`,
@@ -369,14 +378,20 @@ describe('defineAbilityFor', () => {
     `manage Member ${w}`,
     `update Plan ${w}`,
     `settle Usage ${w}`,
+    ...EVERY_ROLE.map((role) => `assign MemberRole ${w} ${role}`),
   ]);
 
   /** Everything each principal may do; every other check in CHECKS must answer false. */
   const TABLE: Array<[string, Principal, Membership[], string[]]> = [
     ['MEMBER of w1', user(), memberOfW1(MemberRole.MEMBER), [...SIGNED_IN, ...READ_W1]],
     ['BILLING_MANAGER of w1', user(), memberOfW1(MemberRole.BILLING_MANAGER), [...SIGNED_IN, ...READ_W1, ...BILLING_W1]],
-    ['ADMIN of w1', user(), memberOfW1(MemberRole.ADMIN), [...SIGNED_IN, ...READ_W1, ...BILLING_W1, 'manage Member w1']],
-    ['OWNER of w1', user(), memberOfW1(MemberRole.OWNER), [...SIGNED_IN, ...READ_W1, ...BILLING_W1, 'manage Member w1']],
+    [
+      'ADMIN of w1',
+      user(),
+      memberOfW1(MemberRole.ADMIN),
+      [...SIGNED_IN, ...READ_W1, ...BILLING_W1, 'manage Member w1', ...assignInW1(MemberRole.ADMIN, MemberRole.BILLING_MANAGER, MemberRole.MEMBER)],
+    ],
+    ['OWNER of w1', user(), memberOfW1(MemberRole.OWNER), [...SIGNED_IN, ...READ_W1, ...BILLING_W1, 'manage Member w1', ...assignInW1(...EVERY_ROLE)]],
     ['a user with no membership', user(), [], SIGNED_IN],
     ['a platform admin', user(true), [], [...SIGNED_IN, ...adminEverywhere, 'manage TierPrice', 'create Workspace']],
     [
@@ -394,7 +409,7 @@ describe('defineAbilityFor', () => {
   it.each(TABLE)('%s may do exactly what the table says', (_name, principal, memberships, allowed) => {
     const ability = defineAbilityFor(principal, memberships);
 
-    const granted = CHECKS.filter(([action, type, workspaceId]) => ability.can(action, scoped(type, workspaceId))).map(label);
+    const granted = CHECKS.filter((check) => can(ability, check)).map(label);
 
     expect(granted.sort()).toEqual([...new Set(allowed)].sort());
   });
@@ -404,7 +419,7 @@ describe('defineAbilityFor', () => {
     for (const [, other, otherMemberships] of TABLE) abilityForMembership(other, otherMemberships[0] ?? null);
     const ability = abilityForMembership(principal, memberships[0] ?? null);
 
-    const granted = CHECKS.filter(([action, type, workspaceId]) => ability.can(action, scoped(type, workspaceId))).map(label);
+    const granted = CHECKS.filter((check) => can(ability, check)).map(label);
 
     expect(granted.sort()).toEqual([...new Set(allowed)].sort());
   });
@@ -422,7 +437,14 @@ describe('defineAbilityFor', () => {
     for (const role of Object.values(MemberRole)) {
       const ability = defineAbilityFor(user(), memberOfW1(role));
       for (const [action, type] of WORKSPACE_CHECKS) expect(ability.can(action, scoped(type, W2))).toBe(false);
+      for (const check of ASSIGN_CHECKS.filter(([, , w]) => w === W2)) expect(can(ability, check)).toBe(false);
     }
+  });
+
+  it("fails closed: a MemberRole check that names no role is refused to an ADMIN, whose rule is about roles", () => {
+    const ability = defineAbilityFor(user(), memberOfW1(MemberRole.ADMIN));
+    expect(ability.can('assign', scoped('MemberRole', W1))).toBe(false);
+    expect(defineAbilityFor(user(), memberOfW1(MemberRole.OWNER)).can('assign', scoped('MemberRole', W1))).toBe(true);
   });
 
   it('fails fast on an unknown role', () => {

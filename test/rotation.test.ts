@@ -39,6 +39,7 @@ describe('secrets phrase rotation', () => {
     return t;
   };
   const rows = () => app().app.dataSource.getRepository(TenantSecretEntity).find({ order: { workspaceId: 'ASC' } });
+  const storedStatus = async (workspaceId: string) => (await rows()).find((row) => row.workspaceId === workspaceId)?.openrouterStatus;
   const snapshot = async () => (await rows()).map((row) => `${row.workspaceId} ${row.keyId} ${row.ciphertext.toString('hex')}`);
   const overwriteBlob = (workspaceId: string, ciphertext: Buffer) =>
     app().app.dataSource.query('UPDATE tenant_secret SET ciphertext = ? WHERE workspace_id = ?', [ciphertext, workspaceId]);
@@ -102,7 +103,7 @@ describe('secrets phrase rotation', () => {
 
   it('a dry run in process reports what it would rewrite and changes nothing', async () => {
     const before = await snapshot();
-    const report = await reencryptAll(app().app.dataSource, app().app.services.secrets, { dryRun: true });
+    const report = await reencryptAll(app().app.dataSource, app().app.services.secrets, { dryRun: true, unreadable: app().app.services.keyHealth });
     expect(report).toEqual({ rewritten: underA, alreadyCurrent: [workspaces[0].id], failed: [] });
     expect(await snapshot()).toEqual(before);
   });
@@ -129,6 +130,14 @@ describe('secrets phrase rotation', () => {
       await overwriteBlob(row.workspaceId, damaged);
     });
 
+    it('a dry run names the damaged row as failed and, changing nothing, leaves its status alone', async () => {
+      const before = await snapshot();
+      const report = await reencryptAll(app().app.dataSource, app().app.services.secrets, { dryRun: true, unreadable: app().app.services.keyHealth });
+      expect(report.failed).toEqual([{ workspaceId: underA[damagedIndex], reason: expect.stringContaining('cannot be read') }]);
+      expect(await storedStatus(underA[damagedIndex])).toBe('UNVERIFIED');
+      expect(await snapshot()).toEqual(before);
+    });
+
     it('the CLI names the failing row, carries on past it and exits non-zero', async () => {
       const run = await cli([], rotating);
       expect(run.code).toBe(1);
@@ -137,6 +146,11 @@ describe('secrets phrase rotation', () => {
       expect(run.stdout).toContain(`rewrote: workspace ${underA[healthyIndex]}`);
       // The failure reason is the client-safe message: no key material in operator output either.
       expect(run.stdout).not.toMatch(/sk-or-/);
+      // The unreadable blob is on record for members, logged (to stderr, beside the report) once.
+      expect(await storedStatus(underA[damagedIndex])).toBe('KEY_UNAVAILABLE');
+      expect(await storedStatus(underA[healthyIndex])).toBe('UNVERIFIED');
+      expect(run.stderr.match(/marked KEY_UNAVAILABLE/g)).toHaveLength(1);
+      expect(run.stderr).not.toMatch(/sk-or-/);
 
       const byId = new Map((await rows()).map((row) => [row.workspaceId, row]));
       expect(byId.get(underA[healthyIndex])?.keyId).toBe(keyIdB);
@@ -145,12 +159,15 @@ describe('secrets phrase rotation', () => {
     });
 
     it('in process the damaged row is reported as failed with its reason, and KEY_UNAVAILABLE in the store', async () => {
-      const report = await reencryptAll(app().app.dataSource, app().app.services.secrets, { dryRun: false });
+      const report = await reencryptAll(app().app.dataSource, app().app.services.secrets, { dryRun: false, unreadable: app().app.services.keyHealth });
       expect(report.rewritten).toEqual([]);
       expect(report.failed).toEqual([{ workspaceId: underA[damagedIndex], reason: expect.stringContaining('cannot be read') }]);
       expect(report.alreadyCurrent.sort()).toEqual([workspaces[0].id, underA[healthyIndex]].sort());
       const damaged = (await rows()).find((row) => row.workspaceId === underA[damagedIndex])!;
       appErrorFrom(() => app().app.services.secrets.decryptOrThrow(damaged), 'KEY_UNAVAILABLE');
+      // Already on record from the CLI's run: not marked, nor logged, a second time.
+      expect(damaged.openrouterStatus).toBe('KEY_UNAVAILABLE');
+      expect(app().logs.text).not.toContain('marked KEY_UNAVAILABLE');
     });
 
     it('once repaired, a clean CLI run rewrites just that row and exits 0', async () => {
@@ -169,7 +186,7 @@ describe('secrets phrase rotation', () => {
       expect(run.code).toBe(0);
       expect(run.stdout).toContain('rewrote 0, already current 3, failed 0');
       expect(run.stdout).not.toContain('rewrote: workspace');
-      const report = await reencryptAll(app().app.dataSource, app().app.services.secrets, { dryRun: false });
+      const report = await reencryptAll(app().app.dataSource, app().app.services.secrets, { dryRun: false, unreadable: app().app.services.keyHealth });
       expect(report).toEqual({ rewritten: [], alreadyCurrent: workspaces.map((ws) => ws.id).sort(), failed: [] });
       expect(await snapshot()).toEqual(before);
     });
@@ -203,7 +220,7 @@ describe('secrets phrase rotation', () => {
     });
 
     it('is named as failed by a re-encryption run holding B alone', async () => {
-      const report = await reencryptAll(app().app.dataSource, app().app.services.secrets, { dryRun: false });
+      const report = await reencryptAll(app().app.dataSource, app().app.services.secrets, { dryRun: false, unreadable: app().app.services.keyHealth });
       expect(report.failed).toEqual([{ workspaceId: leftover.id, reason: expect.stringContaining('cannot be read') }]);
       expect(report.alreadyCurrent).toHaveLength(3);
     });

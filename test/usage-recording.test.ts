@@ -159,54 +159,55 @@ describe('recording inference calls', () => {
     }
   });
 
-  it('bills a 4×10^10 µ$ call exactly, and a huge token count exactly', async () => {
-    // 1 µ$ per input token, 0.5 µ$ per output token, during May 2021 only
-    await withPriceWindow('FRONTIER', 1_000_000, 500_000, '2021-05-01T00:00:00.000Z', '2021-06-01T00:00:00.000Z');
+  it('bills the dearest calls the limits allow exactly, where tokens × price pass 2^53', async () => {
+    // 10^12 µ$ per million input tokens (1 USD a token) and 0.5 µ$ per output token, during May 2021 only
+    await withPriceWindow('FRONTIER', 1_000_000_000_000, 500_000, '2021-05-01T00:00:00.000Z', '2021-06-01T00:00:00.000Z');
     const target = await seedWorkspace(t, undefined, 'Huge');
     const at = '2021-05-20T08:00:00.000Z';
-    // 4e10 × 1e6 = 4e16 µ$·tokens/M: beyond 2^53 before the division
-    const a = await recordOk(t, callInput(target.id, { tier: 'FRONTIER', inputTokens: 40_000_000_000, outputTokens: 0, occurredAt: at }));
-    expect(a).toMatchObject({ tierPriceMicros: 40_000_000_000, billedMicros: 40_000_000_000, inputTokens: 40_000_000_000 });
-    // (4e10 − 1) × 1 + 1 × 0.5 = 39,999,999,999.5 → 40,000,000,000 (half-up at this size)
-    const b = await recordOk(t, callInput(target.id, { tier: 'FRONTIER', inputTokens: 39_999_999_999, outputTokens: 1, occurredAt: at }));
-    expect(b).toMatchObject({ tierPriceMicros: 40_000_000_000, billedMicros: 40_000_000_000 });
-    // BYOK: raw $12,345.6789015 = 12,345,678,901.5 µ$ → 12,345,678,902
-    const c = await recordOk(t, callInput(target.id, { tier: 'FRONTIER', keySource: 'BYOK', inputTokens: 40_000_000_000, outputTokens: 0, rawCostUsd: '12345.6789015', occurredAt: at }));
-    expect(c).toMatchObject({ tierPriceMicros: 40_000_000_000, rawCostMicros: 12_345_678_902, billedMicros: 27_654_321_098 });
+    // 2×10^7 × 10^12 = 2×10^19 µ$·tokens/M: beyond 2^53 before the division
+    const a = await recordOk(t, callInput(target.id, { tier: 'FRONTIER', inputTokens: 20_000_000, outputTokens: 0, occurredAt: at }));
+    expect(a).toMatchObject({ tierPriceMicros: 20_000_000_000_000, billedMicros: 20_000_000_000_000, inputTokens: 20_000_000 });
+    // (2×10^7 − 1) × 10^6 + 1 × 0.5 = 19,999,999,000,000.5 → 19,999,999,000,001 (half-up at this size)
+    const b = await recordOk(t, callInput(target.id, { tier: 'FRONTIER', inputTokens: 19_999_999, outputTokens: 1, occurredAt: at }));
+    expect(b).toMatchObject({ tierPriceMicros: 19_999_999_000_001, billedMicros: 19_999_999_000_001 });
+    // BYOK: raw $999.9999995 = 999,999,999.5 µ$ → 1,000,000,000, the most one call may cost
+    const c = await recordOk(t, callInput(target.id, { tier: 'FRONTIER', keySource: 'BYOK', inputTokens: 20_000_000, outputTokens: 0, rawCostUsd: '999.9999995', occurredAt: at }));
+    expect(c).toMatchObject({ tierPriceMicros: 20_000_000_000_000, rawCostMicros: 1_000_000_000, billedMicros: 19_999_000_000_000 });
     const summary = dataOf(await t.gql(BILLING_SUMMARY, { w: target.id, month: '2021-05' }, target.tokens.owner)).billingSummary;
     expect(summary).toMatchObject({
       calls: 3,
-      inputTokens: 119_999_999_999,
+      inputTokens: 59_999_999,
       outputTokens: 1,
-      tierPriceMicros: 120_000_000_000,
-      byokRawCostMicros: 12_345_678_902,
-      platformChargeMicros: 80_000_000_000,
-      byokMarginMicros: 27_654_321_098,
-      totalBilledMicros: 107_654_321_098,
+      tierPriceMicros: 59_999_999_000_001,
+      byokRawCostMicros: 1_000_000_000,
+      platformChargeMicros: 39_999_999_000_001,
+      byokMarginMicros: 19_999_000_000_000,
+      totalBilledMicros: 59_998_999_000_001,
     });
     expect(summary.byTier.find((b: { tier: string }) => b.tier === 'FRONTIER')).toEqual({
       tier: 'FRONTIER',
       calls: 3,
-      inputTokens: 119_999_999_999,
+      inputTokens: 59_999_999,
       outputTokens: 1,
-      billedMicros: 107_654_321_098,
+      billedMicros: 59_998_999_000_001,
     });
 
-    // 2^53 − 1 input tokens at 0.25 µ$ each: 2,251,799,813,685,247.75 → …248, in a workspace of its own
+    // Both counts at the limit, at the dearest price setTierPrice takes: 4 × 10^13 µ$, stored exactly.
+    await withPriceWindow('FRONTIER', 1_000_000_000_000, 1_000_000_000_000, '2021-07-01T00:00:00.000Z', '2021-08-01T00:00:00.000Z');
     const alone = await seedWorkspace(t, undefined, 'Max');
-    const d = await recordOk(t, callInput(alone.id, { tier: 'COST_EFFECTIVE', inputTokens: Number.MAX_SAFE_INTEGER, outputTokens: 0, occurredAt: '2025-03-03T03:03:03.003Z' }));
-    expect(d).toMatchObject({ inputTokens: Number.MAX_SAFE_INTEGER, tierPriceMicros: 2_251_799_813_685_248, billedMicros: 2_251_799_813_685_248 });
-    expect(await storedRow(alone.id, d.requestId)).toMatchObject({ inputTokens: Number.MAX_SAFE_INTEGER, tierPriceMicros: 2_251_799_813_685_248 });
-    const maxSummary = dataOf(await t.gql(BILLING_SUMMARY, { w: alone.id, month: '2025-03' }, alone.tokens.owner)).billingSummary;
-    expect(maxSummary).toMatchObject({ calls: 1, inputTokens: Number.MAX_SAFE_INTEGER, totalBilledMicros: 2_251_799_813_685_248 });
+    const d = await recordOk(t, callInput(alone.id, { tier: 'FRONTIER', inputTokens: 20_000_000, outputTokens: 20_000_000, occurredAt: '2021-07-03T03:03:03.003Z' }));
+    expect(d).toMatchObject({ inputTokens: 20_000_000, outputTokens: 20_000_000, tierPriceMicros: 40_000_000_000_000, billedMicros: 40_000_000_000_000 });
+    expect(await storedRow(alone.id, d.requestId)).toMatchObject({ inputTokens: 20_000_000, tierPriceMicros: 40_000_000_000_000 });
+    const maxSummary = dataOf(await t.gql(BILLING_SUMMARY, { w: alone.id, month: '2021-07' }, alone.tokens.owner)).billingSummary;
+    expect(maxSummary).toMatchObject({ calls: 1, inputTokens: 20_000_000, totalBilledMicros: 40_000_000_000_000 });
   });
 
-  it('refuses a call whose tier price would exceed 2^53 − 1 µ$ with BAD_USER_INPUT, and stores nothing', async () => {
+  it('refuses token counts beyond one call\'s limits, which keep every tier price below 2^53 − 1 µ$, with BAD_USER_INPUT, and stores nothing', async () => {
     const target = await seedWorkspace(t, undefined, 'Beyond the largest bill');
-    // 6 × 10^14 output tokens at 75 USD per million: 4.5 × 10^16 µ$
+    // 6 × 10^14 output tokens at 75 USD per million would be 4.5 × 10^16 µ$
     const refused = await recordCall(t, callInput(target.id, { tier: 'FRONTIER', inputTokens: 0, outputTokens: 600_000_000_000_000 }));
     expectCode(refused, 'BAD_USER_INPUT');
-    expect(refused.errors?.[0].message).toMatch(/more than 9007199254740991 µ\$/);
+    expect(refused.errors?.[0].message).toBe('outputTokens may be at most 20000000 per call');
     // the same at the boundary and beyond it on both counts
     expectCode(await recordCall(t, callInput(target.id, { tier: 'FRONTIER', inputTokens: Number.MAX_SAFE_INTEGER, outputTokens: Number.MAX_SAFE_INTEGER })), 'BAD_USER_INPUT');
     expect(await recordCount(t, target.id)).toBe(0);

@@ -6,12 +6,14 @@ import type { Principal } from './principal';
  * The one place that says who may do what. Everything a check is about carries the workspace it
  * belongs to, so a permission granted through one membership never reaches another workspace.
  */
-export type Action = 'read' | 'manage' | 'create' | 'update' | 'record' | 'settle';
+export type Action = 'read' | 'manage' | 'create' | 'update' | 'record' | 'settle' | 'assign';
 export type SubjectType =
   | 'Viewer'
   | 'Workspace'
   | 'Plan'
   | 'Member'
+  /** `assign` a role: give it to a member, or take it from one (change their role, remove them) */
+  | 'MemberRole'
   | 'AiInferenceKey'
   | 'ByokFallback'
   | 'AuditLog'
@@ -20,9 +22,10 @@ export type SubjectType =
   | 'TierPrice'
   | 'InferenceCall';
 
-/** Every checked object names its workspace (null for platform-wide subjects). */
+/** Every checked object names its workspace (null for platform-wide subjects); a `MemberRole` also its role. */
 interface Scope {
   workspaceId: string | null;
+  role?: MemberRole;
 }
 type ScopedSubject = { [K in SubjectType]: Scope & ForcedSubject<K> }[SubjectType];
 
@@ -50,6 +53,12 @@ function readWorkspace(can: Can, workspaceId: string): void {
   can('read', 'Member', { workspaceId });
 }
 
+/**
+ * The member hierarchy: an ADMIN hands out and takes away these roles only, so no ADMIN can make
+ * anyone (themselves included) an OWNER or touch an OWNER; OWNERs and platform admins assign every role.
+ */
+const ROLES_AN_ADMIN_ASSIGNS = [MemberRole.ADMIN, MemberRole.BILLING_MANAGER, MemberRole.MEMBER];
+
 const ROLE_PERMISSIONS: Record<MemberRole, (can: Can, workspaceId: string) => void> = {
   [MemberRole.MEMBER]: readWorkspace,
   [MemberRole.BILLING_MANAGER]: (can, workspaceId) => {
@@ -60,17 +69,19 @@ const ROLE_PERMISSIONS: Record<MemberRole, (can: Can, workspaceId: string) => vo
     readWorkspace(can, workspaceId);
     manageBilling(can, workspaceId);
     can('manage', 'Member', { workspaceId });
+    can('assign', 'MemberRole', { workspaceId, role: { $in: ROLES_AN_ADMIN_ASSIGNS } });
   },
   [MemberRole.OWNER]: (can, workspaceId) => {
     readWorkspace(can, workspaceId);
     manageBilling(can, workspaceId);
     can('manage', 'Member', { workspaceId });
+    can('assign', 'MemberRole', { workspaceId });
   },
 };
 
 /** A subject instance for a check: CASL needs a typed object, never a plain one. */
-export function scoped(type: SubjectType, workspaceId?: string): ScopedSubject {
-  return asSubject(type, { workspaceId: workspaceId ?? null });
+export function scoped(type: SubjectType, workspaceId?: string, role?: MemberRole): ScopedSubject {
+  return asSubject(type, role === undefined ? { workspaceId: workspaceId ?? null } : { workspaceId: workspaceId ?? null, role });
 }
 
 export function defineAbilityFor(principal: Principal, memberships: readonly Membership[]): AppAbility {
@@ -103,6 +114,7 @@ export function defineAbilityFor(principal: Principal, memberships: readonly Mem
         can('create', 'Workspace');
         can('update', 'Plan');
         can('manage', 'Member');
+        can('assign', 'MemberRole');
         can('manage', 'TierPrice');
         can('settle', 'Usage');
       }

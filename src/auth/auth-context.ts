@@ -1,4 +1,5 @@
 import { unauthenticated, forbidden } from '../graphql/app-error';
+import type { MemberRole } from '../modules/workspace/workspace.enums';
 import { abilityForMembership, Action, AppAbility, Membership, scoped, SubjectType } from './ability.factory';
 import type { Principal } from './principal';
 
@@ -65,5 +66,14 @@ export class AuthContext {
     if (await this.can(action, type, workspaceId)) return;
     if (this.principal.kind === 'anonymous') throw unauthenticated();
     throw forbidden();
+  }
+
+  /**
+   * The check of a change that depends on rows its own transaction reads: the role involved, and
+   * the caller's membership as read there, under the workspace's lock. A caller demoted or removed
+   * by a change that committed first is judged on what they are now, not on what the guard saw.
+   */
+  authorizeAs(membership: Membership | null, action: Action, type: SubjectType, workspaceId: string, role?: MemberRole): void {
+    if (!abilityForMembership(this.principal, membership).can(action, scoped(type, workspaceId, role))) throw forbidden();
   }
 }

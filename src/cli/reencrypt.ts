@@ -1,3 +1,6 @@
+import pino from 'pino';
+import { createLogger } from '../logging/logger';
+import { KeyHealthService } from '../modules/gateway/key-health.service';
 import { TenantSecretsCipher } from '../modules/secrets/cipher';
 import { reencryptAll } from '../modules/secrets/reencryption';
 import { TenantSecretStore } from '../modules/secrets/tenant-secret.store';
@@ -14,7 +17,9 @@ async function main(): Promise<void> {
   const cipher = await TenantSecretsCipher.fromPhrases(loaded.config.secretsPhrase, loaded.config.secretsPhrasePrevious);
   const dataSource = await openDatabase(loaded);
   try {
-    const report = await reencryptAll(dataSource, new TenantSecretStore(cipher), { dryRun });
+    // Log lines go to stderr: stdout is the report.
+    const health = new KeyHealthService(dataSource, () => undefined, createLogger(loaded.config.logLevel, pino.destination(2)));
+    const report = await reencryptAll(dataSource, new TenantSecretStore(cipher), { dryRun, unreadable: health });
     const verb = dryRun ? 'would rewrite' : 'rewrote';
     process.stdout.write(`${verb} ${report.rewritten.length}, already current ${report.alreadyCurrent.length}, failed ${report.failed.length}\n`);
     for (const workspaceId of report.rewritten) process.stdout.write(`  ${verb}: workspace ${workspaceId}\n`);

@@ -10,4 +10,8 @@ export enum ErrorCode {
   CONFLICT = 'CONFLICT',
   KEY_UNAVAILABLE = 'KEY_UNAVAILABLE',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
+  /** removing or demoting the workspace's last OWNER */
+  LAST_OWNER = 'LAST_OWNER',
+  /** a sum of amounts or tokens beyond 2^53 − 1, which SafeInt cannot carry */
+  AMOUNT_OUT_OF_RANGE = 'AMOUNT_OUT_OF_RANGE',
 }

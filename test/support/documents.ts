@@ -21,3 +21,8 @@ export const CREATE_WORKSPACE = `mutation CreateWorkspace($name: String!, $plan:
 export const CHANGE_PLAN = `mutation ChangePlan($w: ID!, $plan: Plan!) { changePlan(workspaceId: $w, plan: $plan) { id plan } }`;
 export const ADD_MEMBER = `mutation AddMember($w: ID!, $u: ID!, $r: MemberRole!) { addMember(workspaceId: $w, userId: $u, role: $r) { workspaceId userId role canManageBilling } }`;
 export const REMOVE_MEMBER = `mutation RemoveMember($w: ID!, $u: ID!) { removeMember(workspaceId: $w, userId: $u) }`;
+
+/** The audit log with what member changes carry: the member and the roles before and after. */
+export const AUDIT_TRAIL = `query AuditTrail($w: ID!) {
+  auditEvents(workspaceId: $w, first: 100) { nodes { action actorUserId targetUserId fromRole toRole maskedHint detail } }
+}`;

@@ -1,5 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { timestampColumn } from '../../db/columns';
+import { MemberRole } from '../workspace/workspace.enums';
 import { AuditAction } from './audit-action.enum';
 
 @Entity('audit_event')
@@ -20,6 +21,17 @@ export class AuditEventEntity {
   /** the masked hint of the key involved; never the key */
   @Column({ name: 'masked_hint', type: 'varchar', length: 16, nullable: true })
   maskedHint: string | null;
+
+  /** the member a member change is about */
+  @Column({ name: 'target_user_id', type: 'varchar', length: 191, nullable: true })
+  targetUserId: string | null;
+
+  /** a member change's role before (null: added) and after (null: removed) */
+  @Column({ name: 'from_role', type: 'varchar', length: 20, nullable: true })
+  fromRole: MemberRole | null;
+
+  @Column({ name: 'to_role', type: 'varchar', length: 20, nullable: true })
+  toRole: MemberRole | null;
 
   /** why, in words: e.g. the plan change that removed the key */
   @Column({ type: 'varchar', length: 255, nullable: true })

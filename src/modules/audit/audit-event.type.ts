@@ -1,5 +1,6 @@
 import { Field, ID, ObjectType } from 'type-graphql';
 import { PageInfo } from '../../graphql/pagination';
+import { MemberRole } from '../workspace/workspace.enums';
 import { AuditAction } from './audit-action.enum';
 import type { AuditEventEntity } from './audit-event.entity';
 
@@ -20,6 +21,15 @@ export class AuditEventType {
   @Field(() => String, { nullable: true })
   maskedHint: string | null;
 
+  @Field(() => ID, { nullable: true, description: 'the member a member change is about' })
+  targetUserId: string | null;
+
+  @Field(() => MemberRole, { nullable: true, description: "a member change's role before it; null when the member was added" })
+  fromRole: MemberRole | null;
+
+  @Field(() => MemberRole, { nullable: true, description: "a member change's role after it; null when the member was removed" })
+  toRole: MemberRole | null;
+
   @Field(() => String, { nullable: true, description: 'why, in words (e.g. the plan change that removed the key)' })
   detail: string | null;
 
@@ -33,6 +43,9 @@ export class AuditEventType {
       action: entity.action,
       actorUserId: entity.actorUserId,
       maskedHint: entity.maskedHint,
+      targetUserId: entity.targetUserId,
+      fromRole: entity.fromRole,
+      toRole: entity.toRole,
       detail: entity.detail,
       at: entity.at,
     });

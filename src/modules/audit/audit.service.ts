@@ -1,6 +1,7 @@
 import { DataSource, EntityManager } from 'typeorm';
 import { timeOrderedId } from '../../db/ids';
 import { decodeCursor, encodeCursor, pageSizeOrThrow } from '../../graphql/pagination';
+import type { MemberRole } from '../workspace/workspace.enums';
 import { AuditAction } from './audit-action.enum';
 import { AuditEventEntity } from './audit-event.entity';
 import { AuditEventConnection, AuditEventType } from './audit-event.type';
@@ -10,6 +11,10 @@ export interface AuditEntry {
   action: AuditAction;
   actorUserId: string | null;
   maskedHint: string | null;
+  /** member changes: who, and the role before and after */
+  targetUserId?: string;
+  fromRole?: MemberRole | null;
+  toRole?: MemberRole | null;
   detail?: string;
 }
 
@@ -24,6 +29,9 @@ export class AuditService {
       action: entry.action,
       actorUserId: entry.actorUserId,
       maskedHint: entry.maskedHint,
+      targetUserId: entry.targetUserId ?? null,
+      fromRole: entry.fromRole ?? null,
+      toRole: entry.toRole ?? null,
       detail: entry.detail ?? null,
       at: new Date(),
     });

@@ -3,6 +3,7 @@ import { badUserInput } from '../../graphql/app-error';
 import { KeySource } from '../usage/usage.enums';
 import { UsageRollupEntity } from '../usage/usage-rollup.entity';
 import { ModelTier } from '../workspace/workspace.enums';
+import { addAmounts, safeAmountOrThrow, sumOrThrow } from './amount-range';
 import { BillingSummary, TierBreakdown } from './billing-summary.type';
 import type { UnsettledRecordings } from '../usage/usage-recorder.service';
 
@@ -40,7 +41,7 @@ export class BillingSummaryService {
   async summary(workspaceId: string, month: string, viewerIsPlatformAdmin: boolean): Promise<BillingSummary> {
     const days = monthDaysOrThrow(month);
     await this.recordings.settled(workspaceId);
-    const raw = await this.dataSource
+    const query = this.dataSource
       .getRepository(UsageRollupEntity)
       .createQueryBuilder('u')
       .select('u.tier', 'tier')
@@ -59,25 +60,25 @@ export class BillingSummaryService {
       // summarise() adds up the days' groups by tier and key source.
       .groupBy('u.day')
       .addGroupBy('u.tier')
-      .addGroupBy('u.keySource')
-      .getRawMany<Record<keyof RollupGroup, string | number>>();
+      .addGroupBy('u.keySource');
+    const raw = await sumOrThrow(query.getRawMany<Record<keyof RollupGroup, string | number>>());
     const groups: RollupGroup[] = raw.map((row) => ({
       tier: row.tier as ModelTier,
       keySource: row.keySource as KeySource,
-      calls: Number(row.calls),
-      inputTokens: Number(row.inputTokens),
-      outputTokens: Number(row.outputTokens),
-      tierPriceMicros: Number(row.tierPriceMicros),
-      rawCostMicros: Number(row.rawCostMicros),
-      billedMicros: Number(row.billedMicros),
-      flaggedCalls: Number(row.flaggedCalls),
+      calls: safeAmountOrThrow(row.calls),
+      inputTokens: safeAmountOrThrow(row.inputTokens),
+      outputTokens: safeAmountOrThrow(row.outputTokens),
+      tierPriceMicros: safeAmountOrThrow(row.tierPriceMicros),
+      rawCostMicros: safeAmountOrThrow(row.rawCostMicros),
+      billedMicros: safeAmountOrThrow(row.billedMicros),
+      flaggedCalls: safeAmountOrThrow(row.flaggedCalls),
     }));
     return summarise(workspaceId, month, groups, viewerIsPlatformAdmin);
   }
 }
 
 function sum(groups: RollupGroup[], field: keyof Omit<RollupGroup, 'tier' | 'keySource'>): number {
-  return groups.reduce((total, group) => total + group[field], 0);
+  return groups.reduce((total, group) => addAmounts(total, group[field]), 0);
 }
 
 export function summarise(workspaceId: string, month: string, groups: RollupGroup[], viewerIsPlatformAdmin: boolean): BillingSummary {
@@ -108,7 +109,7 @@ export function summarise(workspaceId: string, month: string, groups: RollupGrou
     platformRawCostMicros: viewerIsPlatformAdmin ? sum(platform, 'rawCostMicros') : null,
     platformChargeMicros,
     byokMarginMicros,
-    totalBilledMicros: platformChargeMicros + byokMarginMicros,
+    totalBilledMicros: addAmounts(platformChargeMicros, byokMarginMicros),
     flaggedCalls: sum(groups, 'flaggedCalls'),
     byTier,
   });

@@ -5,6 +5,7 @@ import { UsageRollupEntity } from '../usage/usage-rollup.entity';
 import { occurredDaySql } from '../usage/usage-rollup.repository';
 import { validRangeOrThrow } from '../usage/usage-query.service';
 import { partialRangesCondition, splitByWholeDays } from '../usage/utc-day';
+import { addAmounts, safeAmountOrThrow, sumOrThrow } from './amount-range';
 import { AnalyticsBucket } from './billing-summary.type';
 import type { UnsettledRecordings } from '../usage/usage-recorder.service';
 
@@ -43,38 +44,34 @@ export class LlmAnalyticsService {
     const parts: RawBucket[][] = [];
     if (wholeDays) {
       const column = ROLLUP_COLUMN[groupBy];
-      parts.push(
-        await this.dataSource
-          .getRepository(UsageRollupEntity)
-          .createQueryBuilder('u')
-          .select(column, 'key')
-          .addSelect('SUM(u.calls)', 'calls')
-          .addSelect('SUM(u.input_tokens)', 'inputTokens')
-          .addSelect('SUM(u.output_tokens)', 'outputTokens')
-          .addSelect('SUM(u.billed_micros)', 'billedMicros')
-          .where('u.workspace_id = :workspaceId', { workspaceId })
-          .andWhere('u.day >= :fromDay AND u.day < :toDay', wholeDays)
-          .groupBy(column)
-          .getRawMany<RawBucket>(),
-      );
+      const query = this.dataSource
+        .getRepository(UsageRollupEntity)
+        .createQueryBuilder('u')
+        .select(column, 'key')
+        .addSelect('SUM(u.calls)', 'calls')
+        .addSelect('SUM(u.input_tokens)', 'inputTokens')
+        .addSelect('SUM(u.output_tokens)', 'outputTokens')
+        .addSelect('SUM(u.billed_micros)', 'billedMicros')
+        .where('u.workspace_id = :workspaceId', { workspaceId })
+        .andWhere('u.day >= :fromDay AND u.day < :toDay', wholeDays)
+        .groupBy(column);
+      parts.push(await sumOrThrow(query.getRawMany<RawBucket>()));
     }
     if (partial.length > 0) {
       const column = groupBy === AnalyticsGroupBy.DAY ? occurredDaySql(this.dataSource, 'r.occurred_at') : RECORD_COLUMN[groupBy];
       const { sql, parameters } = partialRangesCondition(partial, 'r.occurred_at');
-      parts.push(
-        await this.dataSource
-          .getRepository(UsageRecordEntity)
-          .createQueryBuilder('r')
-          .select(column, 'key')
-          .addSelect('COUNT(*)', 'calls')
-          .addSelect('SUM(r.input_tokens)', 'inputTokens')
-          .addSelect('SUM(r.output_tokens)', 'outputTokens')
-          .addSelect('SUM(r.billed_micros)', 'billedMicros')
-          .where('r.workspace_id = :workspaceId', { workspaceId })
-          .andWhere(sql, parameters)
-          .groupBy(column)
-          .getRawMany<RawBucket>(),
-      );
+      const query = this.dataSource
+        .getRepository(UsageRecordEntity)
+        .createQueryBuilder('r')
+        .select(column, 'key')
+        .addSelect('COUNT(*)', 'calls')
+        .addSelect('SUM(r.input_tokens)', 'inputTokens')
+        .addSelect('SUM(r.output_tokens)', 'outputTokens')
+        .addSelect('SUM(r.billed_micros)', 'billedMicros')
+        .where('r.workspace_id = :workspaceId', { workspaceId })
+        .andWhere(sql, parameters)
+        .groupBy(column);
+      parts.push(await sumOrThrow(query.getRawMany<RawBucket>()));
     }
     return merge(parts.flat());
   }
@@ -85,10 +82,10 @@ function merge(rows: RawBucket[]): AnalyticsBucket[] {
   for (const row of rows) {
     const key = String(row.key);
     const bucket = byKey.get(key) ?? Object.assign(new AnalyticsBucket(), { key, calls: 0, inputTokens: 0, outputTokens: 0, billedMicros: 0 });
-    bucket.calls += Number(row.calls);
-    bucket.inputTokens += Number(row.inputTokens);
-    bucket.outputTokens += Number(row.outputTokens);
-    bucket.billedMicros += Number(row.billedMicros);
+    bucket.calls = addAmounts(bucket.calls, safeAmountOrThrow(row.calls));
+    bucket.inputTokens = addAmounts(bucket.inputTokens, safeAmountOrThrow(row.inputTokens));
+    bucket.outputTokens = addAmounts(bucket.outputTokens, safeAmountOrThrow(row.outputTokens));
+    bucket.billedMicros = addAmounts(bucket.billedMicros, safeAmountOrThrow(row.billedMicros));
     byKey.set(key, bucket);
   }
   return [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

@@ -1,13 +1,15 @@
 import type { DataSource } from 'typeorm';
-import { AppError } from '../../graphql/app-error';
-import { ErrorCode } from '../../graphql/error-code';
 import { TenantSecretEntity } from '../secrets/tenant-secret.entity';
-import { TenantSecretStore } from '../secrets/tenant-secret.store';
+import { isKeyUnavailable, TenantSecretStore } from '../secrets/tenant-secret.store';
 import type { LoadingCache } from '../../cache/loading-cache';
 import type { CachedSecrets } from '../secrets/tenant-secrets.cache';
 import { InferencePath, KeySource } from '../usage/usage.enums';
 import type { WorkspaceEntity } from '../workspace/workspace.entity';
 import { KEY_POLICY, KeyPolicy } from './key-policy';
+import type { KeyHealthService } from './key-health.service';
+
+/** How the gateway tells a resolve() refused for an unreadable blob from other failures. */
+export { isKeyUnavailable };
 
 export interface ResolvedKey {
   source: KeySource;
@@ -31,6 +33,7 @@ export class GatewayKeyResolver {
     private readonly store: TenantSecretStore,
     private readonly cache: LoadingCache<CachedSecrets>,
     private readonly platformKey: string | undefined,
+    private readonly health: KeyHealthService,
   ) {}
 
   /** Throws KEY_UNAVAILABLE when the workspace's blob does not decrypt: never a silent fallback. */
@@ -51,11 +54,13 @@ export class GatewayKeyResolver {
   private async load(workspaceId: string): Promise<CachedSecrets> {
     const row = await this.dataSource.getRepository(TenantSecretEntity).findOne({ where: { workspaceId } });
     if (!row) return { secrets: {}, keyStatus: null, rowUpdatedAt: null };
-    const secrets = this.store.decryptOrThrow(row);
-    return { secrets, keyStatus: row.openrouterStatus, rowUpdatedAt: row.updatedAt };
+    try {
+      return { secrets: this.store.decryptOrThrow(row), keyStatus: row.openrouterStatus, rowUpdatedAt: row.updatedAt };
+    } catch (error) {
+      // The call is refused either way; the status is what tells members why, so a failure to
+      // write it must not turn KEY_UNAVAILABLE into some other answer.
+      if (isKeyUnavailable(error)) await this.health.markUnavailable(workspaceId, row.updatedAt).catch(() => undefined);
+      throw error;
+    }
   }
-}
-
-export function isKeyUnavailable(error: unknown): boolean {
-  return error instanceof AppError && error.code === ErrorCode.KEY_UNAVAILABLE;
 }

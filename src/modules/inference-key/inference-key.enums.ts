@@ -6,6 +6,8 @@ export enum KeyStatus {
   INVALID = 'INVALID',
   OUT_OF_CREDITS = 'OUT_OF_CREDITS',
   LIMIT_EXCEEDED = 'LIMIT_EXCEEDED',
+  /** the stored blob does not decrypt; a replace clears it */
+  KEY_UNAVAILABLE = 'KEY_UNAVAILABLE',
 }
 
 export enum ByokFallback {

@@ -5,6 +5,8 @@ import { PARTNER_TOKEN_PREFIX } from '../../auth/authenticator';
 import { timeOrderedId } from '../../db/ids';
 import { TransactionRunner } from '../../db/transaction-runner';
 import { badUserInput, forbidden } from '../../graphql/app-error';
+import { AuditAction } from '../audit/audit-action.enum';
+import type { AuditService } from '../audit/audit.service';
 import { PartnerTokenEntity } from './partner-token.entity';
 
 const TOKEN_BYTES = 32;
@@ -15,8 +17,14 @@ function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
+/** Which token an audit event is about: its id and name, never the token. */
+const tokenDetail = (entity: PartnerTokenEntity) => `partner token ${entity.id} "${entity.name}"`;
+
 export class PartnerTokenService {
-  constructor(private readonly transactions: TransactionRunner) {}
+  constructor(
+    private readonly transactions: TransactionRunner,
+    private readonly audit: AuditService,
+  ) {}
 
   async create(ctx: RequestContext, workspaceId: string, name: string): Promise<{ token: string; entity: PartnerTokenEntity }> {
     const trimmed = name.trim();
@@ -32,7 +40,16 @@ export class PartnerTokenService {
       revokedAt: null,
       lastUsedAt: null,
     });
-    await this.transactions.manager.insert(PartnerTokenEntity, entity);
+    await this.transactions.run(async (manager) => {
+      await manager.insert(PartnerTokenEntity, entity);
+      await this.audit.record(manager, {
+        workspaceId,
+        action: AuditAction.PARTNER_TOKEN_CREATED,
+        actorUserId: entity.createdBy,
+        maskedHint: null,
+        detail: tokenDetail(entity),
+      });
+    });
     return { token, entity };
   }
 
@@ -48,10 +65,20 @@ export class PartnerTokenService {
     const entity = await this.transactions.manager.findOne(PartnerTokenEntity, { where: { id } });
     await ctx.auth.authorize('manage', 'PartnerToken', entity?.workspaceId ?? '');
     if (!entity) throw forbidden();
-    if (!entity.revokedAt) {
-      entity.revokedAt = new Date();
-      await this.transactions.manager.update(PartnerTokenEntity, { id, revokedAt: IsNull() }, { revokedAt: entity.revokedAt });
-    }
+    if (entity.revokedAt) return entity;
+    entity.revokedAt = new Date();
+    await this.transactions.run(async (manager) => {
+      const result = await manager.update(PartnerTokenEntity, { id, revokedAt: IsNull() }, { revokedAt: entity.revokedAt });
+      // Revoked meanwhile by someone else, who has the audit event.
+      if ((result.affected ?? 0) === 0) return;
+      await this.audit.record(manager, {
+        workspaceId: entity.workspaceId,
+        action: AuditAction.PARTNER_TOKEN_REVOKED,
+        actorUserId: ctx.auth.userId ?? null,
+        maskedHint: null,
+        detail: tokenDetail(entity),
+      });
+    });
     return entity;
   }
 

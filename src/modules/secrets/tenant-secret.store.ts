@@ -29,6 +29,10 @@ export const keyUnavailable = () =>
     "The workspace's stored OpenRouter key cannot be read. Replace the key to continue.",
   );
 
+export function isKeyUnavailable(error: unknown): boolean {
+  return error instanceof AppError && error.code === ErrorCode.KEY_UNAVAILABLE;
+}
+
 function serialise(secrets: TenantSecrets): Buffer {
   return Buffer.from(JSON.stringify({ v: PAYLOAD_VERSION, openrouterKey: secrets.openrouterKey }), 'utf8');
 }

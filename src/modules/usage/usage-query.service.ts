@@ -2,6 +2,7 @@ import { DataSource, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import { supportsRowLocks } from '../../db/data-source';
 import { badUserInput } from '../../graphql/app-error';
 import { decodeCursor, encodeCursor, pageSizeOrThrow } from '../../graphql/pagination';
+import { addAmounts, safeAmountOrThrow, sumOrThrow } from '../billing/amount-range';
 import { UsageRecordEntity } from './usage-record.entity';
 import { UsageConnection, UsageFilter, UsageRecordType } from './usage-record.type';
 import { UsageRollupEntity } from './usage-rollup.entity';
@@ -82,8 +83,8 @@ export class UsageQueryService {
         .select('COALESCE(SUM(u.calls), 0)', 'calls')
         .where('u.workspaceId = :workspaceId', { workspaceId: filter.workspaceId })
         .andWhere('u.day >= :fromDay AND u.day < :toDay', wholeDays);
-      const row = await applyFilters(query, 'u', filter).getRawOne<{ calls: string | number }>();
-      total += Number(row?.calls ?? 0);
+      const row = await sumOrThrow(applyFilters(query, 'u', filter).getRawOne<{ calls: string | number }>());
+      total = safeAmountOrThrow(row?.calls);
     }
     if (partial.length > 0) {
       const { sql, parameters } = partialRangesCondition(partial, 'r.occurredAt');
@@ -92,7 +93,7 @@ export class UsageQueryService {
         .createQueryBuilder('r')
         .where('r.workspaceId = :workspaceId', { workspaceId: filter.workspaceId })
         .andWhere(sql, parameters);
-      total += await applyFilters(query, 'r', filter).getCount();
+      total = addAmounts(total, await applyFilters(query, 'r', filter).getCount());
     }
     return total;
   }

@@ -49,7 +49,8 @@ export class UsageRecordType {
   @Field({ description: 'the raw cost reported upstream was missing or implausible; billed per SPEC until settled' })
   flagged: boolean;
 
-  /** resolved to `actor` through a per-request loader */
+  /** also resolved to `actor` (the membership) through a per-request loader, for those who may read members */
+  @Field(() => ID, { nullable: true, description: 'readable by everyone who reads usage; actor (roles) is null for partner and service tokens' })
   actorUserId: string | null;
 
   /**

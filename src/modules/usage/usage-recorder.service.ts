@@ -11,6 +11,7 @@ import { canonicalUsdText, parseUsdToMicrosOrThrow } from '../billing/usd';
 import { TierPriceSchedule, TierPriceService } from '../tier-price/tier-price.service';
 import { WorkspaceEntity } from '../workspace/workspace.entity';
 import { ModelTier } from '../workspace/workspace.enums';
+import { MAX_RAW_COST_MICROS_PER_CALL, MAX_TOKENS_PER_CALL } from './call-limits';
 import { UsageRecordEntity } from './usage-record.entity';
 import { addToRollup } from './usage-rollup.repository';
 import { InferencePath, KeySource } from './usage.enums';
@@ -79,6 +80,18 @@ function validateOrThrow(call: InferenceCall, now: Date): void {
   }
 }
 
+function withinCallLimitsOrThrow(call: Pick<InferenceCall, 'inputTokens' | 'outputTokens'>, rawCostMicros: number): void {
+  for (const [name, value] of [
+    ['inputTokens', call.inputTokens],
+    ['outputTokens', call.outputTokens],
+  ] as const) {
+    if (value > MAX_TOKENS_PER_CALL) throw badUserInput(`${name} may be at most ${MAX_TOKENS_PER_CALL} per call`);
+  }
+  if (rawCostMicros > MAX_RAW_COST_MICROS_PER_CALL) {
+    throw badUserInput(`rawCostUsd may be at most ${MAX_RAW_COST_MICROS_PER_CALL / 1_000_000} USD per call`);
+  }
+}
+
 interface PendingCall {
   call: InferenceCall;
   hash: string;
@@ -109,7 +122,11 @@ export class UsageRecorderService implements UnsettledRecordings {
     private readonly prices: TierPriceService,
   ) {}
 
-  /** A call reported through recordInferenceCall: its raw cost is USD as decimal text, parsed exactly. */
+  /**
+   * A call reported through recordInferenceCall: its raw cost is USD as decimal text, parsed
+   * exactly. Values beyond one call's limits are refused here; the gateway, which cannot refuse
+   * a call already answered, records such calls its own way.
+   */
   recordReported(call: Omit<InferenceCall, 'rawCostMicros'> & { rawCostUsd: string }): Promise<UsageRecordEntity> {
     let rawCostMicros: number;
     try {
@@ -117,6 +134,7 @@ export class UsageRecorderService implements UnsettledRecordings {
     } catch {
       throw badUserInput('rawCostUsd must be a non-negative decimal number of US dollars, such as "0.000123"');
     }
+    withinCallLimitsOrThrow(call, rawCostMicros);
     return this.record({ ...call, rawCostMicros, rawCostUsd: canonicalUsdText(call.rawCostUsd) });
   }
 

@@ -28,9 +28,14 @@ export class UsageRecordResolver {
     return UsageRecordType.from(await ctx.services.usageSettlement.settle(id, rawCostUsd), ctx.auth.isPlatformAdmin);
   }
 
+  /**
+   * Whether someone is a member, and with which role, is for those who may read the workspace's
+   * members. A partner token sees who acted (`actorUserId`) and nothing more; the inference
+   * runtime, which may name any user id in recordInferenceCall, learns nothing about memberships.
+   */
   @FieldResolver(() => MemberType, { nullable: true, description: 'the member on whose behalf the call ran, if any' })
   async actor(@Root() record: UsageRecordType, @Ctx() ctx: GraphQLContext): Promise<MemberType | null> {
-    if (!record.actorUserId) return null;
+    if (!record.actorUserId || !(await ctx.auth.can('read', 'Member', record.workspaceId))) return null;
     const member = await ctx.loaders.memberByWorkspaceAndUser.load(`${record.workspaceId}\u0000${record.actorUserId}`);
     return member ? MemberType.from(member) : null;
   }

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import type { Membership } from '../../auth/ability.factory';
 import type { RequestContext } from '../../request-context';
+import { supportsRowLocks } from '../../db/data-source';
 import { TransactionRunner } from '../../db/transaction-runner';
-import { badUserInput, notFound } from '../../graphql/app-error';
+import { AppError, badUserInput, notFound } from '../../graphql/app-error';
+import { ErrorCode } from '../../graphql/error-code';
+import { AuditAction } from '../audit/audit-action.enum';
+import type { AuditService } from '../audit/audit.service';
 import { ByokFallback } from '../inference-key/inference-key.enums';
 import { MemberEntity } from './member.entity';
 import type { PlanChangeHook } from './plan-change.hook';
@@ -9,11 +15,37 @@ import { WorkspaceEntity } from './workspace.entity';
 import { MemberRole, ModelTier, Plan } from './workspace.enums';
 import { lockWorkspaceOrThrow } from './workspace.lock';
 
+const lastOwner = () => new AppError(ErrorCode.LAST_OWNER, 'A workspace keeps at least one OWNER: make another member OWNER first');
+
+/**
+ * A member row, read under the workspace's lock (which every member change takes first) and, on
+ * MySQL, locked itself: what it says is what the last committed change left.
+ */
+function memberQuery(manager: EntityManager, workspaceId: string) {
+  const query = manager.getRepository(MemberEntity).createQueryBuilder('m').where('m.workspaceId = :workspaceId', { workspaceId });
+  if (supportsRowLocks(manager.connection)) query.setLock('pessimistic_write');
+  return query;
+}
+
+function findMember(manager: EntityManager, workspaceId: string, userId: string): Promise<MemberEntity | null> {
+  return memberQuery(manager, workspaceId).andWhere('m.userId = :userId', { userId }).getOne();
+}
+
+/** LAST_OWNER unless an OWNER other than `userId` stays. */
+async function anotherOwnerOrThrow(manager: EntityManager, workspaceId: string, userId: string): Promise<void> {
+  const others = await memberQuery(manager, workspaceId)
+    .andWhere('m.role = :owner', { owner: MemberRole.OWNER })
+    .andWhere('m.userId <> :userId', { userId })
+    .getCount();
+  if (others === 0) throw lastOwner();
+}
+
 export class WorkspaceService {
   private readonly listeners: Array<(workspaceId: string) => void> = [];
 
   constructor(
     private readonly transactions: TransactionRunner,
+    private readonly audit: AuditService,
     private readonly planChangeHooks: PlanChangeHook[],
   ) {}
 
@@ -66,40 +98,101 @@ export class WorkspaceService {
     });
   }
 
-  /** What the gateway does when OpenRouter refuses the workspace's key. */
-  async setByokFallback(ctx: RequestContext, workspaceId: string, fallback: ByokFallback): Promise<WorkspaceEntity> {
-    const workspace = await this.getOrThrow(ctx, workspaceId);
-    await this.transactions.manager.update(WorkspaceEntity, { id: workspaceId }, { byokFallback: fallback });
-    this.notify(workspaceId);
-    ctx.log.info({ workspaceId, fallback }, 'byok fallback changed');
-    return Object.assign(workspace, { byokFallback: fallback });
+  /** What the gateway does when OpenRouter refuses the workspace's key. A change is audited. */
+  setByokFallback(ctx: RequestContext, workspaceId: string, fallback: ByokFallback): Promise<WorkspaceEntity> {
+    return this.transactions.run(async (manager, unit) => {
+      const workspace = await lockWorkspaceOrThrow(manager, workspaceId);
+      const from = workspace.byokFallback;
+      if (from === fallback) return workspace;
+      await manager.update(WorkspaceEntity, { id: workspaceId }, { byokFallback: fallback });
+      await this.audit.record(manager, {
+        workspaceId,
+        action: AuditAction.BYOK_FALLBACK_CHANGED,
+        actorUserId: ctx.auth.userId ?? null,
+        maskedHint: null,
+        detail: `BYOK fallback changed from ${from} to ${fallback}`,
+      });
+      unit.afterCommit(() => {
+        this.notify(workspaceId);
+        ctx.log.info({ workspaceId, fallback }, 'byok fallback changed');
+      });
+      return Object.assign(workspace, { byokFallback: fallback });
+    });
   }
 
-  /** Adds the user, or changes the role of an existing member. */
-  async addMember(ctx: RequestContext, workspaceId: string, userId: string, role: MemberRole): Promise<MemberEntity> {
+  /**
+   * Adds the user, or changes the role of an existing member. The hierarchy (SPEC.md, "The
+   * domain") is checked on the roles involved, as read under the workspace's lock: the caller must
+   * be allowed to assign the new role and, for a change, the member's current one. Then a change
+   * that would leave no OWNER is LAST_OWNER.
+   */
+  addMember(ctx: RequestContext, workspaceId: string, userId: string, role: MemberRole): Promise<MemberEntity> {
     const trimmed = userId.trim();
     if (trimmed.length === 0) throw badUserInput('userId must not be blank');
     return this.transactions.run(async (manager, unit) => {
       await lockWorkspaceOrThrow(manager, workspaceId);
-      unit.afterCommit(() => this.notify(workspaceId));
-      const existing = await manager.findOne(MemberEntity, { where: { workspaceId, userId: trimmed } });
+      const caller = await this.callerMembership(ctx, manager, workspaceId);
+      const existing = await findMember(manager, workspaceId, trimmed);
+      ctx.auth.authorizeAs(caller, 'assign', 'MemberRole', workspaceId, role);
+      if (existing) ctx.auth.authorizeAs(caller, 'assign', 'MemberRole', workspaceId, existing.role);
+      if (existing?.role === role) return existing;
+      const audited = { workspaceId, actorUserId: ctx.auth.userId ?? null, maskedHint: null, targetUserId: trimmed, toRole: role };
       if (existing) {
+        if (existing.role === MemberRole.OWNER) await anotherOwnerOrThrow(manager, workspaceId, trimmed);
         await manager.update(MemberEntity, { workspaceId, userId: trimmed }, { role });
+        await this.audit.record(manager, { ...audited, action: AuditAction.MEMBER_ROLE_CHANGED, fromRole: existing.role });
+        unit.afterCommit(() => {
+          this.notify(workspaceId);
+          ctx.log.info({ workspaceId, fromRole: existing.role, toRole: role }, 'member role changed');
+        });
         return Object.assign(existing, { role });
       }
       const member = Object.assign(new MemberEntity(), { workspaceId, userId: trimmed, role, createdAt: new Date() });
       await manager.insert(MemberEntity, member);
-      ctx.log.info({ workspaceId, role }, 'member added');
+      await this.audit.record(manager, { ...audited, action: AuditAction.MEMBER_ADDED });
+      unit.afterCommit(() => {
+        this.notify(workspaceId);
+        ctx.log.info({ workspaceId, role }, 'member added');
+      });
       return member;
     });
   }
 
-  /** True when a membership was removed; false when there was none. */
-  async removeMember(ctx: RequestContext, workspaceId: string, userId: string): Promise<boolean> {
-    await this.getOrThrow(ctx, workspaceId);
-    const result = await this.transactions.manager.delete(MemberEntity, { workspaceId, userId });
-    this.notify(workspaceId);
-    return (result.affected ?? 0) > 0;
+  /**
+   * True when a membership was removed; false when there was none. Removing a member takes the
+   * right to assign their role; removing the last OWNER is LAST_OWNER.
+   */
+  removeMember(ctx: RequestContext, workspaceId: string, userId: string): Promise<boolean> {
+    return this.transactions.run(async (manager, unit) => {
+      await lockWorkspaceOrThrow(manager, workspaceId);
+      const caller = await this.callerMembership(ctx, manager, workspaceId);
+      const existing = await findMember(manager, workspaceId, userId);
+      if (!existing) return false;
+      ctx.auth.authorizeAs(caller, 'assign', 'MemberRole', workspaceId, existing.role);
+      if (existing.role === MemberRole.OWNER) await anotherOwnerOrThrow(manager, workspaceId, userId);
+      await manager.delete(MemberEntity, { workspaceId, userId });
+      await this.audit.record(manager, {
+        workspaceId,
+        action: AuditAction.MEMBER_REMOVED,
+        actorUserId: ctx.auth.userId ?? null,
+        maskedHint: null,
+        targetUserId: userId,
+        fromRole: existing.role,
+      });
+      unit.afterCommit(() => {
+        this.notify(workspaceId);
+        ctx.log.info({ workspaceId, role: existing.role }, 'member removed');
+      });
+      return true;
+    });
+  }
+
+  /** The caller's membership as the transaction sees it, after the workspace's lock. */
+  private async callerMembership(ctx: RequestContext, manager: EntityManager, workspaceId: string): Promise<Membership | null> {
+    const callerId = ctx.auth.userId;
+    if (callerId === undefined) return null;
+    const member = await findMember(manager, workspaceId, callerId);
+    return member ? { workspaceId, role: member.role } : null;
   }
 
   membershipsOf(userId: string): Promise<MemberEntity[]> {
