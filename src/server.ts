@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpServer, IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
@@ -15,10 +15,10 @@ import { createLoaders } from './graphql/loaders';
 import { requestPoliciesPlugin } from './graphql/plugins';
 import { buildAppSchema } from './graphql/schema';
 import { graphqlCorsPolicy, PREFLIGHT_PROVING_HEADERS } from './http/cors.policy';
+import { frontDoor, refuseTunnels, sendJson } from './http/front-door';
 import { graphqlHandler } from './http/graphql-handler';
-import { GraphqlIde, prefersHtml } from './http/graphql-ide.page';
-import { requestIdOf } from './http/request-id';
-import { lazyChild } from './logging/logger';
+import { GraphqlIde, IDE_ASSET_PREFIX, prefersHtml } from './http/graphql-ide.page';
+import { Exchange, RouteTable } from './http/route-table';
 import { METRICS_PATH, MetricsListener } from './metrics/metrics-endpoint';
 import { setUpMetrics, watchServices } from './metrics/metrics.setup';
 import type { TenantSecretsCipher } from './modules/secrets/cipher';
@@ -43,13 +43,6 @@ export interface RunningServer {
 }
 
 const SHUTDOWN_GRACE_MS = 10_000;
-
-/** The routes beside GraphQL, for a 405 that names the method to use. */
-const ALLOWED_METHODS: Partial<Record<string, string>> = { '/healthz': 'GET', '/readyz': 'GET', '/v1/chat/completions': 'POST' };
-
-function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-}
 
 /** A database that takes longer than this to answer the probe is as good as unreachable. */
 const READINESS_TIMEOUT_MS = 2_000;
@@ -114,6 +107,7 @@ function createApollo(config: AppConfig, schema: Awaited<ReturnType<typeof build
 /** Builds the HTTP app (GraphQL, health, readiness) around an initialised, migrated DataSource. */
 export async function createServer(deps: ServerDependencies): Promise<{ httpServer: Server; services: AppServices; listen(port: number, host?: string): Promise<RunningServer> }> {
   const { config, dataSource, cipher, logger } = deps;
+  const limits = config.httpLimits;
   const services = createServices(config, dataSource, cipher, logger);
   await services.invalidationBus.start(services.dropCachedWorkspace);
   services.spool.start();
@@ -135,65 +129,87 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
     return new RequestGraphQLContext(requestId, log, auth, loaders, services);
   };
 
-  const inFlight = new Set<Promise<void>>();
-  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    const started = process.hrtime.bigint();
-    const requestId = requestIdOf(request);
-    const log = lazyChild(logger, { requestId });
-    response.setHeader('x-request-id', requestId);
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    observability?.metrics.http.track(request, response, url.pathname);
-    if (logger.isLevelEnabled('info')) response.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      log().info({ method: request.method, path: url.pathname, status: response.statusCode, ms }, 'request');
-    });
-    try {
-      if (url.pathname === '/healthz' && request.method === 'GET') return sendJson(response, 200, { status: 'ok' });
-      if (url.pathname === '/readyz' && request.method === 'GET') {
+  const graphql = graphqlHandler(apollo);
+  const serveGraphql = async ({ request, response, target, requestId, log }: Exchange): Promise<void> => {
+    if (cors.apply(request, response) === 'preflight-answered') return;
+    if (prefersHtml(request)) return ide.servePage(response);
+    const bounds = { maxBodyBytes: limits.authenticatedBodyBytes, jsonMaxDepth: limits.jsonMaxDepth };
+    await graphql(request, response, target, bounds, () => contextFor(request, requestId, log));
+  };
+
+  const routes = new RouteTable([
+    { path: '/healthz', methods: ['GET'], handle: ({ response }) => sendJson(response, 200, { status: 'ok' }) },
+    {
+      path: '/readyz',
+      methods: ['GET'],
+      handle: async ({ response }) => {
         const { ready, detail } = await readiness(dataSource);
         const redis = services.invalidationBus.state;
-        return sendJson(response, ready ? 200 : 503, {
+        sendJson(response, ready ? 200 : 503, {
           status: ready ? 'ready' : 'not ready',
           ...detail,
           redis: redis === 'down' ? 'down (secrets cache relies on its TTL)' : redis,
           spooledFiles: services.spool.pendingFiles().length,
           unrecordableFiles: services.spool.unrecordableFiles().length,
         });
-      }
-      if (url.pathname === '/v1/chat/completions' && request.method === 'POST') {
-        return await services.gateway.handle(request, response, log, requestId);
-      }
-      if (url.pathname === '/graphql' || url.pathname === '/') {
-        if (cors.apply(request, response) === 'preflight-answered') return;
-        if (prefersHtml(request)) return ide.servePage(response);
-        return await graphqlHandler(apollo, (req) => contextFor(req, requestId, log))(request, response, url);
-      }
-      if (await ide.serveAsset(url.pathname, request, response)) return;
-      if (url.pathname === METRICS_PATH && observability?.endpoint.onMainPort) return await observability.endpoint.serve(request, response);
-      const allowed = ALLOWED_METHODS[url.pathname];
-      if (allowed) {
-        response.setHeader('allow', allowed);
-        return sendJson(response, 405, { error: `method not allowed: use ${allowed}` });
-      }
-      sendJson(response, 404, { error: 'not found' });
-    } catch (error) {
-      log().error({ err: { name: (error as Error)?.name, message: (error as Error)?.message } }, 'unhandled request error');
-      if (!response.headersSent) sendJson(response, 500, { error: 'internal server error', requestId });
-      else response.destroy();
-    }
-  };
+      },
+    },
+    {
+      path: '/v1/chat/completions',
+      methods: ['POST'],
+      longRunning: true,
+      handle: ({ request, response, log, requestId }) => services.gateway.handle(request, response, log, requestId),
+    },
+    ...['/graphql', '/'].map((path) => ({ path, handle: serveGraphql })),
+    {
+      path: IDE_ASSET_PREFIX,
+      prefix: true,
+      methods: ['GET', 'HEAD'],
+      handle: async ({ request, response, target }: Exchange) => {
+        if (!(await ide.serveAsset(target.pathname, request, response))) sendJson(response, 404, { error: 'not found' });
+      },
+    },
+    ...(observability?.endpoint.onMainPort ? [{ path: METRICS_PATH, handle: ({ request, response }: Exchange) => observability.endpoint.serve(request, response) }] : []),
+  ]);
 
-  let stopping = false;
-  const httpServer = createHttpServer((request, response) => {
-    // httpServer.close() only drops connections idle at that moment: a keep-alive connection whose
-    // answer finishes later would hold stop() open until the grace period forced it.
-    response.once('finish', () => {
-      if (stopping) httpServer.closeIdleConnections();
-    });
-    const done = handle(request, response).finally(() => inFlight.delete(done));
-    inFlight.add(done);
+  const handle = frontDoor({
+    routes,
+    logger,
+    requestTimeoutMs: limits.requestTimeoutMs,
+    longRunningReceiveTimeoutMs: Math.max(limits.requestTimeoutMs, config.openrouterTimeoutMs),
+    observe: ({ request, response, target, log }) => {
+      const started = process.hrtime.bigint();
+      observability?.metrics.http.track(request, response, target.pathname);
+      if (logger.isLevelEnabled('info')) response.on('finish', () => {
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        log().info({ method: request.method, path: target.pathname, status: response.statusCode, ms }, 'request');
+      });
+    },
   });
-  httpServer.keepAliveTimeout = 65_000;
+
+  const inFlight = new Set<Promise<void>>();
+  let stopping = false;
+  const httpServer = createHttpServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      // Node's own bound on receiving a request, behind the front door's per-route deadlines.
+      requestTimeout: Math.max(limits.headersTimeoutMs, limits.requestTimeoutMs, config.openrouterTimeoutMs),
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // Node checks the two timeouts above on this period (30 s by default), which would let a slow client overstay them.
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 4))),
+    },
+    (request, response) => {
+      // httpServer.close() only drops connections idle at that moment: a keep-alive connection whose
+      // answer finishes later would hold stop() open until the grace period forced it.
+      response.once('finish', () => {
+        if (stopping) httpServer.closeIdleConnections();
+      });
+      const done = handle(request, response).finally(() => inFlight.delete(done));
+      inFlight.add(done);
+    },
+  );
+  httpServer.maxConnections = limits.maxConnections;
+  refuseTunnels(httpServer);
 
   const listen = async (port: number, host = '0.0.0.0'): Promise<RunningServer> => {
     const metricsListener: MetricsListener | undefined =

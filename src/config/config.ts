@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import { DEFAULT_HTTP_LIMITS, HTTP_LIMIT_VARIABLES, HttpLimits } from './http-limits';
 
 export type NodeEnv = 'production' | 'development' | 'test';
 
@@ -38,6 +39,12 @@ export interface AppConfig {
   metricsPort?: number;
   /** the address the metrics port binds to */
   metricsHost: string;
+  /** bounds on the work of any request (SPEC.md "Hostile input") */
+  httpLimits: HttpLimits;
+  /** when set, a user JWT must carry exactly this `iss` */
+  jwtIssuer?: string;
+  /** when set, a user JWT's `aud` must name it */
+  jwtAudience?: string;
 }
 
 export class ConfigError extends Error {
@@ -58,6 +65,7 @@ export interface LoadedConfig {
 
 const MIN_SECRET_LENGTH = 32;
 const DEV_SECRETS_FILE = 'dev-secrets.json';
+const NODE_ENVS: NodeEnv[] = ['development', 'test', 'production'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 type Env = Record<string, string | undefined>;
@@ -82,6 +90,12 @@ function parseInteger(env: Env, name: string, fallback: number, min: number, max
     throw new ConfigError(name, `must be an integer from ${min} to ${max}`);
   }
   return Number(value);
+}
+
+function parseHttpLimits(env: Env): HttpLimits {
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS };
+  for (const [field, name, min, max] of HTTP_LIMIT_VARIABLES) limits[field] = parseInteger(env, name, DEFAULT_HTTP_LIMITS[field], min, max);
+  return limits;
 }
 
 function parseUrl(env: Env, name: string, protocols: string[], fallback?: string): string | undefined {
@@ -166,7 +180,9 @@ function requireStrongSecret(name: string, value: string | undefined): string {
 export function loadConfig(env: Env = process.env): LoadedConfig {
   const notices: string[] = [];
   const rawEnv = nonEmpty(env, 'NODE_ENV') ?? 'development';
-  const nodeEnv: NodeEnv = rawEnv === 'production' || rawEnv === 'test' ? rawEnv : 'development';
+  // A typo such as "prod" would otherwise run production traffic with development's generated secrets.
+  if (!NODE_ENVS.includes(rawEnv as NodeEnv)) throw new ConfigError('NODE_ENV', `must be one of ${NODE_ENVS.join(', ')}`);
+  const nodeEnv = rawEnv as NodeEnv;
   const dataDir = resolve(nonEmpty(env, 'DATA_DIR') ?? './data');
 
   let secretsPhrase = env.SECRETS_PHRASE || undefined;
@@ -221,6 +237,9 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     metricsToken,
     metricsPort,
     metricsHost,
+    httpLimits: parseHttpLimits(env),
+    jwtIssuer: nonEmpty(env, 'JWT_ISSUER'),
+    jwtAudience: nonEmpty(env, 'JWT_AUDIENCE'),
   };
   return { config, notices };
 }

@@ -16,3 +16,26 @@ export function rawRequestLine(base: URL, requestLine: string, timeoutMs = 10_00
     socket.on('error', reject);
   });
 }
+
+/**
+ * Sends `bytes` exactly as given (nothing added) and resolves with what the server answered by the
+ * time it closed the connection, or by `timeoutMs` (then with what came so far).
+ */
+export function rawExchange(base: URL, bytes: string | Buffer, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolveAnswer) => {
+    const socket = connect(Number(base.port), base.hostname);
+    const chunks: Buffer[] = [];
+    const finish = () => resolveAnswer(Buffer.concat(chunks).toString('latin1'));
+    socket.setTimeout(timeoutMs, () => socket.destroy());
+    socket.on('connect', () => socket.write(bytes));
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('close', finish);
+    socket.on('error', () => undefined);
+  });
+}
+
+/** The status code of the first response in a raw answer, or undefined when there is none. */
+export function statusOf(answer: string): number | undefined {
+  const match = /^HTTP\/1\.[01] (\d{3})/.exec(answer);
+  return match ? Number(match[1]) : undefined;
+}
