@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, IncomingMessage, Server } from 'node:http';
+import { createServer as createHttpServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
@@ -8,6 +8,7 @@ import type { DataSource } from 'typeorm';
 import { AuthContext } from './auth/auth-context';
 import { Authenticator } from './auth/authenticator';
 import { JwtCodec } from './auth/jwt';
+import type { Principal } from './auth/principal';
 import type { AppConfig } from './config/config';
 import { GraphQLContext, RequestGraphQLContext } from './graphql/context';
 import { formatErrorFor } from './graphql/format-error';
@@ -16,8 +17,9 @@ import { requestPoliciesPlugin } from './graphql/plugins';
 import { buildAppSchema } from './graphql/schema';
 import { graphqlCorsPolicy, PREFLIGHT_PROVING_HEADERS } from './http/cors.policy';
 import { frontDoor, refuseTunnels, sendJson } from './http/front-door';
-import { graphqlHandler } from './http/graphql-handler';
+import { graphqlHandler, refuseRateLimited } from './http/graphql-handler';
 import { GraphqlIde, IDE_ASSET_PREFIX, prefersHtml } from './http/graphql-ide.page';
+import { ConcurrencyLimiter, concurrencyKeyOf } from './http/principal-concurrency';
 import { Exchange, RouteTable } from './http/route-table';
 import { METRICS_PATH, MetricsListener } from './metrics/metrics-endpoint';
 import { setUpMetrics, watchServices } from './metrics/metrics.setup';
@@ -119,8 +121,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   const apollo = createApollo(config, await buildAppSchema(), observability ? [observability.metrics.graphql.plugin()] : []);
   await apollo.start();
 
-  const contextFor = async (request: IncomingMessage, requestId: string, log: () => Logger): Promise<GraphQLContext> => {
-    const principal = await authenticator.principalOf(request.headers.authorization);
+  const contextFor = (principal: Principal, requestId: string, log: () => Logger): GraphQLContext => {
     const loaders = createLoaders(dataSource, principal.kind === 'user' ? principal.userId : undefined, services.accessCache);
     const auth = new AuthContext(principal, {
       all: (userId) => services.workspaces.membershipsOf(userId),
@@ -130,11 +131,22 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   };
 
   const graphql = graphqlHandler(apollo);
+  const concurrency = new ConcurrencyLimiter(limits.graphqlConcurrentPerPrincipal);
+  // The caller is known from the headers before a byte of the body is read: the body cap, and the
+  // slot that bounds what one caller holds in memory at once, depend on who it is.
   const serveGraphql = async ({ request, response, target, requestId, log }: Exchange): Promise<void> => {
     if (cors.apply(request, response) === 'preflight-answered') return;
     if (prefersHtml(request)) return ide.servePage(response);
-    const bounds = { maxBodyBytes: limits.authenticatedBodyBytes, jsonMaxDepth: limits.jsonMaxDepth };
-    await graphql(request, response, target, bounds, () => contextFor(request, requestId, log));
+    const principal = await authenticator.principalOf(request.headers.authorization);
+    const release = concurrency.tryAcquire(concurrencyKeyOf(principal, request));
+    if (!release) return refuseRateLimited(response, limits.graphqlConcurrentPerPrincipal);
+    try {
+      const authenticated = principal.kind !== 'anonymous' && principal.kind !== 'invalid';
+      const bounds = { maxBodyBytes: authenticated ? limits.authenticatedBodyBytes : limits.anonymousBodyBytes, jsonMaxDepth: limits.jsonMaxDepth };
+      await graphql(request, response, target, bounds, async () => contextFor(principal, requestId, log));
+    } finally {
+      release();
+    }
   };
 
   const routes = new RouteTable([

@@ -15,14 +15,18 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
 /** A socket that is answered and closed; the grace lets the answer reach a client still sending. */
 const CLOSE_GRACE_MS = 1_000;
 
+/**
+ * The request is destroyed too: once answered, Node no longer ends it when its socket closes, and
+ * a handler still reading its body would wait for good.
+ */
 function answerAndClose(response: ServerResponse, status: number, body: unknown): void {
-  const socket = response.req.socket;
-  if (response.headersSent) {
-    socket.destroy();
-    return;
-  }
+  const close = () => {
+    response.req.destroy();
+    response.req.socket.destroy();
+  };
+  if (response.headersSent) return close();
   sendJson(response, status, body, { connection: 'close' });
-  setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+  setTimeout(close, CLOSE_GRACE_MS).unref();
 }
 
 export interface FrontDoorOptions {

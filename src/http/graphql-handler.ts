@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import type { GraphQLContext } from '../graphql/context';
+import { ErrorCode } from '../graphql/error-code';
 import { jsonDepthExceeds } from './json-depth';
 import { readBody, BodyTooLargeError } from './read-body';
 import type { RequestTarget } from './request-target';
@@ -22,6 +23,13 @@ function headerMapOf(request: IncomingMessage): HeaderMap {
 
 function refuse(response: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
   response.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] }));
+}
+
+/** 429 with the GraphQL error shape, so clients read `extensions.code` as for any other refusal. */
+export function refuseRateLimited(response: ServerResponse, max: number): void {
+  const message = `More than ${max} GraphQL requests of this caller in progress at once; retry when one has finished`;
+  // Its body is never read: the connection closes rather than drain it.
+  response.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1', connection: 'close' }).end(JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.RATE_LIMITED } }] }));
 }
 
 /** GET carries `variables` and `extensions` as JSON in the query string: the same depth bound applies. */

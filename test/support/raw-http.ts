@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connect, Socket } from 'node:net';
 
 /**
  * Sends one request exactly as written (request line as given, then `Host` and `Connection: close`)
@@ -38,4 +38,30 @@ export function rawExchange(base: URL, bytes: string | Buffer, timeoutMs = 10_00
 export function statusOf(answer: string): number | undefined {
   const match = /^HTTP\/1\.[01] (\d{3})/.exec(answer);
   return match ? Number(match[1]) : undefined;
+}
+
+/** An open connection whose every byte the test decides, and what the server sent on it. */
+export interface HeldConnection {
+  socket: Socket;
+  /** what the server sent so far */
+  answer(): string;
+  /** resolves once the server (or anyone) closed the connection, with what it sent */
+  closed: Promise<string>;
+}
+
+/** Opens a connection and sends `bytes` (perhaps nothing), then holds it open. */
+export function holdConnection(base: URL, bytes = ''): Promise<HeldConnection> {
+  return new Promise((resolveHeld, reject) => {
+    const socket = connect(Number(base.port), base.hostname);
+    const chunks: Buffer[] = [];
+    const answer = () => Buffer.concat(chunks).toString('latin1');
+    const closed = new Promise<string>((resolveClosed) => socket.on('close', () => resolveClosed(answer())));
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('error', () => undefined);
+    socket.once('connect', () => {
+      if (bytes !== '') socket.write(bytes);
+      resolveHeld({ socket, answer, closed });
+    });
+    socket.once('error', reject);
+  });
 }
