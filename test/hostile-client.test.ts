@@ -129,6 +129,10 @@ describe('bounded work before authentication', () => {
     const answer = await request(t.url).post('/graphql').set('content-type', 'application/json').set(token ? { authorization: `Bearer ${token}` } : {}).send(body);
     expect(answer.status).toBeLessThan(500);
     expect(answer.body.errors?.[0]?.extensions?.code).toMatch(/BAD_USER_INPUT|UNAUTHENTICATED/);
+    expect(answer.text).not.toContain(MARK);
+    expect(answer.body.errors.map((error: { message: string }) => error.message)).toEqual(
+      expect.arrayContaining(['Variable "$w" got an invalid value; expected "ID!".', 'Variable "$first" got an invalid value; expected "Int".']),
+    );
     expect(t.logs.text).not.toContain(MARK);
   });
 
