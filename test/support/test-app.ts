@@ -76,7 +76,7 @@ export async function startTestApp(options: { overrides?: Partial<AppConfig>; db
   const logs = new LogCapture();
   const cipher = await cipherFor(config.secretsPhrase, config.secretsPhrasePrevious);
   const app = await startApp(config, createLogger(config.logLevel, logs), { host: '127.0.0.1', cipher });
-  const jwt = new JwtCodec(config.jwtSecret);
+  const jwt = new JwtCodec(config.jwtSecret, { issuer: config.jwtIssuer, audience: config.jwtAudience });
   const ownsDb = options.db === undefined;
   return {
     app,
