@@ -179,6 +179,15 @@ describe('bounded work before authentication', () => {
     await expectAlive(t);
   });
 
+  it('logs a client that goes away mid-body at info, not as an error', async () => {
+    const held = await holdConnection(new URL(t.url), graphqlPost('', { 'content-length': '1000', 'x-request-id': 'went-away-1' }) + '{"query":');
+    held.socket.destroy();
+    const lineOf = () => t.logs.lines.map((line) => JSON.parse(line)).find((entry) => entry.requestId === 'went-away-1' && entry.msg === 'client went away');
+    for (let attempt = 0; attempt < 100 && !lineOf(); attempt++) await new Promise((resolveWait) => setTimeout(resolveWait, 20));
+    expect(lineOf()?.level).toBe(30);
+    expect(t.logs.lines.filter((line) => line.includes('went-away-1') && line.includes('"level":50'))).toEqual([]);
+  });
+
   it('answers the 33rd concurrent GraphQL request of one principal 429 RATE_LIMITED, and serves others meanwhile', async () => {
     const base = new URL(t.url);
     const body = JSON.stringify({ query: '{ viewer { userId } }' });

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import { ensurePrivateDirectory } from '../db/private-files';
 import { DEFAULT_HTTP_LIMITS, HTTP_LIMIT_VARIABLES, HttpLimits } from './http-limits';
 
 export type NodeEnv = 'production' | 'development' | 'test';
@@ -154,7 +155,7 @@ function loadOrGenerateDevSecrets(dataDir: string, names: string[], notices: str
   const generated = names.filter((name) => !stored[name]);
   if (generated.length > 0) {
     for (const name of generated) stored[name] = randomBytes(32).toString('base64url');
-    mkdirSync(dataDir, { recursive: true });
+    ensurePrivateDirectory(dataDir);
     writeFileSync(file, JSON.stringify(stored, null, 2), { mode: 0o600 });
     chmodSync(file, 0o600);
     notices.push(`development mode: generated ${generated.join(', ')} into ${file} (mode 0600); set them in production`);
