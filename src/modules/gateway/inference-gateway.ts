@@ -7,6 +7,7 @@ import { AppError } from '../../graphql/app-error';
 import { ErrorCode } from '../../graphql/error-code';
 import { BodyTooLargeError, readBody } from '../../http/read-body';
 import { lazyChild } from '../../logging/logger';
+import { GatewayCallOutcome, GatewayMetrics, NO_GATEWAY_METRICS } from '../../metrics/gateway.metrics';
 import { ByokFallback, KeyStatus } from '../inference-key/inference-key.enums';
 import { UsageRecordEntity } from '../usage/usage-record.entity';
 import type { InferenceCall, UsageRecorderService } from '../usage/usage-recorder.service';
@@ -110,7 +111,18 @@ export interface GatewayDependencies {
   health: KeyHealthService;
 }
 
+/** What the metrics learn of one call as it goes. */
+interface CallMeter {
+  /** the X-Inference-Path as sent: the metrics count anything else as INVALID */
+  path: string;
+  keySource: KeySource | 'NONE';
+  outcome: GatewayCallOutcome;
+  /** time spent waiting on OpenRouter, over every attempt (a fallback makes two) */
+  upstreamNs: bigint;
+}
+
 interface CallContext {
+  meter: CallMeter;
   requestId: string;
   workspace: WorkspaceEntity;
   path: InferencePath;
@@ -131,25 +143,54 @@ export class InferenceGateway {
   private readonly inFlight = new Set<string>();
 
   private readonly serviceToken: SecretMatcher | undefined;
+  private metrics: GatewayMetrics = NO_GATEWAY_METRICS;
 
   constructor(private readonly deps: GatewayDependencies) {
     this.serviceToken = deps.serviceToken === undefined ? undefined : new SecretMatcher(deps.serviceToken);
   }
 
+  /** Metrics are set up after the services: until then, and when they are off, nothing is counted. */
+  reportTo(metrics: GatewayMetrics): void {
+    this.metrics = metrics;
+  }
+
   /** `generatedRequestId` is this request's log id: the idempotency key when X-Request-Id is absent. */
   async handle(request: IncomingMessage, response: ServerResponse, log: () => Logger, generatedRequestId: string): Promise<void> {
+    const started = process.hrtime.bigint();
+    const pathHeader = request.headers['x-inference-path'];
+    const meter: CallMeter = { path: typeof pathHeader === 'string' ? pathHeader.trim() : '', keySource: 'NONE', outcome: 'refused', upstreamNs: 0n };
+    // The caller's wait ends with the answer; recording it afterwards is not part of it.
+    let answeredAt: bigint | undefined;
+    response.once('close', () => {
+      answeredAt = process.hrtime.bigint();
+    });
     try {
-      await this.serve(request, response, log, generatedRequestId);
+      await this.serve(request, response, log, generatedRequestId, meter);
     } catch (error) {
-      if (error instanceof GatewayError) return sendError(response, error.status, error.code, error.message, error.headers);
-      if (error instanceof UpstreamError) return sendError(response, error.httpStatus, error.kind === 'timeout' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNREACHABLE', `${error.message}; nothing was billed. Retry later.`);
-      if (isKeyUnavailable(error)) {
-        return sendError(response, 503, ErrorCode.KEY_UNAVAILABLE, "The workspace's stored OpenRouter key cannot be read; no call was made. A billing manager should replace the key.");
-      }
-      if (error instanceof PlatformKeyMissingError) return sendError(response, 503, 'PLATFORM_KEY_MISSING', 'The platform OpenRouter key is not configured.');
-      log().error({ err: { name: (error as Error)?.name, message: (error as Error)?.message } }, 'gateway error');
-      sendError(response, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
+      if (error instanceof UpstreamError) meter.outcome = error.kind === 'timeout' ? 'upstream_timeout' : 'upstream_unreachable';
+      this.sendFailure(response, error, log);
+    } finally {
+      const totalNs = (answeredAt ?? process.hrtime.bigint()) - started;
+      const wentUpstream = meter.keySource !== 'NONE';
+      this.metrics.callFinished({
+        path: meter.path,
+        keySource: meter.keySource,
+        outcome: meter.outcome,
+        addedSeconds: Number(totalNs - meter.upstreamNs) / 1e9,
+        upstreamSeconds: wentUpstream ? Number(meter.upstreamNs) / 1e9 : undefined,
+      });
     }
+  }
+
+  private sendFailure(response: ServerResponse, error: unknown, log: () => Logger): void {
+    if (error instanceof GatewayError) return sendError(response, error.status, error.code, error.message, error.headers);
+    if (error instanceof UpstreamError) return sendError(response, error.httpStatus, error.kind === 'timeout' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNREACHABLE', `${error.message}; nothing was billed. Retry later.`);
+    if (isKeyUnavailable(error)) {
+      return sendError(response, 503, ErrorCode.KEY_UNAVAILABLE, "The workspace's stored OpenRouter key cannot be read; no call was made. A billing manager should replace the key.");
+    }
+    if (error instanceof PlatformKeyMissingError) return sendError(response, 503, 'PLATFORM_KEY_MISSING', 'The platform OpenRouter key is not configured.');
+    log().error({ err: { name: (error as Error)?.name, message: (error as Error)?.message } }, 'gateway error');
+    sendError(response, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
   }
 
   /** Closes the upstream connection pool. */
@@ -157,7 +198,7 @@ export class InferenceGateway {
     return this.deps.client.close();
   }
 
-  private async serve(request: IncomingMessage, response: ServerResponse, baseLog: () => Logger, generatedRequestId: string): Promise<void> {
+  private async serve(request: IncomingMessage, response: ServerResponse, baseLog: () => Logger, generatedRequestId: string, meter: CallMeter): Promise<void> {
     this.authenticateOrThrow(request);
     const given = header(request, 'x-request-id');
     if (given !== undefined && !REQUEST_ID.test(given)) throw new GatewayError(400, 'BAD_REQUEST', 'X-Request-Id must be 1 to 128 printable ASCII characters');
@@ -191,6 +232,7 @@ export class InferenceGateway {
     this.inFlight.add(claim);
     try {
       const call: CallContext = {
+        meter,
         requestId,
         workspace,
         path,
@@ -237,16 +279,30 @@ export class InferenceGateway {
   }
 
   private async attempt(call: CallContext, resolved: ResolvedKey, body: string, response: ServerResponse, mayFallBack: boolean): Promise<void> {
-    const upstream = await this.deps.client.chatCompletions(resolved.key, body, call.requestId);
-    if (upstream.status >= 200 && upstream.status < 300) return this.relaySuccess(call, resolved, upstream, response);
+    call.meter.keySource = resolved.source;
+    const sent = process.hrtime.bigint();
+    const upstreamDone = () => {
+      call.meter.upstreamNs += process.hrtime.bigint() - sent;
+    };
+    let upstream: UpstreamResponse;
+    try {
+      upstream = await this.deps.client.chatCompletions(resolved.key, body, call.requestId);
+    } catch (error) {
+      upstreamDone();
+      throw error;
+    }
+    if (upstream.status >= 200 && upstream.status < 300) return this.relaySuccess(call, resolved, upstream, response, upstreamDone);
 
     const errorBody = scrub((await readAll(upstream.body).catch(() => Buffer.alloc(0))).toString('utf8'), resolved.key);
+    upstreamDone();
     const refusal = resolved.source === KeySource.BYOK ? keyRefusalOf(upstream.status, errorBody) : undefined;
     if (!refusal) {
+      call.meter.outcome = 'answered';
       response.writeHead(upstream.status, { ...this.relayedHeaders(upstream), 'x-key-source': resolved.source });
       response.end(errorBody);
       return;
     }
+    call.meter.outcome = 'key_rejected';
     call.log().warn({ status: upstream.status, keyStatus: refusal.keyStatus }, "OpenRouter refused the workspace's key");
     await this.deps.health.mark(call.workspace.id, resolved.rowUpdatedAt, refusal.keyStatus);
     if (mayFallBack && call.workspace.byokFallback === ByokFallback.PLATFORM) {
@@ -268,7 +324,7 @@ export class InferenceGateway {
    * Relays the answer as it arrives and records the call once the upstream has completed it. A
    * client that goes away mid-stream stops receiving, not the reading: the call is still recorded.
    */
-  private async relaySuccess(call: CallContext, resolved: ResolvedKey, upstream: UpstreamResponse, response: ServerResponse): Promise<void> {
+  private async relaySuccess(call: CallContext, resolved: ResolvedKey, upstream: UpstreamResponse, response: ServerResponse, upstreamDone: () => void): Promise<void> {
     // The status line goes out with the first byte relayed: until then an upstream failure can
     // still be answered as a 502/504 rather than a connection cut under a 200.
     const writeHead = () => {
@@ -295,12 +351,16 @@ export class InferenceGateway {
         }
       }
     } catch (error) {
+      upstreamDone();
       const failure = upstreamErrorOf(error);
       call.log().warn({ reason: failure.message }, 'upstream broke off mid-answer: nothing recorded');
       if (!response.headersSent) throw failure;
+      call.meter.outcome = 'interrupted';
       response.destroy();
       return;
     }
+    upstreamDone();
+    call.meter.outcome = clientGone ? 'interrupted' : 'answered';
     let usage;
     let model: string | undefined;
     if (streaming) {
