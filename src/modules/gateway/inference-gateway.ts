@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
@@ -17,6 +18,7 @@ import { ModelTier } from '../workspace/workspace.enums';
 import { GatewayKeyResolver, isKeyUnavailable, PlatformKeyMissingError, ResolvedKey } from './gateway-key.resolver';
 import { KeyHealthService } from './key-health.service';
 import { OpenRouterClient, UpstreamError, UpstreamResponse, upstreamErrorOf } from './openrouter.client';
+import { KeptAnswer, RecentAnswers } from './recent-answers';
 import { SseUsageTap, usageFrom } from './upstream-usage';
 import type { JournalEntry, UsageSpool } from './usage-spool';
 
@@ -26,6 +28,23 @@ const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 const WORKSPACE_ID = /^[0-9A-Za-z-]{1,36}$/;
 /** Beyond this, a record that has not reached the database goes to the spool instead. */
 const RECORD_TIMEOUT_MS = 5_000;
+/** A retry of a finished non-streaming call within this long gets its answer again (SPEC.md, "The usage ledger"). */
+const KEPT_ANSWER_MS = 60_000;
+/** Memory for kept answers: at ~2 KB an answer, the last 60 s of ~8,000 calls. */
+const KEPT_ANSWER_BYTES = 16 * 1024 * 1024;
+/** Errors that come out the same however often they are retried: SDKs honour `x-should-retry: false`. */
+const PERMANENT_STATUSES: ReadonlySet<number> = new Set([400, 401, 404, 409, 413, 422]);
+const PERMANENT_CODES: ReadonlySet<string> = new Set([
+  ErrorCode.KEY_UNAVAILABLE,
+  'PLATFORM_KEY_MISSING',
+  'BUDGET_EXCEEDED',
+  'BYOK_KEY_INVALID',
+  'BYOK_OUT_OF_CREDITS',
+  'BYOK_LIMIT_EXCEEDED',
+]);
+/** Errors that a later attempt may not meet: they say when to try again. */
+const TRANSIENT_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
+const RETRY_AFTER_SECONDS = '1';
 const RELAYED_HEADERS = ['content-type', 'cache-control', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'];
 
 class GatewayError extends Error {
@@ -34,9 +53,31 @@ class GatewayError extends Error {
     readonly code: string,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** more fields of the error object, for the caller's code */
+    readonly details: Record<string, string> = {},
   ) {
     super(message);
   }
+}
+
+function requestIdUsed(requestId: string, recordId: string | undefined): GatewayError {
+  const record = recordId === undefined ? 'a recorded call' : `usage record ${recordId}`;
+  return new GatewayError(409, 'REQUEST_ID_USED', `X-Request-Id ${requestId} was already used for ${record}; a new call needs a new X-Request-Id.`, {}, recordId === undefined ? {} : { recordId });
+}
+
+function requestInProgress(requestId: string): GatewayError {
+  return new GatewayError(
+    409,
+    'REQUEST_IN_PROGRESS',
+    `X-Request-Id ${requestId} is in progress on this worker and a streamed call cannot be answered twice; a new call needs a new X-Request-Id.`,
+  );
+}
+
+/** `x-should-retry: false` on permanent errors, `Retry-After` on transient ones, unless the upstream said when. */
+function retryAdvice(status: number, code: string | undefined, given: Record<string, string> = {}): Record<string, string> {
+  if (PERMANENT_STATUSES.has(status) || (code !== undefined && PERMANENT_CODES.has(code))) return { 'x-should-retry': 'false' };
+  if (TRANSIENT_STATUSES.has(status) && given['retry-after'] === undefined) return { 'retry-after': RETRY_AFTER_SECONDS };
+  return {};
 }
 
 /** What OpenRouter's refusal of a workspace's key means, and what the member can do about it. */
@@ -71,13 +112,13 @@ function keyRefusalOf(status: number, body: string): KeyRefusal | undefined {
   return undefined;
 }
 
-function sendError(response: ServerResponse, status: number, code: string, message: string, extraHeaders: Record<string, string> = {}): void {
+function sendError(response: ServerResponse, status: number, code: string, message: string, extraHeaders: Record<string, string> = {}, details: Record<string, string> = {}): void {
   if (response.headersSent) {
     response.destroy();
     return;
   }
-  response.writeHead(status, { 'content-type': 'application/json', ...extraHeaders });
-  response.end(JSON.stringify({ error: { code, message } }));
+  response.writeHead(status, { 'content-type': 'application/json', ...retryAdvice(status, code, extraHeaders), ...extraHeaders });
+  response.end(JSON.stringify({ error: { code, message, ...details } }));
 }
 
 function header(request: IncomingMessage, name: string): string | undefined {
@@ -121,9 +162,23 @@ interface CallMeter {
   upstreamNs: bigint;
 }
 
+/** A call between its claim and its end, which a retry of it waits for. */
+interface ClaimedCall {
+  bodyHash: string;
+  streaming: boolean;
+  /** resolves once the answer is kept for retries, or the call is over */
+  done: Promise<void>;
+}
+
 interface CallContext {
   meter: CallMeter;
   requestId: string;
+  claim: string;
+  bodyHash: string;
+  /** X-Request-Id was given: a retry may come, so a non-streaming answer is kept for it */
+  retryable: boolean;
+  /** wakes the retries waiting for this call once its answer is kept */
+  answerKept: () => void;
   workspace: WorkspaceEntity;
   path: InferencePath;
   tier: ModelTier;
@@ -139,8 +194,9 @@ interface CallContext {
  * service: it goes upstream in a header and nowhere else.
  */
 export class InferenceGateway {
-  /** (workspace, request id) pairs being served by this worker, so a concurrent duplicate is refused before it reaches OpenRouter */
-  private readonly inFlight = new Set<string>();
+  /** (workspace, request id) pairs being served by this worker: a concurrent duplicate never reaches OpenRouter */
+  private readonly inFlight = new Map<string, ClaimedCall>();
+  private readonly recentAnswers = new RecentAnswers(KEPT_ANSWER_MS, KEPT_ANSWER_BYTES);
 
   private readonly serviceToken: SecretMatcher | undefined;
   private metrics: GatewayMetrics = NO_GATEWAY_METRICS;
@@ -183,7 +239,7 @@ export class InferenceGateway {
   }
 
   private sendFailure(response: ServerResponse, error: unknown, log: () => Logger): void {
-    if (error instanceof GatewayError) return sendError(response, error.status, error.code, error.message, error.headers);
+    if (error instanceof GatewayError) return sendError(response, error.status, error.code, error.message, error.headers, error.details);
     if (error instanceof UpstreamError) return sendError(response, error.httpStatus, error.kind === 'timeout' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNREACHABLE', `${error.message}; nothing was billed. Retry later.`);
     if (isKeyUnavailable(error)) {
       return sendError(response, 503, ErrorCode.KEY_UNAVAILABLE, "The workspace's stored OpenRouter key cannot be read; no call was made. A billing manager should replace the key.");
@@ -214,26 +270,54 @@ export class InferenceGateway {
     const actorUserId = header(request, 'x-actor-user-id') ?? null;
     if (actorUserId !== null && actorUserId.length > 191) throw new GatewayError(400, 'BAD_REQUEST', 'X-Actor-User-Id is too long');
 
-    const payload = await this.readPayloadOrThrow(request);
-    // Both lookups at once, the workspace usually from this worker's copy. An id the gateway
-    // generated just now cannot have been used, so it is not looked up at all.
-    const [workspace, used] = await Promise.all([
-      this.deps.workspaceRows.get(workspaceId, () => this.deps.dataSource.getRepository(WorkspaceEntity).findOne({ where: { id: workspaceId } })),
-      given === undefined ? false : this.deps.dataSource.getRepository(UsageRecordEntity).exists({ where: { workspaceId, requestId } }),
-    ]).catch((error: Error) => {
-      // Without these answers the call is not made: a used request id would be spent upstream twice.
-      baseLog().warn({ reason: error.message }, 'database unavailable: gateway call refused before OpenRouter');
-      throw new GatewayError(503, 'DATABASE_UNAVAILABLE', 'The usage database cannot be reached, so no call was made and nothing was billed. Retry shortly.', { 'retry-after': '1' });
-    });
-    if (!workspace) throw new GatewayError(404, 'NOT_FOUND', 'Workspace not found');
-    if (used) throw new GatewayError(409, ErrorCode.CONFLICT, `X-Request-Id ${requestId} was already used for a recorded call`);
+    const { payload, bodyHash } = await this.readPayloadOrThrow(request);
+    const streaming = payload.stream === true;
     const claim = `${workspaceId}\u0000${requestId}`;
-    if (this.inFlight.has(claim)) throw new GatewayError(409, ErrorCode.CONFLICT, `X-Request-Id ${requestId} is already in progress`);
-    this.inFlight.add(claim);
+    let workspace: WorkspaceEntity;
+    for (;;) {
+      // A retry of a call this worker answered lately, or is answering now, gets that answer.
+      const kept = given === undefined ? undefined : this.recentAnswers.get(claim);
+      if (kept) {
+        if (kept.bodyHash !== bodyHash) throw requestIdUsed(requestId, kept.recordId);
+        meter.keySource = kept.keySource;
+        meter.outcome = 'answered';
+        response.writeHead(kept.status, { ...kept.headers, 'x-request-id': requestId });
+        response.end(kept.body);
+        return;
+      }
+      const running = this.inFlight.get(claim);
+      if (running) {
+        if (streaming || running.streaming || running.bodyHash !== bodyHash) throw requestInProgress(requestId);
+        await running.done;
+        continue;
+      }
+      // Both lookups at once, the workspace usually from this worker's copy. An id the gateway
+      // generated just now cannot have been used, so it is not looked up at all.
+      const [row, usedBy] = await Promise.all([
+        this.deps.workspaceRows.get(workspaceId, () => this.deps.dataSource.getRepository(WorkspaceEntity).findOne({ where: { id: workspaceId } })),
+        given === undefined ? null : this.deps.dataSource.getRepository(UsageRecordEntity).findOne({ where: { workspaceId, requestId }, select: { id: true } }),
+      ]).catch((error: Error) => {
+        // Without these answers the call is not made: a used request id would be spent upstream twice.
+        baseLog().warn({ reason: error.message }, 'database unavailable: gateway call refused before OpenRouter');
+        throw new GatewayError(503, 'DATABASE_UNAVAILABLE', 'The usage database cannot be reached, so no call was made and nothing was billed. Retry shortly.', { 'retry-after': '1' });
+      });
+      // Another request with this id may have been claimed meanwhile: it is met at the top.
+      if (this.inFlight.has(claim) || (given !== undefined && this.recentAnswers.get(claim))) continue;
+      if (!row) throw new GatewayError(404, 'NOT_FOUND', 'Workspace not found');
+      if (usedBy) throw requestIdUsed(requestId, usedBy.id);
+      workspace = row;
+      break;
+    }
+    let release!: () => void;
+    this.inFlight.set(claim, { bodyHash, streaming, done: new Promise<void>((resolveDone) => (release = resolveDone)) });
     try {
       const call: CallContext = {
         meter,
         requestId,
+        claim,
+        bodyHash,
+        retryable: given !== undefined,
+        answerKept: release,
         workspace,
         path,
         tier: tier ?? workspace.defaultTier,
@@ -248,6 +332,7 @@ export class InferenceGateway {
       await this.attempt(call, resolved, body, response, true);
     } finally {
       this.inFlight.delete(claim);
+      release();
     }
   }
 
@@ -258,7 +343,7 @@ export class InferenceGateway {
     }
   }
 
-  private async readPayloadOrThrow(request: IncomingMessage): Promise<Record<string, unknown>> {
+  private async readPayloadOrThrow(request: IncomingMessage): Promise<{ payload: Record<string, unknown>; bodyHash: string }> {
     let raw: Buffer;
     try {
       raw = await readBody(request, MAX_BODY_BYTES);
@@ -275,7 +360,7 @@ export class InferenceGateway {
     if (!payload || typeof payload !== 'object' || Array.isArray(payload) || typeof (payload as { model?: unknown }).model !== 'string') {
       throw new GatewayError(400, 'BAD_REQUEST', 'Request body must be a chat completions request with a model');
     }
-    return payload as Record<string, unknown>;
+    return { payload: payload as Record<string, unknown>, bodyHash: createHash('sha256').update(raw).digest('base64') };
   }
 
   private async attempt(call: CallContext, resolved: ResolvedKey, body: string, response: ServerResponse, mayFallBack: boolean): Promise<void> {
@@ -298,7 +383,8 @@ export class InferenceGateway {
     const refusal = resolved.source === KeySource.BYOK ? keyRefusalOf(upstream.status, errorBody) : undefined;
     if (!refusal) {
       call.meter.outcome = 'answered';
-      response.writeHead(upstream.status, { ...this.relayedHeaders(upstream), 'x-key-source': resolved.source });
+      const headers = this.relayedHeaders(upstream);
+      response.writeHead(upstream.status, { ...retryAdvice(upstream.status, undefined, headers), ...headers, 'x-key-source': resolved.source });
       response.end(errorBody);
       return;
     }
@@ -396,12 +482,19 @@ export class InferenceGateway {
     // is written the X-Request-Id stays claimed, reads of usage on this worker wait for it, and a
     // graceful shutdown waits for it.
     const entry = this.journalOrLog(call, completed);
+    let kept: KeptAnswer | undefined;
+    if (!streaming && call.retryable) {
+      kept = { bodyHash: call.bodyHash, status: upstream.status, headers: { ...this.relayedHeaders(upstream), 'x-key-source': resolved.source }, body: chunks[0], keySource: resolved.source };
+      this.recentAnswers.put(call.claim, kept);
+      call.answerKept();
+    }
     if (!clientGone) {
       writeHead();
       if (streaming) response.end();
       else response.end(chunks[0]);
     }
-    await this.record(call, completed, entry);
+    const recordId = await this.record(call, completed, entry);
+    if (kept) kept.recordId = recordId;
   }
 
   private journalOrLog(call: CallContext, completed: InferenceCall): JournalEntry | undefined {
@@ -414,14 +507,18 @@ export class InferenceGateway {
   }
 
   /** Into the database; when it cannot take the call now (or within 5 s), the journal replays it. */
-  private async record(call: CallContext, completed: InferenceCall, entry: JournalEntry | undefined): Promise<void> {
+  /** The record's id, when it was written within the time allowed. */
+  private async record(call: CallContext, completed: InferenceCall, entry: JournalEntry | undefined): Promise<string | undefined> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolveTimeout) => {
       timer = setTimeout(() => resolveTimeout('timeout'), RECORD_TIMEOUT_MS);
     });
     let reachedDatabase = false;
+    let recordId: string | undefined;
     try {
-      reachedDatabase = (await Promise.race([this.deps.recorder.record(completed), timeout])) !== 'timeout';
+      const written = await Promise.race([this.deps.recorder.record(completed), timeout]);
+      reachedDatabase = written !== 'timeout';
+      if (written !== 'timeout') recordId = written.id;
     } catch (error) {
       // A refusal (a CONFLICT, say) is final: replaying the call would be refused the same way.
       reachedDatabase = error instanceof AppError;
@@ -430,6 +527,7 @@ export class InferenceGateway {
       clearTimeout(timer);
     }
     if (entry) this.deps.spool.settle(entry, completed, reachedDatabase);
+    return recordId;
   }
 }
 
