@@ -78,6 +78,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     recorder: usageRecorder,
     spool,
     health: keyHealth,
+    maxConcurrentPerWorkspace: config.gatewayMaxConcurrentPerWorkspace,
   });
   return {
     transactions,

@@ -54,6 +54,7 @@ describe('loadConfig', () => {
         secretsCacheTtlMs: 120_000,
         openrouterBaseUrl: 'https://openrouter.ai/api/v1',
         logLevel: 'info',
+        gatewayMaxConcurrentPerWorkspace: 64,
       });
       expect(notices).toEqual([]);
     });
@@ -194,6 +195,8 @@ describe('loadConfig', () => {
       ['METRICS_PORT', '4000'],
       ['METRICS_HOST', 'not a host'],
       ['METRICS_HOST', 'http://127.0.0.1'],
+      ['GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', '0'],
+      ['GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', 'many'],
     ])('%s=%s', (variable, value) => {
       const env = production({ [variable]: value });
       const error = configErrorFor(env);
@@ -220,6 +223,7 @@ describe('loadConfig', () => {
       ['METRICS_HOST', '0.0.0.0', { metricsHost: '0.0.0.0' }],
       ['METRICS_HOST', '::1', { metricsHost: '::1' }],
       ['METRICS_HOST', 'metrics.internal', { metricsHost: 'metrics.internal' }],
+      ['GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', '8', { gatewayMaxConcurrentPerWorkspace: 8 }],
     ])('while accepting %s=%s', (variable, value, expected) => {
       const loaded: LoadedConfig = loadConfig(production({ [variable]: value }));
       expect(loaded.config).toMatchObject(expected);

@@ -82,7 +82,7 @@ describe('gateway retries', () => {
     expect(refused).toBeInstanceOf(OpenAI.APIError);
     const apiError = refused as InstanceType<typeof OpenAI.APIError>;
     expect(apiError.status).toBe(409);
-    expect(apiError.headers.get('x-should-retry')).toBe('false');
+    expect(apiError.headers?.get('x-should-retry')).toBe('false');
     expect(JSON.stringify(apiError.error)).toContain('REQUEST_ID_USED');
     expect(JSON.stringify(apiError.error)).toContain(record.id);
     expect(attempts).toHaveLength(2);

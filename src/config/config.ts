@@ -38,6 +38,8 @@ export interface AppConfig {
   metricsPort?: number;
   /** the address the metrics port binds to */
   metricsHost: string;
+  /** gateway calls one workspace may have in flight on one worker; beyond, 429 CONCURRENCY_LIMIT */
+  gatewayMaxConcurrentPerWorkspace: number;
 }
 
 export class ConfigError extends Error {
@@ -221,6 +223,7 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     metricsToken,
     metricsPort,
     metricsHost,
+    gatewayMaxConcurrentPerWorkspace: parseInteger(env, 'GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', 64, 1, 100_000),
   };
   return { config, notices };
 }

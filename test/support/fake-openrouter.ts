@@ -98,6 +98,8 @@ export interface ChatCompletionAnswer extends CommonAnswer {
   content?: string;
   /** default: the model the request asked for */
   model?: string;
+  /** leave `model` out of the answer (some providers' stream chunks carry none) */
+  omitModel?: boolean;
   /** merged over DEFAULT_USAGE; null: the answer carries no usage at all */
   usage?: Partial<UsageObject> | null;
   /** stream or not whatever the request asked (default: the request's `stream` flag) */
@@ -304,7 +306,7 @@ export class FakeOpenRouter {
     const model = answer.model ?? (typeof asked.model === 'string' ? asked.model : 'openai/gpt-4o-mini');
     const content = answer.content ?? 'Hello from the fake.';
     const usage = answer.usage === null ? undefined : { ...DEFAULT_USAGE, ...answer.usage };
-    const envelope = { id: `gen-fake-${this.requests.length}`, provider: 'Fake', model, created: Math.floor(Date.now() / 1000) };
+    const envelope = { id: `gen-fake-${this.requests.length}`, provider: 'Fake', ...(answer.omitModel ? {} : { model }), created: Math.floor(Date.now() / 1000) };
     if (!(answer.stream ?? asked.stream === true)) {
       const body = answer.body ?? {
         ...envelope,

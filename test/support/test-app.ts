@@ -60,6 +60,7 @@ export function testConfig(db: Pick<TestDatabase, 'databaseUrl' | 'dataDir'>, ov
     migrateOnStart: true,
     corsOrigins: [],
     metricsHost: '127.0.0.1',
+    gatewayMaxConcurrentPerWorkspace: 64,
     ...overrides,
   };
 }

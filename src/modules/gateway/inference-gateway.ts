@@ -150,6 +150,8 @@ export interface GatewayDependencies {
   recorder: UsageRecorderService;
   spool: UsageSpool;
   health: KeyHealthService;
+  /** calls of one workspace in flight on this worker at most (SPEC.md: GATEWAY_MAX_CONCURRENT_PER_WORKSPACE) */
+  maxConcurrentPerWorkspace: number;
 }
 
 /** What the metrics learn of one call as it goes. */
@@ -175,10 +177,14 @@ interface CallContext {
   requestId: string;
   claim: string;
   bodyHash: string;
+  /** the request body's `model` */
+  requestedModel: string;
   /** X-Request-Id was given: a retry may come, so a non-streaming answer is kept for it */
   retryable: boolean;
   /** wakes the retries waiting for this call once its answer is kept */
   answerKept: () => void;
+  /** the call no longer counts against its workspace's concurrency: its answer is out, only the record remains */
+  freeSlot: () => void;
   workspace: WorkspaceEntity;
   path: InferencePath;
   tier: ModelTier;
@@ -197,6 +203,8 @@ export class InferenceGateway {
   /** (workspace, request id) pairs being served by this worker: a concurrent duplicate never reaches OpenRouter */
   private readonly inFlight = new Map<string, ClaimedCall>();
   private readonly recentAnswers = new RecentAnswers(KEPT_ANSWER_MS, KEPT_ANSWER_BYTES);
+  /** calls in flight per workspace, so that one workspace's burst cannot take every connection upstream */
+  private readonly perWorkspace = new Map<string, number>();
 
   private readonly serviceToken: SecretMatcher | undefined;
   private metrics: GatewayMetrics = NO_GATEWAY_METRICS;
@@ -308,6 +316,24 @@ export class InferenceGateway {
       workspace = row;
       break;
     }
+    const running = this.perWorkspace.get(workspaceId) ?? 0;
+    if (running >= this.deps.maxConcurrentPerWorkspace) {
+      throw new GatewayError(
+        429,
+        'CONCURRENCY_LIMIT',
+        `This workspace already has ${running} gateway calls in progress on this worker, the most allowed; nothing was sent upstream. Retry shortly.`,
+        { 'retry-after': RETRY_AFTER_SECONDS },
+      );
+    }
+    this.perWorkspace.set(workspaceId, running + 1);
+    let slotFreed = false;
+    const freeSlot = () => {
+      if (slotFreed) return;
+      slotFreed = true;
+      const left = (this.perWorkspace.get(workspaceId) ?? 1) - 1;
+      if (left > 0) this.perWorkspace.set(workspaceId, left);
+      else this.perWorkspace.delete(workspaceId);
+    };
     let release!: () => void;
     this.inFlight.set(claim, { bodyHash, streaming, done: new Promise<void>((resolveDone) => (release = resolveDone)) });
     try {
@@ -317,7 +343,9 @@ export class InferenceGateway {
         claim,
         bodyHash,
         retryable: given !== undefined,
+        requestedModel: payload.model as string,
         answerKept: release,
+        freeSlot,
         workspace,
         path,
         tier: tier ?? workspace.defaultTier,
@@ -333,6 +361,7 @@ export class InferenceGateway {
     } finally {
       this.inFlight.delete(claim);
       release();
+      freeSlot();
     }
   }
 
@@ -413,10 +442,12 @@ export class InferenceGateway {
   private async relaySuccess(call: CallContext, resolved: ResolvedKey, upstream: UpstreamResponse, response: ServerResponse, upstreamDone: () => void): Promise<void> {
     // The status line goes out with the first byte relayed: until then an upstream failure can
     // still be answered as a 502/504 rather than a connection cut under a 200.
-    const writeHead = () => {
-      if (!response.headersSent) response.writeHead(upstream.status, { ...this.relayedHeaders(upstream), 'x-key-source': resolved.source });
-    };
     const streaming = String(upstream.headers['content-type'] ?? '').includes('text/event-stream');
+    // A proxy in front (nginx) would otherwise hold the events back and release them in bursts.
+    const streamHeaders: Record<string, string> = streaming ? { 'x-accel-buffering': 'no' } : {};
+    const writeHead = () => {
+      if (!response.headersSent) response.writeHead(upstream.status, { ...this.relayedHeaders(upstream), ...streamHeaders, 'x-key-source': resolved.source });
+    };
     const tap = new SseUsageTap();
     const chunks: Buffer[] = [];
     let clientGone = false;
@@ -468,7 +499,8 @@ export class InferenceGateway {
       requestId: call.requestId,
       workspaceId: call.workspace.id,
       path: call.path,
-      model: (model ?? 'unknown').slice(0, 200),
+      // Some providers' chunks carry no model: the one the request named is the best known then.
+      model: (model || call.requestedModel || 'unknown').slice(0, 200),
       tier: call.tier,
       keySource: resolved.source,
       inputTokens: usage.inputTokens,
@@ -493,6 +525,7 @@ export class InferenceGateway {
       if (streaming) response.end();
       else response.end(chunks[0]);
     }
+    call.freeSlot();
     const recordId = await this.record(call, completed, entry);
     if (kept) kept.recordId = recordId;
   }
