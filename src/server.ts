@@ -45,7 +45,7 @@ export interface RunningServer {
 const SHUTDOWN_GRACE_MS = 10_000;
 
 /** The routes beside GraphQL, for a 405 that names the method to use. */
-const ALLOWED_METHODS: Partial<Record<string, string>> = { '/healthz': 'GET', '/readyz': 'GET', '/v1/chat/completions': 'POST' };
+const ALLOWED_METHODS: Partial<Record<string, string>> = { '/healthz': 'GET', '/readyz': 'GET', '/v1/chat/completions': 'POST', '/v1/embeddings': 'POST' };
 
 function sendJson(response: ServerResponse, status: number, body: unknown): void {
   response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -162,6 +162,9 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
       }
       if (url.pathname === '/v1/chat/completions' && request.method === 'POST') {
         return await services.gateway.handle(request, response, log, requestId);
+      }
+      if (url.pathname === '/v1/embeddings' && request.method === 'POST') {
+        return await services.gateway.handle(request, response, log, requestId, 'embeddings');
       }
       if (url.pathname === '/graphql' || url.pathname === '/') {
         if (cors.apply(request, response) === 'preflight-answered') return;

@@ -1,5 +1,9 @@
+import { Plan } from '../src/modules/workspace/workspace.enums';
 import { CHAT_BODY, callGateway, openGateway, readAnswer, recordFor } from './support/gateway-client';
-import { byokWorkspace, freshRequestId, GatewayWorld, startGatewayWorld } from './support/gateway-setup';
+import { byokWorkspace, freshRequestId, GatewayWorld, startGatewayWorld, tierPrice } from './support/gateway-setup';
+import { seedWorkspace } from './support/fixtures';
+import { findLeak } from './support/leak-search';
+import { TEST_SERVICE_TOKEN } from './support/test-app';
 
 /** More of OpenRouter's behaviour, as the gateway meets it: streams, fairness between workspaces. */
 describe('gateway and OpenRouter', () => {
@@ -8,6 +12,67 @@ describe('gateway and OpenRouter', () => {
     world = await startGatewayWorld({ gatewayMaxConcurrentPerWorkspace: 2 });
   });
   afterAll(() => world.close());
+
+  /** POST /v1/embeddings as the inference runtime sends it. */
+  async function embed(workspaceId: string, path: string, requestId: string, body: unknown = { model: 'openai/text-embedding-3-small', input: ['first', 'second'] }) {
+    const answer = await fetch(`${world.t.url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_SERVICE_TOKEN}`, 'content-type': 'application/json', 'x-workspace-id': workspaceId, 'x-inference-path': path, 'x-request-id': requestId },
+      body: JSON.stringify(body),
+    });
+    const text = await answer.text();
+    return { status: answer.status, headers: answer.headers, text, json: JSON.parse(text) as Record<string, any> };
+  }
+
+  it("relays embeddings on the workspace's key for user paths and records them, tokens and cost from the answer's usage", async () => {
+    const ws = await byokWorkspace(world.t);
+    world.fake.embeddings({ usage: { prompt_tokens: 40, total_tokens: 40, cost: 0.00002 } }, { key: ws.key });
+    const requestId = freshRequestId('embed-byok');
+    const answer = await embed(ws.id, 'SEMANTIC_SEARCH', requestId);
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('x-key-source')).toBe('BYOK');
+    expect(answer.json.data).toHaveLength(2);
+    expect(findLeak(answer.text, ws.key)).toBeUndefined();
+    const upstream = world.fake.requestsTo('POST', '/embeddings').at(-1)!;
+    expect(upstream.bearer).toBe(ws.key);
+    expect(upstream.body).toEqual({ model: 'openai/text-embedding-3-small', input: ['first', 'second'] });
+    const record = await recordFor(world.t, ws.id, requestId);
+    expect(record).toMatchObject({ path: 'SEMANTIC_SEARCH', keySource: 'BYOK', model: 'openai/text-embedding-3-small', inputTokens: 40, outputTokens: 0, rawCostMicros: 20, flagged: false });
+    expect(record.billedMicros).toBe(Math.max(0, tierPrice(record.tier, 40, 0) - 20));
+    // the same id and body again: the kept answer, not a second call
+    expect((await embed(ws.id, 'SEMANTIC_SEARCH', requestId)).text).toBe(answer.text);
+    expect(world.fake.requestsTo('POST', '/embeddings').filter((request) => request.headers['x-request-id'] === requestId)).toHaveLength(1);
+  });
+
+  it('relays embeddings on the platform key for background paths and for workspaces without a key', async () => {
+    const ws = await byokWorkspace(world.t);
+    const pro = await seedWorkspace(world.t, Plan.PRO, 'Pro');
+    for (const [workspaceId, path] of [
+      [ws.id, 'MENTION_EMBEDDING_CACHE'],
+      [pro.id, 'SEMANTIC_SEARCH'],
+    ]) {
+      const requestId = freshRequestId('embed-platform');
+      const answer = await embed(workspaceId, path, requestId, { model: 'openai/text-embedding-3-small', input: 'one' });
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('x-key-source')).toBe('PLATFORM');
+      expect(world.fake.requestsTo('POST', '/embeddings').at(-1)!.bearer).toBe(world.platformKey);
+      const record = await recordFor(world.t, workspaceId, requestId);
+      expect(record).toMatchObject({ path, keySource: 'PLATFORM', inputTokens: 8, outputTokens: 0 });
+      expect(record.billedMicros).toBe(tierPrice(record.tier, 8, 0));
+    }
+  });
+
+  it('refuses an embeddings body without a model or an input, before OpenRouter', async () => {
+    const ws = await byokWorkspace(world.t);
+    const before = world.fake.requestsTo('POST', '/embeddings').length;
+    for (const body of [{ input: 'x' }, { model: 'openai/text-embedding-3-small' }]) {
+      const answer = await embed(ws.id, 'SEMANTIC_SEARCH', freshRequestId('embed-bad'), body);
+      expect(answer.status).toBe(400);
+      expect(answer.json.error.code).toBe('BAD_REQUEST');
+      expect(answer.headers.get('x-should-retry')).toBe('false');
+    }
+    expect(world.fake.requestsTo('POST', '/embeddings')).toHaveLength(before);
+  });
 
   it('streams carry X-Accel-Buffering: no, and a stream whose chunks name no model is recorded under the model asked for', async () => {
     const ws = await byokWorkspace(world.t);

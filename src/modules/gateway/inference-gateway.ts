@@ -17,7 +17,7 @@ import { WorkspaceEntity } from '../workspace/workspace.entity';
 import { ModelTier } from '../workspace/workspace.enums';
 import { GatewayKeyResolver, isKeyUnavailable, PlatformKeyMissingError, ResolvedKey } from './gateway-key.resolver';
 import { KeyHealthService } from './key-health.service';
-import { OpenRouterClient, UpstreamError, UpstreamResponse, upstreamErrorOf } from './openrouter.client';
+import { OpenRouterClient, UpstreamEndpoint, UpstreamError, UpstreamResponse, upstreamErrorOf } from './openrouter.client';
 import { KeptAnswer, RecentAnswers } from './recent-answers';
 import { SseUsageTap, usageFrom } from './upstream-usage';
 import type { JournalEntry, UsageSpool } from './usage-spool';
@@ -179,6 +179,7 @@ interface CallContext {
   bodyHash: string;
   /** the request body's `model` */
   requestedModel: string;
+  endpoint: UpstreamEndpoint;
   /** X-Request-Id was given: a retry may come, so a non-streaming answer is kept for it */
   retryable: boolean;
   /** wakes the retries waiting for this call once its answer is kept */
@@ -218,8 +219,11 @@ export class InferenceGateway {
     this.metrics = metrics;
   }
 
-  /** `generatedRequestId` is this request's log id: the idempotency key when X-Request-Id is absent. */
-  async handle(request: IncomingMessage, response: ServerResponse, log: () => Logger, generatedRequestId: string): Promise<void> {
+  /**
+   * `generatedRequestId` is this request's log id: the idempotency key when X-Request-Id is absent.
+   * `endpoint`: POST /v1/chat/completions or /v1/embeddings, relayed to OpenRouter's of that name.
+   */
+  async handle(request: IncomingMessage, response: ServerResponse, log: () => Logger, generatedRequestId: string, endpoint: UpstreamEndpoint = 'chat/completions'): Promise<void> {
     const started = process.hrtime.bigint();
     const pathHeader = request.headers['x-inference-path'];
     const meter: CallMeter = { path: typeof pathHeader === 'string' ? pathHeader.trim() : '', keySource: 'NONE', outcome: 'refused', upstreamNs: 0n };
@@ -229,7 +233,7 @@ export class InferenceGateway {
       answeredAt = process.hrtime.bigint();
     });
     try {
-      await this.serve(request, response, log, generatedRequestId, meter);
+      await this.serve(request, response, log, generatedRequestId, meter, endpoint);
     } catch (error) {
       if (error instanceof UpstreamError) meter.outcome = error.kind === 'timeout' ? 'upstream_timeout' : 'upstream_unreachable';
       this.sendFailure(response, error, log);
@@ -262,7 +266,14 @@ export class InferenceGateway {
     return this.deps.client.close();
   }
 
-  private async serve(request: IncomingMessage, response: ServerResponse, baseLog: () => Logger, generatedRequestId: string, meter: CallMeter): Promise<void> {
+  private async serve(
+    request: IncomingMessage,
+    response: ServerResponse,
+    baseLog: () => Logger,
+    generatedRequestId: string,
+    meter: CallMeter,
+    endpoint: UpstreamEndpoint,
+  ): Promise<void> {
     this.authenticateOrThrow(request);
     const given = header(request, 'x-request-id');
     if (given !== undefined && !REQUEST_ID.test(given)) throw new GatewayError(400, 'BAD_REQUEST', 'X-Request-Id must be 1 to 128 printable ASCII characters');
@@ -278,8 +289,8 @@ export class InferenceGateway {
     const actorUserId = header(request, 'x-actor-user-id') ?? null;
     if (actorUserId !== null && actorUserId.length > 191) throw new GatewayError(400, 'BAD_REQUEST', 'X-Actor-User-Id is too long');
 
-    const { payload, bodyHash } = await this.readPayloadOrThrow(request);
-    const streaming = payload.stream === true;
+    const { payload, bodyHash } = await this.readPayloadOrThrow(request, endpoint);
+    const streaming = endpoint === 'chat/completions' && payload.stream === true;
     const claim = `${workspaceId}\u0000${requestId}`;
     let workspace: WorkspaceEntity;
     for (;;) {
@@ -344,6 +355,7 @@ export class InferenceGateway {
         bodyHash,
         retryable: given !== undefined,
         requestedModel: payload.model as string,
+        endpoint,
         answerKept: release,
         freeSlot,
         workspace,
@@ -355,7 +367,8 @@ export class InferenceGateway {
       };
       response.setHeader('x-request-id', requestId);
       // Ask OpenRouter for usage accounting: cost and tokens come back in the final `usage` object.
-      const body = JSON.stringify({ ...payload, usage: { include: true } });
+      // Embeddings answers carry their usage (tokens and cost) unasked.
+      const body = endpoint === 'chat/completions' ? JSON.stringify({ ...payload, usage: { include: true } }) : JSON.stringify(payload);
       const resolved = await this.deps.keys.resolve(workspace, path);
       await this.attempt(call, resolved, body, response, true);
     } finally {
@@ -372,7 +385,7 @@ export class InferenceGateway {
     }
   }
 
-  private async readPayloadOrThrow(request: IncomingMessage): Promise<{ payload: Record<string, unknown>; bodyHash: string }> {
+  private async readPayloadOrThrow(request: IncomingMessage, endpoint: UpstreamEndpoint): Promise<{ payload: Record<string, unknown>; bodyHash: string }> {
     let raw: Buffer;
     try {
       raw = await readBody(request, MAX_BODY_BYTES);
@@ -387,7 +400,10 @@ export class InferenceGateway {
       throw new GatewayError(400, 'BAD_REQUEST', 'Request body must be JSON');
     }
     if (!payload || typeof payload !== 'object' || Array.isArray(payload) || typeof (payload as { model?: unknown }).model !== 'string') {
-      throw new GatewayError(400, 'BAD_REQUEST', 'Request body must be a chat completions request with a model');
+      throw new GatewayError(400, 'BAD_REQUEST', `Request body must be ${endpoint === 'embeddings' ? 'an embeddings' : 'a chat completions'} request with a model`);
+    }
+    if (endpoint === 'embeddings' && (payload as { input?: unknown }).input === undefined) {
+      throw new GatewayError(400, 'BAD_REQUEST', 'Request body must be an embeddings request with an input');
     }
     return { payload: payload as Record<string, unknown>, bodyHash: createHash('sha256').update(raw).digest('base64') };
   }
@@ -400,7 +416,7 @@ export class InferenceGateway {
     };
     let upstream: UpstreamResponse;
     try {
-      upstream = await this.deps.client.chatCompletions(resolved.key, body, call.requestId);
+      upstream = await this.deps.client.post(call.endpoint, resolved.key, body, call.requestId);
     } catch (error) {
       upstreamDone();
       throw error;
