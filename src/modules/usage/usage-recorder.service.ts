@@ -15,7 +15,7 @@ import { ModelTier } from '../workspace/workspace.enums';
 import { MAX_RAW_COST_MICROS_PER_CALL, MAX_TOKENS_PER_CALL } from './call-limits';
 import { UsageRecordEntity } from './usage-record.entity';
 import { addToRollup } from './usage-rollup.repository';
-import { InferencePath, KeySource } from './usage.enums';
+import { InferencePath, KeySource, UsageOutcome } from './usage.enums';
 
 /** What reads of usage wait on: calls of the workspace this worker is still writing. */
 export interface UnsettledRecordings {
@@ -41,6 +41,8 @@ export interface InferenceCall {
   rawCostUsd?: string;
   occurredAt?: Date;
   actorUserId?: string | null;
+  /** COMPLETED unless only the call's intent reached the journal */
+  outcome?: UsageOutcome;
 }
 
 const MAX_FUTURE_SKEW_MS = 5 * 60_000;
@@ -295,6 +297,7 @@ function billedRecord({ call, hash, now }: PendingCall, schedule: TierPriceSched
     actorUserId: call.actorUserId ?? null,
     flagged: call.rawCostMicros === null,
     settledAt: null,
+    outcome: call.outcome ?? UsageOutcome.COMPLETED,
     payloadHash: hash,
   });
 }
