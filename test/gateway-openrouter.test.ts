@@ -1,6 +1,8 @@
 import { Plan } from '../src/modules/workspace/workspace.enums';
 import { CHAT_BODY, callGateway, openGateway, readAnswer, recordFor } from './support/gateway-client';
-import { byokWorkspace, freshRequestId, GatewayWorld, startGatewayWorld, tierPrice } from './support/gateway-setup';
+import { byokWorkspace, freshRequestId, GatewayWorld, replaceKey, startGatewayWorld, tierPrice } from './support/gateway-setup';
+import { canaryKey } from './support/leak-search';
+import { expectData } from './support/expectations';
 import { seedWorkspace } from './support/fixtures';
 import { findLeak } from './support/leak-search';
 import { TEST_SERVICE_TOKEN } from './support/test-app';
@@ -72,6 +74,51 @@ describe('gateway and OpenRouter', () => {
       expect(answer.headers.get('x-should-retry')).toBe('false');
     }
     expect(world.fake.requestsTo('POST', '/embeddings')).toHaveLength(before);
+  });
+
+  const LAST_REFUSAL = 'query($w: ID!) { aiInferenceKey(workspaceId: $w) { status lastRefusal { model reason at } } }';
+  const SET_FALLBACK = 'mutation($w: ID!, $f: ByokFallback!) { setByokFallback(workspaceId: $w, fallback: $f) { id byokFallback } }';
+
+  it("OpenRouter's 404 'No allowed providers' on the workspace's key: diagnosed into lastRefusal and named in the answer, the key's status unchanged", async () => {
+    const ws = await byokWorkspace(world.t);
+    expect((await callGateway(world.t, { workspaceId: ws.id })).status).toBe(200);
+    const model = 'anthropic/claude-opus-4';
+    world.fake.chatCompletion({ status: 404, errorMessage: 'No allowed providers are available for the selected model.' }, { times: 1, key: ws.key });
+    const before = Date.now();
+    const refused = await callGateway(world.t, { workspaceId: ws.id, body: { ...CHAT_BODY, model } });
+    expect(refused.status).toBe(404);
+    expect(refused.json?.error?.code).toBe('BYOK_MODEL_REFUSED');
+    expect(refused.json?.error?.message).toContain(model);
+    expect(refused.json?.error?.message).toMatch(/provider settings/);
+    expect(refused.headers['x-should-retry']).toBe('false');
+    expect(refused.headers['x-key-source']).toBe('BYOK');
+
+    const key = expectData(await world.t.gql(LAST_REFUSAL, { w: ws.id }, ws.tokens.member)).aiInferenceKey;
+    expect(key.status).toBe('ACTIVE');
+    expect(key.lastRefusal).toMatchObject({ model, reason: expect.stringMatching(/^No allowed providers/) });
+    expect(new Date(key.lastRefusal.at).getTime()).toBeGreaterThanOrEqual(before - 1000);
+    // another model still works on the key
+    expect((await callGateway(world.t, { workspaceId: ws.id })).headers['x-key-source']).toBe('BYOK');
+
+    // opt-in fallback: the platform key answers
+    expectData(await world.t.gql(SET_FALLBACK, { w: ws.id, f: 'PLATFORM' }, ws.tokens.billing));
+    world.fake.chatCompletion({ status: 404, errorMessage: 'No allowed providers are available for the selected model.' }, { times: 1, key: ws.key });
+    const fellBack = await callGateway(world.t, { workspaceId: ws.id, body: { ...CHAT_BODY, model } });
+    expect(fellBack.status).toBe(200);
+    expect(fellBack.headers['x-key-source']).toBe('PLATFORM');
+
+    // a refusal of the previous key is not shown for the new one
+    await replaceKey(world.t, ws, canaryKey());
+    expect(expectData(await world.t.gql(LAST_REFUSAL, { w: ws.id }, ws.tokens.member)).aiInferenceKey.lastRefusal).toBeNull();
+  });
+
+  it('a 404 for another reason is relayed as it is, and noted nowhere', async () => {
+    const ws = await byokWorkspace(world.t);
+    world.fake.chatCompletion({ status: 404, errorMessage: 'Model not found' }, { times: 1, key: ws.key });
+    const answer = await callGateway(world.t, { workspaceId: ws.id });
+    expect(answer.status).toBe(404);
+    expect(answer.json).toEqual({ error: { code: 404, message: 'Model not found' } });
+    expect(expectData(await world.t.gql(LAST_REFUSAL, { w: ws.id }, ws.tokens.member)).aiInferenceKey.lastRefusal).toBeNull();
   });
 
   it('streams carry X-Accel-Buffering: no, and a stream whose chunks name no model is recorded under the model asked for', async () => {

@@ -41,6 +41,7 @@ const PERMANENT_CODES: ReadonlySet<string> = new Set([
   'BYOK_KEY_INVALID',
   'BYOK_OUT_OF_CREDITS',
   'BYOK_LIMIT_EXCEEDED',
+  'BYOK_MODEL_REFUSED',
 ]);
 /** Errors that a later attempt may not meet: they say when to try again. */
 const TRANSIENT_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
@@ -80,14 +81,43 @@ function retryAdvice(status: number, code: string | undefined, given: Record<str
   return {};
 }
 
-/** What OpenRouter's refusal of a workspace's key means, and what the member can do about it. */
+/**
+ * What OpenRouter's refusal of a workspace's key means, and what the member can do about it. A
+ * refusal of one model (`modelReason`) leaves the key's status alone: the key works for others.
+ */
 interface KeyRefusal {
-  keyStatus: KeyStatus;
+  keyStatus?: KeyStatus;
+  /** for aiInferenceKey.lastRefusal: a fixed sentence, never the upstream's text */
+  modelReason?: string;
   code: string;
   message: string;
 }
 
-function keyRefusalOf(status: number, body: string): KeyRefusal | undefined {
+/** OpenRouter's words when the account's settings leave no provider for the model asked for. */
+const MODEL_REFUSALS: ReadonlyArray<{ pattern: RegExp; reason: string; fix: string }> = [
+  {
+    pattern: /no allowed providers/i,
+    reason: "No allowed providers: the key's OpenRouter account allows no provider that serves this model.",
+    fix: "allow a provider that serves it in the OpenRouter account's provider settings (or lift the key's restrictions)",
+  },
+  {
+    pattern: /no endpoints found matching your data policy/i,
+    reason: "No provider of this model meets the data policy of the key's OpenRouter account.",
+    fix: "relax the OpenRouter account's data policy (privacy settings) for this model",
+  },
+];
+
+function keyRefusalOf(status: number, body: string, model: string): KeyRefusal | undefined {
+  if (status === 404 || status === 403 || status === 400) {
+    const refused = MODEL_REFUSALS.find(({ pattern }) => pattern.test(body));
+    if (refused) {
+      return {
+        modelReason: refused.reason,
+        code: 'BYOK_MODEL_REFUSED',
+        message: `OpenRouter refused model ${model} on the workspace's key: ${refused.reason} A billing manager can ${refused.fix}, or the call can use another model; the key itself still works.`,
+      };
+    }
+  }
   if (status === 401) {
     return {
       keyStatus: KeyStatus.INVALID,
@@ -425,7 +455,7 @@ export class InferenceGateway {
 
     const errorBody = scrub((await readAll(upstream.body).catch(() => Buffer.alloc(0))).toString('utf8'), resolved.key);
     upstreamDone();
-    const refusal = resolved.source === KeySource.BYOK ? keyRefusalOf(upstream.status, errorBody) : undefined;
+    const refusal = resolved.source === KeySource.BYOK ? keyRefusalOf(upstream.status, errorBody, call.requestedModel.slice(0, 200)) : undefined;
     if (!refusal) {
       call.meter.outcome = 'answered';
       const headers = this.relayedHeaders(upstream);
@@ -434,8 +464,9 @@ export class InferenceGateway {
       return;
     }
     call.meter.outcome = 'key_rejected';
-    call.log().warn({ status: upstream.status, keyStatus: refusal.keyStatus }, "OpenRouter refused the workspace's key");
-    await this.deps.health.mark(call.workspace.id, resolved.rowUpdatedAt, refusal.keyStatus);
+    call.log().warn({ status: upstream.status, keyStatus: refusal.keyStatus, code: refusal.code }, "OpenRouter refused the workspace's key");
+    if (refusal.keyStatus) await this.deps.health.mark(call.workspace.id, resolved.rowUpdatedAt, refusal.keyStatus);
+    if (refusal.modelReason) await this.deps.health.noteRefusal(call.workspace.id, resolved.rowUpdatedAt, call.requestedModel, refusal.modelReason).catch(() => undefined);
     if (mayFallBack && call.workspace.byokFallback === ByokFallback.PLATFORM) {
       return this.attempt(call, this.deps.keys.platform(), body, response, false);
     }
