@@ -172,6 +172,12 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
       longRunning: true,
       handle: ({ request, response, log, requestId }) => services.gateway.handle(request, response, log, requestId),
     },
+    {
+      path: '/v1/embeddings',
+      methods: ['POST'],
+      longRunning: true,
+      handle: ({ request, response, log, requestId }) => services.gateway.handle(request, response, log, requestId, 'embeddings'),
+    },
     ...['/graphql', '/'].map((path) => ({ path, handle: serveGraphql })),
     {
       path: IDE_ASSET_PREFIX,

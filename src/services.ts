@@ -79,6 +79,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     recorder: usageRecorder,
     spool,
     health: keyHealth,
+    maxConcurrentPerWorkspace: config.gatewayMaxConcurrentPerWorkspace,
   });
   return {
     transactions,

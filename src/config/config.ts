@@ -46,6 +46,8 @@ export interface AppConfig {
   jwtIssuer?: string;
   /** when set, a user JWT's `aud` must name it */
   jwtAudience?: string;
+  /** gateway calls one workspace may have in flight on one worker; beyond, 429 CONCURRENCY_LIMIT */
+  gatewayMaxConcurrentPerWorkspace: number;
 }
 
 export class ConfigError extends Error {
@@ -241,6 +243,7 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     httpLimits: parseHttpLimits(env),
     jwtIssuer: nonEmpty(env, 'JWT_ISSUER'),
     jwtAudience: nonEmpty(env, 'JWT_AUDIENCE'),
+    gatewayMaxConcurrentPerWorkspace: parseInteger(env, 'GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', 64, 1, 100_000),
   };
   return { config, notices };
 }

@@ -37,6 +37,16 @@ export class TenantSecretEntity {
   @Column(timestampColumn({ name: 'openrouter_last_checked_at', nullable: true }))
   openrouterLastCheckedAt: Date | null;
 
+  /** the model OpenRouter last refused on this key for want of an allowed provider (its restrictions); the status is not changed by it */
+  @Column({ name: 'last_refusal_model', type: 'varchar', length: 200, nullable: true })
+  lastRefusalModel: string | null;
+
+  @Column({ name: 'last_refusal_reason', type: 'varchar', length: 500, nullable: true })
+  lastRefusalReason: string | null;
+
+  @Column(timestampColumn({ name: 'last_refusal_at', nullable: true }))
+  lastRefusalAt: Date | null;
+
   @Column({ name: 'updated_by', type: 'varchar', length: 191, nullable: true })
   updatedBy: string | null;
 
