@@ -305,12 +305,12 @@ export class InferenceGateway {
     let model: string | undefined;
     if (streaming) {
       tap.end();
-      usage = usageFrom(tap.usage);
+      usage = usageFrom(tap.usage, tap.generationId);
       model = tap.model;
     } else {
       const text = Buffer.concat(chunks);
       const parsed = safeJson(text);
-      usage = usageFrom(parsed?.usage as Parameters<typeof usageFrom>[0]);
+      usage = usageFrom(parsed?.usage as Parameters<typeof usageFrom>[0], parsed?.id);
       model = typeof parsed?.model === 'string' ? parsed.model : undefined;
       chunks.length = 0;
       chunks.push(text);
@@ -330,6 +330,9 @@ export class InferenceGateway {
       rawCostMicros: usage.rawCostMicros,
       occurredAt: call.startedAt,
       actorUserId: call.actorUserId,
+      generationId: usage.generationId,
+      isByok: usage.isByok,
+      upstreamInferenceCostMicros: usage.upstreamInferenceCostMicros,
     };
     // Journaled (fsync'd) before the answer, recorded in the database after it: the database stays
     // off the caller's critical path and no answered call is lost, even to a crash. Until the record

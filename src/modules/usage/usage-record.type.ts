@@ -53,6 +53,12 @@ export class UsageRecordType {
   @Field(() => ID, { nullable: true, description: 'readable by everyone who reads usage; actor (roles) is null for partner and service tokens' })
   actorUserId: string | null;
 
+  @Field(() => String, { nullable: true, description: "OpenRouter's generation id, to reconcile with its activity export" })
+  generationId: string | null;
+
+  @Field(() => Boolean, { nullable: true, description: "OpenRouter's usage.is_byok: the call ran on the customer's own provider keys" })
+  isByok: boolean | null;
+
   /**
    * The raw cost of a platform-key call is the platform's own cost: only platform admins see it.
    * A workspace sees the raw cost of its BYOK calls, which it paid itself.
@@ -75,6 +81,8 @@ export class UsageRecordType {
       occurredAt: entity.occurredAt,
       flagged: entity.flagged,
       actorUserId: entity.actorUserId,
+      generationId: entity.generationId,
+      isByok: entity.isByok,
     });
   }
 }
