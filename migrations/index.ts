@@ -6,6 +6,7 @@ import { CreateUsageRecordAndRollup1763900000004 } from './1763900000004-create-
 import { CreatePartnerToken1763900000005 } from './1763900000005-create-partner-token';
 import { ExactTextComparison1763900000006 } from './1763900000006-exact-text-comparison';
 import { AuditMemberChanges1764820000000 } from './1764820000000-audit-member-changes';
+import { UsageOutcome1764825000000 } from './1764825000000-usage-outcome';
 import { UsageRecordReconciliation1764860000000 } from './1764860000000-usage-record-reconciliation';
 
 /** Every migration, in order. Listed explicitly so the same list serves ts (tests) and compiled js. */
@@ -18,5 +19,6 @@ export const migrations = [
   CreatePartnerToken1763900000005,
   ExactTextComparison1763900000006,
   AuditMemberChanges1764820000000,
+  UsageOutcome1764825000000,
   UsageRecordReconciliation1764860000000,
 ];

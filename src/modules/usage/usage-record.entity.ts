@@ -1,7 +1,7 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { bigintColumn, flagColumn, timestampColumn } from '../../db/columns';
 import { ModelTier } from '../workspace/workspace.enums';
-import { InferencePath, KeySource } from './usage.enums';
+import { InferencePath, KeySource, UsageOutcome } from './usage.enums';
 
 /**
  * One AI call, billed once: key source, tier price and billed amount are fixed when it is recorded
@@ -74,6 +74,9 @@ export class UsageRecordEntity {
   /** `cost_details.upstream_inference_cost` as reported; already inside rawCostMicros when isByok */
   @Column(bigintColumn({ name: 'upstream_inference_cost_micros', nullable: true }))
   upstreamInferenceCostMicros: number | null;
+
+  @Column({ type: 'varchar', length: 16, default: UsageOutcome.COMPLETED })
+  outcome: UsageOutcome;
 
   /** SHA-256 of the call as submitted: a retry must match it, or it is a CONFLICT */
   @Column({ name: 'payload_hash', type: 'varchar', length: 64 })

@@ -3,7 +3,7 @@ import { PageInfo } from '../../graphql/pagination';
 import { SafeIntScalar } from '../../graphql/scalars';
 import { ModelTier } from '../workspace/workspace.enums';
 import type { UsageRecordEntity } from './usage-record.entity';
-import { InferencePath, KeySource } from './usage.enums';
+import { InferencePath, KeySource, UsageOutcome } from './usage.enums';
 
 @ObjectType('UsageRecord')
 export class UsageRecordType {
@@ -59,6 +59,9 @@ export class UsageRecordType {
   @Field(() => Boolean, { nullable: true, description: "OpenRouter's usage.is_byok: the call ran on the customer's own provider keys" })
   isByok: boolean | null;
 
+  @Field(() => UsageOutcome, { description: 'INTERRUPTED: the call went upstream but its completion never reached the record; flagged and billed 0 until settled' })
+  outcome: UsageOutcome;
+
   /**
    * The raw cost of a platform-key call is the platform's own cost: only platform admins see it.
    * A workspace sees the raw cost of its BYOK calls, which it paid itself.
@@ -83,6 +86,7 @@ export class UsageRecordType {
       actorUserId: entity.actorUserId,
       generationId: entity.generationId,
       isByok: entity.isByok,
+      outcome: entity.outcome,
     });
   }
 }

@@ -15,7 +15,7 @@ import { MAX_RAW_COST_MICROS_PER_CALL, MAX_TOKENS_PER_CALL } from './call-limits
 import { UsageRecordEntity } from './usage-record.entity';
 import { rawCostMicrosOf } from './raw-cost';
 import { addToRollup } from './usage-rollup.repository';
-import { InferencePath, KeySource } from './usage.enums';
+import { InferencePath, KeySource, UsageOutcome } from './usage.enums';
 
 /** What reads of usage wait on: calls of the workspace this worker is still writing. */
 export interface UnsettledRecordings {
@@ -48,10 +48,12 @@ export interface InferenceCall {
   upstreamInferenceCostMicros?: number | null;
   /** the upstream cost exactly as reported in USD, part of the payload like rawCostUsd */
   upstreamInferenceCostUsd?: string;
+  /** COMPLETED unless only the call's intent reached the journal */
+  outcome?: UsageOutcome;
 }
 
 /** What recordInferenceCall reports: USD as decimal text, the upstream cost apart from `cost`. */
-export type ReportedCall = Omit<InferenceCall, 'rawCostMicros' | 'upstreamInferenceCostMicros'> & { rawCostUsd: string; upstreamInferenceCostUsd?: string | null };
+export type ReportedCall = Omit<InferenceCall, 'rawCostMicros' | 'upstreamInferenceCostMicros' | 'outcome'> & { rawCostUsd: string; upstreamInferenceCostUsd?: string | null };
 
 const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 const MAX_REQUEST_ID_LENGTH = 128;
@@ -323,6 +325,7 @@ function billedRecord({ call, hash, now }: PendingCall, schedule: TierPriceSched
     generationId: call.generationId ?? null,
     isByok: call.isByok ?? null,
     upstreamInferenceCostMicros: call.upstreamInferenceCostMicros ?? null,
+    outcome: call.outcome ?? UsageOutcome.COMPLETED,
     payloadHash: hash,
   });
 }

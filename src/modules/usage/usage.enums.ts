@@ -19,6 +19,12 @@ export enum InferencePath {
   MENTION_EMBEDDING_CACHE = 'MENTION_EMBEDDING_CACHE',
 }
 
+/** Whether the call's completion reached the record (INTERRUPTED: only its intent did). */
+export enum UsageOutcome {
+  COMPLETED = 'COMPLETED',
+  INTERRUPTED = 'INTERRUPTED',
+}
+
 export enum AnalyticsGroupBy {
   DAY = 'DAY',
   MODEL = 'MODEL',
@@ -29,4 +35,5 @@ export enum AnalyticsGroupBy {
 
 registerEnumType(KeySource, { name: 'KeySource' });
 registerEnumType(InferencePath, { name: 'InferencePath' });
+registerEnumType(UsageOutcome, { name: 'UsageOutcome' });
 registerEnumType(AnalyticsGroupBy, { name: 'AnalyticsGroupBy' });
