@@ -18,6 +18,7 @@ import { graphqlCorsPolicy, PREFLIGHT_PROVING_HEADERS } from './http/cors.policy
 import { graphqlHandler } from './http/graphql-handler';
 import { GraphqlIde, prefersHtml } from './http/graphql-ide.page';
 import { requestIdOf } from './http/request-id';
+import { USAGE_EXPORT_PATH, UsageExportHandler } from './http/usage-export.handler';
 import { lazyChild } from './logging/logger';
 import { METRICS_PATH, MetricsListener } from './metrics/metrics-endpoint';
 import { setUpMetrics, watchServices } from './metrics/metrics.setup';
@@ -125,15 +126,20 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   const apollo = createApollo(config, await buildAppSchema(), observability ? [observability.metrics.graphql.plugin()] : []);
   await apollo.start();
 
-  const contextFor = async (request: IncomingMessage, requestId: string, log: () => Logger): Promise<GraphQLContext> => {
+  const authenticate = async (request: IncomingMessage) => {
     const principal = await authenticator.principalOf(request.headers.authorization);
     const loaders = createLoaders(dataSource, principal.kind === 'user' ? principal.userId : undefined, services.accessCache);
     const auth = new AuthContext(principal, {
       all: (userId) => services.workspaces.membershipsOf(userId),
       in: (workspaceId, fresh) => (fresh ? loaders.freshViewerMembershipIn : loaders.viewerMembershipIn).load(workspaceId),
     });
+    return { auth, loaders };
+  };
+  const contextFor = async (request: IncomingMessage, requestId: string, log: () => Logger): Promise<GraphQLContext> => {
+    const { auth, loaders } = await authenticate(request);
     return new RequestGraphQLContext(requestId, log, auth, loaders, services);
   };
+  const usageExport = new UsageExportHandler(services.usageExport, cors, async (request) => (await authenticate(request)).auth);
 
   const inFlight = new Set<Promise<void>>();
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
@@ -163,6 +169,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
       if (url.pathname === '/v1/chat/completions' && request.method === 'POST') {
         return await services.gateway.handle(request, response, log, requestId);
       }
+      if (url.pathname === USAGE_EXPORT_PATH) return await usageExport.handle(request, response, url, log);
       if (url.pathname === '/graphql' || url.pathname === '/') {
         if (cors.apply(request, response) === 'preflight-answered') return;
         if (prefersHtml(request)) return ide.servePage(response);

@@ -13,6 +13,7 @@ import { BillingSummaryService } from './modules/billing/billing-summary.service
 import { LlmAnalyticsService } from './modules/billing/llm-analytics.service';
 import { PartnerTokenService } from './modules/partner-token/partner-token.service';
 import { TierPriceService } from './modules/tier-price/tier-price.service';
+import { UsageExportService } from './modules/usage/usage-export.service';
 import { UsageQueryService } from './modules/usage/usage-query.service';
 import { UsageRecorderService } from './modules/usage/usage-recorder.service';
 import { UsageSettlementService } from './modules/usage/usage-settlement.service';
@@ -42,6 +43,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   const tierPrices = new TierPriceService(transactions);
   const usageRecorder = new UsageRecorderService(transactions, tierPrices);
   const usageQueries = new UsageQueryService(dataSource, usageRecorder);
+  const usageExport = new UsageExportService(dataSource, usageRecorder);
   const billingSummaries = new BillingSummaryService(dataSource, usageRecorder);
   const llmAnalytics = new LlmAnalyticsService(dataSource, usageRecorder);
   const partnerTokens = new PartnerTokenService(transactions, audit);
@@ -88,6 +90,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     tierPrices,
     usageRecorder,
     usageQueries,
+    usageExport,
     billingSummaries,
     llmAnalytics,
     partnerTokens,
