@@ -8,6 +8,7 @@ import { ExactTextComparison1763900000006 } from './1763900000006-exact-text-com
 import { AuditMemberChanges1764820000000 } from './1764820000000-audit-member-changes';
 import { UsageOutcome1764825000000 } from './1764825000000-usage-outcome';
 import { UsageRecordReconciliation1764860000000 } from './1764860000000-usage-record-reconciliation';
+import { KeyHealth1764860000001 } from './1764860000001-key-health';
 
 /** Every migration, in order. Listed explicitly so the same list serves ts (tests) and compiled js. */
 export const migrations = [
@@ -21,4 +22,5 @@ export const migrations = [
   AuditMemberChanges1764820000000,
   UsageOutcome1764825000000,
   UsageRecordReconciliation1764860000000,
+  KeyHealth1764860000001,
 ];

@@ -118,6 +118,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   const services = createServices(config, dataSource, cipher, logger);
   await services.invalidationBus.start(services.dropCachedWorkspace);
   services.spool.start();
+  services.keyRecheck.start();
   const authenticator = new Authenticator(new JwtCodec(config.jwtSecret), config.serviceToken, (token) => services.partnerTokens.lookup(token));
   const observability = setUpMetrics(config, logger);
   if (observability) watchServices(observability.metrics, services, dataSource);
@@ -227,6 +228,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
             await closed;
             clearTimeout(forced);
             await apollo.stop();
+            await services.keyRecheck.stop();
             await services.spool.stop();
             await services.invalidationBus.stop();
             await services.gateway.close();

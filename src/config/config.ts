@@ -38,6 +38,8 @@ export interface AppConfig {
   metricsPort?: number;
   /** the address the metrics port binds to */
   metricsHost: string;
+  /** how often each stored key is re-checked with OpenRouter (jittered); undefined: 900000 */
+  keyRecheckIntervalMs?: number;
 }
 
 export class ConfigError extends Error {
@@ -57,6 +59,7 @@ export interface LoadedConfig {
 }
 
 const MIN_SECRET_LENGTH = 32;
+export const DEFAULT_KEY_RECHECK_INTERVAL_MS = 900_000;
 const DEV_SECRETS_FILE = 'dev-secrets.json';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -221,6 +224,7 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     metricsToken,
     metricsPort,
     metricsHost,
+    keyRecheckIntervalMs: parseInteger(env, 'KEY_RECHECK_INTERVAL_MS', DEFAULT_KEY_RECHECK_INTERVAL_MS, 1_000, 7 * 86_400_000),
   };
   return { config, notices };
 }

@@ -1,4 +1,5 @@
 import { AuditEventEntity } from '../modules/audit/audit-event.entity';
+import { KeyVerificationAttemptEntity } from '../modules/inference-key/key-verification-attempt.entity';
 import { PartnerTokenEntity } from '../modules/partner-token/partner-token.entity';
 import { TierPriceEntity } from '../modules/tier-price/tier-price.entity';
 import { UsageRecordEntity } from '../modules/usage/usage-record.entity';
@@ -16,4 +17,5 @@ export const entities = [
   UsageRecordEntity,
   UsageRollupEntity,
   PartnerTokenEntity,
+  KeyVerificationAttemptEntity,
 ];

@@ -315,8 +315,8 @@ export class InferenceGateway {
       chunks.length = 0;
       chunks.push(text);
     }
-    if (resolved.source === KeySource.BYOK && resolved.status !== KeyStatus.ACTIVE) {
-      await this.deps.health.mark(call.workspace.id, resolved.rowUpdatedAt, KeyStatus.ACTIVE).catch(() => undefined);
+    if (resolved.source === KeySource.BYOK && KeyHealthService.clearedBySuccess(resolved.status)) {
+      await this.deps.health.markSucceeded(call.workspace.id, resolved.rowUpdatedAt).catch(() => undefined);
     }
     const completed: InferenceCall = {
       requestId: call.requestId,
