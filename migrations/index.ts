@@ -9,6 +9,7 @@ import { AuditMemberChanges1764820000000 } from './1764820000000-audit-member-ch
 import { UsageOutcome1764825000000 } from './1764825000000-usage-outcome';
 import { UsageRecordReconciliation1764860000000 } from './1764860000000-usage-record-reconciliation';
 import { KeyHealth1764860000001 } from './1764860000001-key-health';
+import { MemberRollupAndRefusedCalls1764860000002 } from './1764860000002-member-rollup-and-refused-calls';
 
 /** Every migration, in order. Listed explicitly so the same list serves ts (tests) and compiled js. */
 export const migrations = [
@@ -23,4 +24,5 @@ export const migrations = [
   UsageOutcome1764825000000,
   UsageRecordReconciliation1764860000000,
   KeyHealth1764860000001,
+  MemberRollupAndRefusedCalls1764860000002,
 ];

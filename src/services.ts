@@ -14,6 +14,7 @@ import { BillingSummaryService } from './modules/billing/billing-summary.service
 import { LlmAnalyticsService } from './modules/billing/llm-analytics.service';
 import { PartnerTokenService } from './modules/partner-token/partner-token.service';
 import { TierPriceService } from './modules/tier-price/tier-price.service';
+import { RefusedCallsService } from './modules/usage/refused-calls.service';
 import { UsageExportService } from './modules/usage/usage-export.service';
 import { UsageQueryService } from './modules/usage/usage-query.service';
 import { UsageRecorderService } from './modules/usage/usage-recorder.service';
@@ -48,7 +49,8 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   const usageQueries = new UsageQueryService(dataSource, usageRecorder);
   const usageExport = new UsageExportService(dataSource, usageRecorder);
   const billingSummaries = new BillingSummaryService(dataSource, usageRecorder);
-  const llmAnalytics = new LlmAnalyticsService(dataSource, usageRecorder);
+  const refusedCalls = new RefusedCallsService(dataSource, logger);
+  const llmAnalytics = new LlmAnalyticsService(dataSource, usageRecorder, refusedCalls);
   const partnerTokens = new PartnerTokenService(transactions, audit);
   const usageSettlement = new UsageSettlementService(transactions);
 
@@ -84,6 +86,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     recorder: usageRecorder,
     spool,
     health: keyHealth,
+    refusedCalls,
   });
   return {
     transactions,
@@ -98,6 +101,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     usageExport,
     billingSummaries,
     llmAnalytics,
+    refusedCalls,
     partnerTokens,
     usageSettlement,
     secretsCache,

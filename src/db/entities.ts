@@ -3,6 +3,8 @@ import { KeyVerificationAttemptEntity } from '../modules/inference-key/key-verif
 import { PartnerTokenEntity } from '../modules/partner-token/partner-token.entity';
 import { TierPriceEntity } from '../modules/tier-price/tier-price.entity';
 import { UsageRecordEntity } from '../modules/usage/usage-record.entity';
+import { RefusedCallCounterEntity } from '../modules/usage/refused-call-counter.entity';
+import { UsageMemberRollupEntity } from '../modules/usage/usage-member-rollup.entity';
 import { UsageRollupEntity } from '../modules/usage/usage-rollup.entity';
 import { TenantSecretEntity } from '../modules/secrets/tenant-secret.entity';
 import { MemberEntity } from '../modules/workspace/member.entity';
@@ -18,4 +20,6 @@ export const entities = [
   UsageRollupEntity,
   PartnerTokenEntity,
   KeyVerificationAttemptEntity,
+  UsageMemberRollupEntity,
+  RefusedCallCounterEntity,
 ];

@@ -9,6 +9,7 @@ import { BodyTooLargeError, readBody } from '../../http/read-body';
 import { lazyChild } from '../../logging/logger';
 import { ByokFallback, KeyStatus } from '../inference-key/inference-key.enums';
 import { UsageRecordEntity } from '../usage/usage-record.entity';
+import type { RefusedCallsService } from '../usage/refused-calls.service';
 import type { InferenceCall, UsageRecorderService } from '../usage/usage-recorder.service';
 import { InferencePath, KeySource } from '../usage/usage.enums';
 import { WorkspaceEntity } from '../workspace/workspace.entity';
@@ -108,6 +109,7 @@ export interface GatewayDependencies {
   recorder: UsageRecorderService;
   spool: UsageSpool;
   health: KeyHealthService;
+  refusedCalls: RefusedCallsService;
 }
 
 interface CallContext {
@@ -252,6 +254,7 @@ export class InferenceGateway {
     if (mayFallBack && call.workspace.byokFallback === ByokFallback.PLATFORM) {
       return this.attempt(call, this.deps.keys.platform(), body, response, false);
     }
+    await this.deps.refusedCalls.count({ workspaceId: call.workspace.id, path: call.path, actorUserId: call.actorUserId, cause: refusal.code });
     sendError(response, upstream.status, refusal.code, refusal.message, { 'x-key-source': resolved.source });
   }
 
