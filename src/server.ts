@@ -21,6 +21,7 @@ import { graphqlHandler, refuseRateLimited } from './http/graphql-handler';
 import { GraphqlIde, IDE_ASSET_PREFIX, prefersHtml } from './http/graphql-ide.page';
 import { ConcurrencyLimiter, concurrencyKeyOf } from './http/principal-concurrency';
 import { Exchange, RouteTable } from './http/route-table';
+import { USAGE_EXPORT_PATH, UsageExportHandler } from './http/usage-export.handler';
 import { METRICS_PATH, MetricsListener } from './metrics/metrics-endpoint';
 import { setUpMetrics, watchServices } from './metrics/metrics.setup';
 import type { TenantSecretsCipher } from './modules/secrets/cipher';
@@ -113,6 +114,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   const services = createServices(config, dataSource, cipher, logger);
   await services.invalidationBus.start(services.dropCachedWorkspace);
   services.spool.start();
+  services.keyRecheck.start();
   const authenticator = new Authenticator(new JwtCodec(config.jwtSecret, { issuer: config.jwtIssuer, audience: config.jwtAudience }), config.serviceToken, (token) => services.partnerTokens.lookup(token));
   const observability = setUpMetrics(config, logger);
   if (observability) watchServices(observability.metrics, services, dataSource);
@@ -121,14 +123,19 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   const apollo = createApollo(config, await buildAppSchema(), observability ? [observability.metrics.graphql.plugin()] : []);
   await apollo.start();
 
-  const contextFor = (principal: Principal, requestId: string, log: () => Logger): GraphQLContext => {
+  const authContextFor = (principal: Principal) => {
     const loaders = createLoaders(dataSource, principal.kind === 'user' ? principal.userId : undefined, services.accessCache);
     const auth = new AuthContext(principal, {
       all: (userId) => services.workspaces.membershipsOf(userId),
       in: (workspaceId, fresh) => (fresh ? loaders.freshViewerMembershipIn : loaders.viewerMembershipIn).load(workspaceId),
     });
+    return { auth, loaders };
+  };
+  const contextFor = (principal: Principal, requestId: string, log: () => Logger): GraphQLContext => {
+    const { auth, loaders } = authContextFor(principal);
     return new RequestGraphQLContext(requestId, log, auth, loaders, services);
   };
+  const usageExport = new UsageExportHandler(services.usageExport, cors, async (request) => authContextFor(await authenticator.principalOf(request.headers.authorization)).auth);
 
   const graphql = graphqlHandler(apollo);
   const concurrency = new ConcurrencyLimiter(limits.graphqlConcurrentPerPrincipal);
@@ -178,6 +185,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
       longRunning: true,
       handle: ({ request, response, log, requestId }) => services.gateway.handle(request, response, log, requestId, 'embeddings'),
     },
+    { path: USAGE_EXPORT_PATH, longRunning: true, handle: ({ request, response, target, log }: Exchange) => usageExport.handle(request, response, target, log) },
     ...['/graphql', '/'].map((path) => ({ path, handle: serveGraphql })),
     {
       path: IDE_ASSET_PREFIX,
@@ -254,6 +262,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
             await closed;
             clearTimeout(forced);
             await apollo.stop();
+            await services.keyRecheck.stop();
             await services.spool.stop();
             await services.invalidationBus.stop();
             await services.gateway.close();

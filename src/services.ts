@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { LoadingCache } from './cache/loading-cache';
-import type { AppConfig } from './config/config';
+import { AppConfig, DEFAULT_KEY_RECHECK_INTERVAL_MS } from './config/config';
 import { TransactionRunner } from './db/transaction-runner';
 import { AuditService } from './modules/audit/audit.service';
 import { InferenceKeyService } from './modules/inference-key/inference-key.service';
+import { KeyVerificationService } from './modules/inference-key/key-verification.service';
 import { OpenRouterKeyVerifier } from './modules/inference-key/openrouter-key.verifier';
 import type { TenantSecretsCipher } from './modules/secrets/cipher';
 import { TenantSecretStore } from './modules/secrets/tenant-secret.store';
@@ -13,12 +14,15 @@ import { BillingSummaryService } from './modules/billing/billing-summary.service
 import { LlmAnalyticsService } from './modules/billing/llm-analytics.service';
 import { PartnerTokenService } from './modules/partner-token/partner-token.service';
 import { TierPriceService } from './modules/tier-price/tier-price.service';
+import { RefusedCallsService } from './modules/usage/refused-calls.service';
+import { UsageExportService } from './modules/usage/usage-export.service';
 import { UsageQueryService } from './modules/usage/usage-query.service';
 import { UsageRecorderService } from './modules/usage/usage-recorder.service';
 import { UsageSettlementService } from './modules/usage/usage-settlement.service';
 import { GatewayKeyResolver } from './modules/gateway/gateway-key.resolver';
 import { InferenceGateway } from './modules/gateway/inference-gateway';
 import { KeyHealthService } from './modules/gateway/key-health.service';
+import { KeyRecheckWorker } from './modules/gateway/key-recheck.worker';
 import { OpenRouterClient } from './modules/gateway/openrouter.client';
 import { UsageSpool } from './modules/gateway/usage-spool';
 import { SecretsInvalidationBus } from './modules/secrets/secrets-invalidation.bus';
@@ -36,14 +40,17 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   const secrets = new TenantSecretStore(cipher);
   const verifier = new OpenRouterKeyVerifier(config.openrouterBaseUrl, config.openrouterVerifyKeys);
   const inferenceKeys = new InferenceKeyService(transactions, secrets, audit, verifier);
+  const keyVerification = new KeyVerificationService(transactions, verifier);
   const workspaces = new WorkspaceService(transactions, audit, [inferenceKeys]);
   // Memberships and workspace rows are kept no longer than that.
   const shortTtlMs = Math.min(config.secretsCacheTtlMs, ACCESS_CACHE_TTL_MS);
   const tierPrices = new TierPriceService(transactions);
   const usageRecorder = new UsageRecorderService(transactions, tierPrices);
   const usageQueries = new UsageQueryService(dataSource, usageRecorder);
+  const usageExport = new UsageExportService(dataSource, usageRecorder);
   const billingSummaries = new BillingSummaryService(dataSource, usageRecorder);
-  const llmAnalytics = new LlmAnalyticsService(dataSource, usageRecorder);
+  const refusedCalls = new RefusedCallsService(dataSource, logger);
+  const llmAnalytics = new LlmAnalyticsService(dataSource, usageRecorder, refusedCalls);
   const partnerTokens = new PartnerTokenService(transactions, audit);
   const usageSettlement = new UsageSettlementService(transactions);
 
@@ -68,7 +75,8 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     () => false,
   );
   const spool = new UsageSpool(config.dataDir, usageRecorder, logger, databaseAnswers);
-  const keyHealth = new KeyHealthService(dataSource, secretsChanged, logger);
+  const keyHealth = new KeyHealthService(transactions, secretsChanged, logger);
+  const keyRecheck = new KeyRecheckWorker(dataSource, keyHealth, secrets, verifier, logger, { intervalMs: config.keyRecheckIntervalMs ?? DEFAULT_KEY_RECHECK_INTERVAL_MS });
   const gateway = new InferenceGateway({
     dataSource,
     workspaceRows,
@@ -80,18 +88,22 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     spool,
     health: keyHealth,
     maxConcurrentPerWorkspace: config.gatewayMaxConcurrentPerWorkspace,
+    refusedCalls,
   });
   return {
     transactions,
     audit,
     secrets,
     inferenceKeys,
+    keyVerification,
     workspaces,
     tierPrices,
     usageRecorder,
     usageQueries,
+    usageExport,
     billingSummaries,
     llmAnalytics,
+    refusedCalls,
     partnerTokens,
     usageSettlement,
     secretsCache,
@@ -100,6 +112,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     invalidationBus,
     spool,
     keyHealth,
+    keyRecheck,
     gateway,
   };
 }

@@ -48,6 +48,8 @@ export interface AppConfig {
   jwtAudience?: string;
   /** gateway calls one workspace may have in flight on one worker; beyond, 429 CONCURRENCY_LIMIT */
   gatewayMaxConcurrentPerWorkspace: number;
+  /** how often each stored key is re-checked with OpenRouter (jittered); undefined: 900000 */
+  keyRecheckIntervalMs?: number;
 }
 
 export class ConfigError extends Error {
@@ -67,6 +69,7 @@ export interface LoadedConfig {
 }
 
 const MIN_SECRET_LENGTH = 32;
+export const DEFAULT_KEY_RECHECK_INTERVAL_MS = 900_000;
 const DEV_SECRETS_FILE = 'dev-secrets.json';
 const NODE_ENVS: NodeEnv[] = ['development', 'test', 'production'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -244,6 +247,7 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     jwtIssuer: nonEmpty(env, 'JWT_ISSUER'),
     jwtAudience: nonEmpty(env, 'JWT_AUDIENCE'),
     gatewayMaxConcurrentPerWorkspace: parseInteger(env, 'GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', 64, 1, 100_000),
+    keyRecheckIntervalMs: parseInteger(env, 'KEY_RECHECK_INTERVAL_MS', DEFAULT_KEY_RECHECK_INTERVAL_MS, 1_000, 7 * 86_400_000),
   };
   return { config, notices };
 }

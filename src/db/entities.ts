@@ -1,7 +1,10 @@
 import { AuditEventEntity } from '../modules/audit/audit-event.entity';
+import { KeyVerificationAttemptEntity } from '../modules/inference-key/key-verification-attempt.entity';
 import { PartnerTokenEntity } from '../modules/partner-token/partner-token.entity';
 import { TierPriceEntity } from '../modules/tier-price/tier-price.entity';
 import { UsageRecordEntity } from '../modules/usage/usage-record.entity';
+import { RefusedCallCounterEntity } from '../modules/usage/refused-call-counter.entity';
+import { UsageMemberRollupEntity } from '../modules/usage/usage-member-rollup.entity';
 import { UsageRollupEntity } from '../modules/usage/usage-rollup.entity';
 import { TenantSecretEntity } from '../modules/secrets/tenant-secret.entity';
 import { MemberEntity } from '../modules/workspace/member.entity';
@@ -16,4 +19,7 @@ export const entities = [
   UsageRecordEntity,
   UsageRollupEntity,
   PartnerTokenEntity,
+  KeyVerificationAttemptEntity,
+  UsageMemberRollupEntity,
+  RefusedCallCounterEntity,
 ];

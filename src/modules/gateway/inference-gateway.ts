@@ -13,6 +13,7 @@ import { lazyChild } from '../../logging/logger';
 import { GatewayCallOutcome, GatewayMetrics, NO_GATEWAY_METRICS } from '../../metrics/gateway.metrics';
 import { ByokFallback, KeyStatus } from '../inference-key/inference-key.enums';
 import { UsageRecordEntity } from '../usage/usage-record.entity';
+import type { RefusedCallsService } from '../usage/refused-calls.service';
 import type { InferenceCall, UsageRecorderService } from '../usage/usage-recorder.service';
 import { InferencePath, KeySource } from '../usage/usage.enums';
 import { WorkspaceEntity } from '../workspace/workspace.entity';
@@ -186,6 +187,7 @@ export interface GatewayDependencies {
   health: KeyHealthService;
   /** calls of one workspace in flight on this worker at most (SPEC.md: GATEWAY_MAX_CONCURRENT_PER_WORKSPACE) */
   maxConcurrentPerWorkspace: number;
+  refusedCalls: RefusedCallsService;
 }
 
 /** What the metrics learn of one call as it goes. */
@@ -481,6 +483,7 @@ export class InferenceGateway {
     if (mayFallBack && call.workspace.byokFallback === ByokFallback.PLATFORM) {
       return this.attempt(call, this.deps.keys.platform(), body, response, false);
     }
+    await this.deps.refusedCalls.count({ workspaceId: call.workspace.id, path: call.path, actorUserId: call.actorUserId, cause: refusal.code });
     sendError(response, upstream.status, refusal.code, refusal.message, { 'x-key-source': resolved.source });
   }
 
@@ -540,18 +543,18 @@ export class InferenceGateway {
     let model: string | undefined;
     if (streaming) {
       tap.end();
-      usage = usageFrom(tap.usage);
+      usage = usageFrom(tap.usage, tap.generationId);
       model = tap.model;
     } else {
       const text = Buffer.concat(chunks);
       const parsed = safeJson(text);
-      usage = usageFrom(parsed?.usage as Parameters<typeof usageFrom>[0]);
+      usage = usageFrom(parsed?.usage as Parameters<typeof usageFrom>[0], parsed?.id);
       model = typeof parsed?.model === 'string' ? parsed.model : undefined;
       chunks.length = 0;
       chunks.push(text);
     }
-    if (resolved.source === KeySource.BYOK && resolved.status !== KeyStatus.ACTIVE) {
-      await this.deps.health.mark(call.workspace.id, resolved.rowUpdatedAt, KeyStatus.ACTIVE).catch(() => undefined);
+    if (resolved.source === KeySource.BYOK && KeyHealthService.clearedBySuccess(resolved.status)) {
+      await this.deps.health.markSucceeded(call.workspace.id, resolved.rowUpdatedAt).catch(() => undefined);
     }
     const completed: InferenceCall = {
       requestId: call.requestId,
@@ -566,6 +569,9 @@ export class InferenceGateway {
       rawCostMicros: usage.rawCostMicros,
       occurredAt: call.startedAt,
       actorUserId: call.actorUserId,
+      generationId: usage.generationId,
+      isByok: usage.isByok,
+      upstreamInferenceCostMicros: usage.upstreamInferenceCostMicros,
     };
     // Journaled (fsync'd) before the answer, recorded in the database after it: the database stays
     // off the caller's critical path and no answered call is lost, even to a crash. Until the record
