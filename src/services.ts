@@ -81,6 +81,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     dataSource,
     workspaceRows,
     serviceToken: config.serviceToken,
+    jsonMaxDepth: config.httpLimits.jsonMaxDepth,
     keys: new GatewayKeyResolver(dataSource, secrets, secretsCache, config.platformOpenrouterKey, keyHealth),
     client: new OpenRouterClient(config.openrouterBaseUrl, config.openrouterTimeoutMs),
     recorder: usageRecorder,

@@ -49,7 +49,7 @@ describe('analytics by member, refused calls', () => {
       { occurredAt: '2026-08-03T02:00:00.000Z', inputTokens: 500, outputTokens: 50, path: 'SEARCH_INDEXER' },
       { actorUserId: member, occurredAt: '2026-08-04T12:00:00.000Z', inputTokens: 600, outputTokens: 60 },
     ];
-    const records = [];
+    const records: Array<Record<string, any>> = [];
     for (const call of calls) records.push(await recordOk(world.t, callInput(ws.id, call)));
     const expected = (inRange: (at: string) => boolean): Bucket[] => {
       const buckets = new Map<string, Bucket>();

@@ -6,6 +6,7 @@ import { AppError, badUserInput } from '../graphql/app-error';
 import { ErrorCode } from '../graphql/error-code';
 import { csvHeader, csvLine, jsonLine, UsageExportFormat, UsageExportRow, UsageExportService } from '../modules/usage/usage-export.service';
 import type { CorsPolicy } from './cors.policy';
+import type { RequestTarget } from './request-target';
 
 export const USAGE_EXPORT_PATH = '/v1/exports/usage';
 
@@ -33,9 +34,9 @@ interface ExportRequest {
 }
 
 /** The query string, checked; messages name the parameter and what it takes, never echo its value. */
-function exportRequestOrThrow(url: URL): ExportRequest {
+function exportRequestOrThrow(query: URLSearchParams): ExportRequest {
   const single = (name: string): string | undefined => {
-    const values = url.searchParams.getAll(name);
+    const values = query.getAll(name);
     if (values.length > 1) throw badUserInput(`${name} must be given once`);
     return values[0];
   };
@@ -61,7 +62,7 @@ export class UsageExportHandler {
     private readonly authenticate: (request: IncomingMessage) => Promise<AuthContext>,
   ) {}
 
-  async handle(request: IncomingMessage, response: ServerResponse, url: URL, log: () => Logger): Promise<void> {
+  async handle(request: IncomingMessage, response: ServerResponse, target: RequestTarget, log: () => Logger): Promise<void> {
     if (this.cors.apply(request, response) === 'preflight-answered') return;
     if (request.method !== 'GET') {
       response.setHeader('allow', 'GET');
@@ -76,7 +77,7 @@ export class UsageExportHandler {
       if (auth.principal.kind === 'anonymous' || auth.principal.kind === 'invalid') {
         return sendError(response, 401, ErrorCode.UNAUTHENTICATED, auth.principal.kind === 'invalid' ? 'Invalid or expired credentials' : 'Authentication required');
       }
-      exportRequest = exportRequestOrThrow(url);
+      exportRequest = exportRequestOrThrow(new URLSearchParams(target.search));
       await auth.authorize('read', 'Usage', exportRequest.workspaceId);
       pages = this.exports.pages(exportRequest.workspaceId, exportRequest.month);
       // The first page is read before the status is sent, so a refused month or a database that

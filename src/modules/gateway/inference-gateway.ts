@@ -5,6 +5,8 @@ import { SecretMatcher } from '../../auth/constant-time';
 import type { LoadingCache } from '../../cache/loading-cache';
 import { AppError } from '../../graphql/app-error';
 import { ErrorCode } from '../../graphql/error-code';
+import { isClientAbort } from '../../http/client-abort';
+import { jsonDepthExceeds } from '../../http/json-depth';
 import { BodyTooLargeError, readBody } from '../../http/read-body';
 import { lazyChild } from '../../logging/logger';
 import { ByokFallback, KeyStatus } from '../inference-key/inference-key.enums';
@@ -104,6 +106,8 @@ export interface GatewayDependencies {
   /** the worker's copies of workspace rows: an unknown workspace is not kept */
   workspaceRows: LoadingCache<WorkspaceEntity | null>;
   serviceToken: string | undefined;
+  /** arrays and objects inside one another in a request body (the body is re-serialised upstream) */
+  jsonMaxDepth: number;
   keys: GatewayKeyResolver;
   client: OpenRouterClient;
   recorder: UsageRecorderService;
@@ -149,6 +153,11 @@ export class InferenceGateway {
         return sendError(response, 503, ErrorCode.KEY_UNAVAILABLE, "The workspace's stored OpenRouter key cannot be read; no call was made. A billing manager should replace the key.");
       }
       if (error instanceof PlatformKeyMissingError) return sendError(response, 503, 'PLATFORM_KEY_MISSING', 'The platform OpenRouter key is not configured.');
+      if (isClientAbort(error, request)) {
+        log().info({ err: { name: (error as Error)?.name, code: (error as { code?: unknown })?.code } }, 'gateway client went away');
+        response.destroy();
+        return;
+      }
       log().error({ err: { name: (error as Error)?.name, message: (error as Error)?.message } }, 'gateway error');
       sendError(response, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
     }
@@ -223,12 +232,14 @@ export class InferenceGateway {
     try {
       raw = await readBody(request, MAX_BODY_BYTES);
     } catch (error) {
-      if (error instanceof BodyTooLargeError) throw new GatewayError(413, 'BAD_REQUEST', 'Request body too large');
+      if (error instanceof BodyTooLargeError) throw new GatewayError(413, 'BAD_REQUEST', 'Request body too large', { connection: 'close' });
       throw error;
     }
+    const text = raw.toString('utf8');
+    if (jsonDepthExceeds(text, this.deps.jsonMaxDepth)) throw new GatewayError(400, 'BAD_REQUEST', `Request body JSON is nested deeper than ${this.deps.jsonMaxDepth} levels`);
     let payload: unknown;
     try {
-      payload = JSON.parse(raw.toString('utf8'));
+      payload = JSON.parse(text);
     } catch {
       throw new GatewayError(400, 'BAD_REQUEST', 'Request body must be JSON');
     }
