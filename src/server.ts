@@ -185,6 +185,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
       longRunning: true,
       handle: ({ request, response, log, requestId }) => services.gateway.handle(request, response, log, requestId, 'embeddings'),
     },
+    // A month of calls downloads for as long as the client reads it: only its progress bounds it.
     { path: USAGE_EXPORT_PATH, longRunning: true, handle: ({ request, response, target, log }: Exchange) => usageExport.handle(request, response, target, log) },
     ...['/graphql', '/'].map((path) => ({ path, handle: serveGraphql })),
     {
