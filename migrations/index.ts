@@ -6,6 +6,7 @@ import { CreateUsageRecordAndRollup1763900000004 } from './1763900000004-create-
 import { CreatePartnerToken1763900000005 } from './1763900000005-create-partner-token';
 import { ExactTextComparison1763900000006 } from './1763900000006-exact-text-comparison';
 import { AuditMemberChanges1764820000000 } from './1764820000000-audit-member-changes';
+import { CreateAiBudget1764850000000 } from './1764850000000-create-ai-budget';
 
 /** Every migration, in order. Listed explicitly so the same list serves ts (tests) and compiled js. */
 export const migrations = [
@@ -17,4 +18,5 @@ export const migrations = [
   CreatePartnerToken1763900000005,
   ExactTextComparison1763900000006,
   AuditMemberChanges1764820000000,
+  CreateAiBudget1764850000000,
 ];

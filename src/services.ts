@@ -11,6 +11,7 @@ import { TenantSecretStore } from './modules/secrets/tenant-secret.store';
 import { WorkspaceService } from './modules/workspace/workspace.service';
 import { BillingSummaryService } from './modules/billing/billing-summary.service';
 import { LlmAnalyticsService } from './modules/billing/llm-analytics.service';
+import { BudgetService } from './modules/budget/budget.service';
 import { PartnerTokenService } from './modules/partner-token/partner-token.service';
 import { TierPriceService } from './modules/tier-price/tier-price.service';
 import { UsageQueryService } from './modules/usage/usage-query.service';
@@ -46,6 +47,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   const llmAnalytics = new LlmAnalyticsService(dataSource, usageRecorder);
   const partnerTokens = new PartnerTokenService(transactions, audit);
   const usageSettlement = new UsageSettlementService(transactions);
+  const budgets = new BudgetService(transactions, usageRecorder);
 
   const secretsCache = new LoadingCache<CachedSecrets>(config.secretsCacheTtlMs);
   const accessCache = new WorkspaceAccessCache(shortTtlMs);
@@ -92,6 +94,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     llmAnalytics,
     partnerTokens,
     usageSettlement,
+    budgets,
     secretsCache,
     accessCache,
     dropCachedWorkspace,

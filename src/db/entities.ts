@@ -1,3 +1,4 @@
+import { AiBudgetCrossingEntity, AiBudgetEntity } from '../modules/budget/ai-budget.entity';
 import { AuditEventEntity } from '../modules/audit/audit-event.entity';
 import { PartnerTokenEntity } from '../modules/partner-token/partner-token.entity';
 import { TierPriceEntity } from '../modules/tier-price/tier-price.entity';
@@ -16,4 +17,6 @@ export const entities = [
   UsageRecordEntity,
   UsageRollupEntity,
   PartnerTokenEntity,
+  AiBudgetEntity,
+  AiBudgetCrossingEntity,
 ];
