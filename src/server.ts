@@ -117,6 +117,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   const services = createServices(config, dataSource, cipher, logger);
   await services.invalidationBus.start(services.dropCachedWorkspace);
   services.spool.start();
+  await services.budgetGuard.start();
   const authenticator = new Authenticator(new JwtCodec(config.jwtSecret), config.serviceToken, (token) => services.partnerTokens.lookup(token));
   const observability = setUpMetrics(config, logger);
   if (observability) watchServices(observability.metrics, services, dataSource);
@@ -222,6 +223,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
             await apollo.stop();
             await services.spool.stop();
             await services.invalidationBus.stop();
+            await services.budgetGuard.stop();
             await services.gateway.close();
             await metricsListener?.close();
           },

@@ -11,6 +11,8 @@ import { TenantSecretStore } from './modules/secrets/tenant-secret.store';
 import { WorkspaceService } from './modules/workspace/workspace.service';
 import { BillingSummaryService } from './modules/billing/billing-summary.service';
 import { LlmAnalyticsService } from './modules/billing/llm-analytics.service';
+import { BudgetGuard } from './modules/budget/budget-guard';
+import { BudgetSpendBus } from './modules/budget/budget-spend.bus';
 import { BudgetService } from './modules/budget/budget.service';
 import { PartnerTokenService } from './modules/partner-token/partner-token.service';
 import { TierPriceService } from './modules/tier-price/tier-price.service';
@@ -48,6 +50,8 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   const partnerTokens = new PartnerTokenService(transactions, audit);
   const usageSettlement = new UsageSettlementService(transactions);
   const budgets = new BudgetService(transactions, usageRecorder);
+  const budgetGuard = new BudgetGuard(budgets, new BudgetSpendBus(config.redisUrl, logger), logger);
+  usageRecorder.onRecordsWritten(async (_manager, unit, records) => unit.afterCommit(() => budgetGuard.recorded(records)));
 
   const secretsCache = new LoadingCache<CachedSecrets>(config.secretsCacheTtlMs);
   const accessCache = new WorkspaceAccessCache(shortTtlMs);
@@ -80,6 +84,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     recorder: usageRecorder,
     spool,
     health: keyHealth,
+    budget: budgetGuard,
   });
   return {
     transactions,
@@ -95,6 +100,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     partnerTokens,
     usageSettlement,
     budgets,
+    budgetGuard,
     secretsCache,
     accessCache,
     dropCachedWorkspace,

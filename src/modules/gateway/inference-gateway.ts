@@ -13,6 +13,7 @@ import type { InferenceCall, UsageRecorderService } from '../usage/usage-recorde
 import { InferencePath, KeySource } from '../usage/usage.enums';
 import { WorkspaceEntity } from '../workspace/workspace.entity';
 import { ModelTier } from '../workspace/workspace.enums';
+import type { BudgetGuard } from '../budget/budget-guard';
 import { GatewayKeyResolver, isKeyUnavailable, PlatformKeyMissingError, ResolvedKey } from './gateway-key.resolver';
 import { KeyHealthService } from './key-health.service';
 import { OpenRouterClient, UpstreamError, UpstreamResponse, upstreamErrorOf } from './openrouter.client';
@@ -108,6 +109,7 @@ export interface GatewayDependencies {
   recorder: UsageRecorderService;
   spool: UsageSpool;
   health: KeyHealthService;
+  budget?: Pick<BudgetGuard, 'refusalFor'>;
 }
 
 interface CallContext {
@@ -186,6 +188,8 @@ export class InferenceGateway {
     });
     if (!workspace) throw new GatewayError(404, 'NOT_FOUND', 'Workspace not found');
     if (used) throw new GatewayError(409, ErrorCode.CONFLICT, `X-Request-Id ${requestId} was already used for a recorded call`);
+    const overBudget = await this.deps.budget?.refusalFor(workspace.id, path);
+    if (overBudget) throw new GatewayError(402, overBudget.code, overBudget.message, { 'x-should-retry': 'false' });
     const claim = `${workspaceId}\u0000${requestId}`;
     if (this.inFlight.has(claim)) throw new GatewayError(409, ErrorCode.CONFLICT, `X-Request-Id ${requestId} is already in progress`);
     this.inFlight.add(claim);
