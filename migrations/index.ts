@@ -7,6 +7,7 @@ import { CreatePartnerToken1763900000005 } from './1763900000005-create-partner-
 import { ExactTextComparison1763900000006 } from './1763900000006-exact-text-comparison';
 import { AuditMemberChanges1764820000000 } from './1764820000000-audit-member-changes';
 import { CreateAiBudget1764850000000 } from './1764850000000-create-ai-budget';
+import { CreateWebhooks1764850000001 } from './1764850000001-create-webhooks';
 
 /** Every migration, in order. Listed explicitly so the same list serves ts (tests) and compiled js. */
 export const migrations = [
@@ -19,4 +20,5 @@ export const migrations = [
   ExactTextComparison1763900000006,
   AuditMemberChanges1764820000000,
   CreateAiBudget1764850000000,
+  CreateWebhooks1764850000001,
 ];

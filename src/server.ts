@@ -118,6 +118,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   await services.invalidationBus.start(services.dropCachedWorkspace);
   services.spool.start();
   await services.budgetGuard.start();
+  services.webhookDispatcher.start();
   const authenticator = new Authenticator(new JwtCodec(config.jwtSecret), config.serviceToken, (token) => services.partnerTokens.lookup(token));
   const observability = setUpMetrics(config, logger);
   if (observability) watchServices(observability.metrics, services, dataSource);
@@ -224,6 +225,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
             await services.spool.stop();
             await services.invalidationBus.stop();
             await services.budgetGuard.stop();
+            await services.webhookDispatcher.stop();
             await services.gateway.close();
             await metricsListener?.close();
           },

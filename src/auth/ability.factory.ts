@@ -21,7 +21,8 @@ export type SubjectType =
   | 'Usage'
   | 'TierPrice'
   | 'InferenceCall'
-  | 'AiBudget';
+  | 'AiBudget'
+  | 'WebhookEndpoint';
 
 /** Every checked object names its workspace (null for platform-wide subjects); a `MemberRole` also its role. */
 interface Scope {
@@ -47,6 +48,7 @@ function manageBilling(can: Can, workspaceId: string): void {
   can('manage', 'PartnerToken', { workspaceId });
   can('read', 'Usage', { workspaceId });
   can('manage', 'AiBudget', { workspaceId });
+  can('manage', 'WebhookEndpoint', { workspaceId });
 }
 
 function readWorkspace(can: Can, workspaceId: string): void {

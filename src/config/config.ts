@@ -38,6 +38,8 @@ export interface AppConfig {
   metricsPort?: number;
   /** the address the metrics port binds to */
   metricsHost: string;
+  /** the first webhook retry's delay; each next one doubles (with jitter). Unset: 5000 */
+  webhookRetryBaseMs?: number;
 }
 
 export class ConfigError extends Error {
@@ -57,6 +59,7 @@ export interface LoadedConfig {
 }
 
 const MIN_SECRET_LENGTH = 32;
+export const DEFAULT_WEBHOOK_RETRY_BASE_MS = 5_000;
 const DEV_SECRETS_FILE = 'dev-secrets.json';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -221,6 +224,7 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     metricsToken,
     metricsPort,
     metricsHost,
+    webhookRetryBaseMs: parseInteger(env, 'WEBHOOK_RETRY_BASE_MS', DEFAULT_WEBHOOK_RETRY_BASE_MS, 1, 3_600_000),
   };
   return { config, notices };
 }

@@ -1,4 +1,7 @@
 import { AiBudgetCrossingEntity, AiBudgetEntity } from '../modules/budget/ai-budget.entity';
+import { WebhookDeliveryEntity } from '../modules/webhook/webhook-delivery.entity';
+import { WebhookEndpointEntity } from '../modules/webhook/webhook-endpoint.entity';
+import { WebhookEventEntity } from '../modules/webhook/webhook-event.entity';
 import { AuditEventEntity } from '../modules/audit/audit-event.entity';
 import { PartnerTokenEntity } from '../modules/partner-token/partner-token.entity';
 import { TierPriceEntity } from '../modules/tier-price/tier-price.entity';
@@ -19,4 +22,7 @@ export const entities = [
   PartnerTokenEntity,
   AiBudgetEntity,
   AiBudgetCrossingEntity,
+  WebhookEndpointEntity,
+  WebhookEventEntity,
+  WebhookDeliveryEntity,
 ];

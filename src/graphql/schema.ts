@@ -5,6 +5,7 @@ import { InferenceKeyResolver } from '../modules/inference-key/inference-key.res
 import { ViewerResolver } from '../modules/workspace/viewer.resolver';
 import { WorkspaceResolver } from '../modules/workspace/workspace.resolver';
 import { BillingSummaryBudgetResolver, BudgetResolver } from '../modules/budget/budget.resolver';
+import { WebhookResolver } from '../modules/webhook/webhook.resolver';
 import { BillingResolver } from '../modules/billing/billing.resolver';
 import { PartnerTokenResolver } from '../modules/partner-token/partner-token.resolver';
 import { TierPriceResolver } from '../modules/tier-price/tier-price.resolver';
@@ -24,6 +25,7 @@ export const resolvers = [
   PartnerTokenResolver,
   BudgetResolver,
   BillingSummaryBudgetResolver,
+  WebhookResolver,
 ] as const;
 
 export function buildAppSchema(): Promise<GraphQLSchema> {
