@@ -89,7 +89,7 @@ describe('loadConfig', () => {
 
     it('serves no cross-origin caller and no metrics unless told to', () => {
       const { config } = loadConfig(production({}));
-      expect(config).toMatchObject({ corsOrigins: [], metricsToken: undefined, metricsPort: undefined, metricsHost: '127.0.0.1' });
+      expect(config).toMatchObject({ corsOrigins: [], metricsToken: undefined, metricsPort: undefined, metricsHost: '127.0.0.1', webhookRetryBaseMs: 5_000 });
     });
 
     it('refuses a short METRICS_TOKEN without echoing it, and takes a strong one', () => {
@@ -179,6 +179,8 @@ describe('loadConfig', () => {
       ['REDIS_URL', 'http://cache:6379'],
       ['OPENROUTER_BASE_URL', 'ftp://openrouter.ai'],
       ['OPENROUTER_VERIFY_KEYS', 'maybe'],
+      ['WEBHOOK_RETRY_BASE_MS', '0'],
+      ['WEBHOOK_RETRY_BASE_MS', 'soon'],
       ['CORS_ORIGINS', '*'],
       ['CORS_ORIGINS', 'app.example.com'],
       ['CORS_ORIGINS', 'https://app.example.com/'],
@@ -220,6 +222,7 @@ describe('loadConfig', () => {
       ['METRICS_HOST', '0.0.0.0', { metricsHost: '0.0.0.0' }],
       ['METRICS_HOST', '::1', { metricsHost: '::1' }],
       ['METRICS_HOST', 'metrics.internal', { metricsHost: 'metrics.internal' }],
+      ['WEBHOOK_RETRY_BASE_MS', '250', { webhookRetryBaseMs: 250 }],
     ])('while accepting %s=%s', (variable, value, expected) => {
       const loaded: LoadedConfig = loadConfig(production({ [variable]: value }));
       expect(loaded.config).toMatchObject(expected);
