@@ -115,6 +115,8 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   await services.invalidationBus.start(services.dropCachedWorkspace);
   services.spool.start();
   services.keyRecheck.start();
+  await services.budgetGuard.start();
+  services.webhookDispatcher.start();
   const authenticator = new Authenticator(new JwtCodec(config.jwtSecret, { issuer: config.jwtIssuer, audience: config.jwtAudience }), config.serviceToken, (token) => services.partnerTokens.lookup(token));
   const observability = setUpMetrics(config, logger);
   if (observability) watchServices(observability.metrics, services, dataSource);
@@ -266,6 +268,8 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
             await services.keyRecheck.stop();
             await services.spool.stop();
             await services.invalidationBus.stop();
+            await services.budgetGuard.stop();
+            await services.webhookDispatcher.stop();
             await services.gateway.close();
             await metricsListener?.close();
           },

@@ -18,6 +18,7 @@ import type { InferenceCall, UsageRecorderService } from '../usage/usage-recorde
 import { InferencePath, KeySource } from '../usage/usage.enums';
 import { WorkspaceEntity } from '../workspace/workspace.entity';
 import { ModelTier } from '../workspace/workspace.enums';
+import type { BudgetGuard } from '../budget/budget-guard';
 import { GatewayKeyResolver, isKeyUnavailable, PlatformKeyMissingError, ResolvedKey } from './gateway-key.resolver';
 import { KeyHealthService } from './key-health.service';
 import { OpenRouterClient, UpstreamEndpoint, UpstreamError, UpstreamResponse, upstreamErrorOf } from './openrouter.client';
@@ -188,6 +189,7 @@ export interface GatewayDependencies {
   /** calls of one workspace in flight on this worker at most (SPEC.md: GATEWAY_MAX_CONCURRENT_PER_WORKSPACE) */
   maxConcurrentPerWorkspace: number;
   refusedCalls: RefusedCallsService;
+  budget?: Pick<BudgetGuard, 'refusalFor'>;
 }
 
 /** What the metrics learn of one call as it goes. */
@@ -367,6 +369,11 @@ export class InferenceGateway {
       if (usedBy) throw requestIdUsed(requestId, usedBy.id);
       workspace = row;
       break;
+    }
+    const overBudget = await this.deps.budget?.refusalFor(workspace.id, path);
+    if (overBudget) {
+      await this.deps.refusedCalls.count({ workspaceId: workspace.id, path, actorUserId, cause: overBudget.code });
+      throw new GatewayError(402, overBudget.code, overBudget.message, { 'x-should-retry': 'false' });
     }
     const running = this.perWorkspace.get(workspaceId) ?? 0;
     if (running >= this.deps.maxConcurrentPerWorkspace) {

@@ -1,3 +1,4 @@
+import type { EntityManager } from 'typeorm';
 import { supportsRowLocks } from '../../db/data-source';
 import { TransactionRunner } from '../../db/transaction-runner';
 import { badUserInput, notFound } from '../../graphql/app-error';
@@ -11,7 +12,11 @@ import { addToRollup } from './usage-rollup.repository';
  * is re-billed and the difference added to its day's rollup in one transaction.
  */
 export class UsageSettlementService {
-  constructor(private readonly transactions: TransactionRunner) {}
+  constructor(
+    private readonly transactions: TransactionRunner,
+    /** in the settlement's transaction: the usage.settled webhook event */
+    private readonly onSettled: (manager: EntityManager, record: UsageRecordEntity) => Promise<void> = async () => undefined,
+  ) {}
 
   settle(recordId: string, rawCostUsd: string): Promise<UsageRecordEntity> {
     let rawCostMicros: number;
@@ -43,6 +48,7 @@ export class UsageSettlementService {
         { id: record.id },
         { rawCostMicros, billedMicros: billed, flagged: false, settledAt: record.settledAt },
       );
+      await this.onSettled(manager, record);
       return record;
     });
   }
