@@ -123,7 +123,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   const apollo = createApollo(config, await buildAppSchema(), observability ? [observability.metrics.graphql.plugin()] : []);
   await apollo.start();
 
-  const authContextOf = (principal: Principal) => {
+  const authContextFor = (principal: Principal) => {
     const loaders = createLoaders(dataSource, principal.kind === 'user' ? principal.userId : undefined, services.accessCache);
     const auth = new AuthContext(principal, {
       all: (userId) => services.workspaces.membershipsOf(userId),
@@ -132,10 +132,10 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
     return { auth, loaders };
   };
   const contextFor = (principal: Principal, requestId: string, log: () => Logger): GraphQLContext => {
-    const { auth, loaders } = authContextOf(principal);
+    const { auth, loaders } = authContextFor(principal);
     return new RequestGraphQLContext(requestId, log, auth, loaders, services);
   };
-  const usageExport = new UsageExportHandler(services.usageExport, cors, async (request) => authContextOf(await authenticator.principalOf(request.headers.authorization)).auth);
+  const usageExport = new UsageExportHandler(services.usageExport, cors, async (request) => authContextFor(await authenticator.principalOf(request.headers.authorization)).auth);
 
   const graphql = graphqlHandler(apollo);
   const concurrency = new ConcurrencyLimiter(limits.graphqlConcurrentPerPrincipal);
@@ -178,6 +178,12 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
       methods: ['POST'],
       longRunning: true,
       handle: ({ request, response, log, requestId }) => services.gateway.handle(request, response, log, requestId),
+    },
+    {
+      path: '/v1/embeddings',
+      methods: ['POST'],
+      longRunning: true,
+      handle: ({ request, response, log, requestId }) => services.gateway.handle(request, response, log, requestId, 'embeddings'),
     },
     // A month of calls downloads for as long as the client reads it: only its progress bounds it.
     { path: USAGE_EXPORT_PATH, longRunning: true, handle: ({ request, response, target, log }: Exchange) => usageExport.handle(request, response, target, log) },

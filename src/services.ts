@@ -87,6 +87,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     recorder: usageRecorder,
     spool,
     health: keyHealth,
+    maxConcurrentPerWorkspace: config.gatewayMaxConcurrentPerWorkspace,
     refusedCalls,
   });
   return {

@@ -65,6 +65,7 @@ describe('loadConfig', () => {
           graphqlConcurrentPerPrincipal: 32,
           jsonMaxDepth: 64,
         },
+        gatewayMaxConcurrentPerWorkspace: 64,
       });
       expect(notices).toEqual([]);
     });
@@ -216,6 +217,8 @@ describe('loadConfig', () => {
       ['HTTP_MAX_CONNECTIONS', '0'],
       ['GRAPHQL_MAX_CONCURRENT_PER_PRINCIPAL', 'many'],
       ['JSON_MAX_DEPTH', '1'],
+      ['GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', '0'],
+      ['GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', 'many'],
     ])('%s=%s', (variable, value) => {
       const env = production({ [variable]: value });
       const error = configErrorFor(env);
@@ -252,6 +255,7 @@ describe('loadConfig', () => {
       ['JSON_MAX_DEPTH', '32', { httpLimits: expect.objectContaining({ jsonMaxDepth: 32 }) }],
       ['JWT_ISSUER', 'https://auth.example.com', { jwtIssuer: 'https://auth.example.com', jwtAudience: undefined }],
       ['JWT_AUDIENCE', 'byok-billing', { jwtAudience: 'byok-billing', jwtIssuer: undefined }],
+      ['GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', '8', { gatewayMaxConcurrentPerWorkspace: 8 }],
     ])('while accepting %s=%s', (variable, value, expected) => {
       const loaded: LoadedConfig = loadConfig(production({ [variable]: value }));
       expect(loaded.config).toMatchObject(expected);

@@ -40,14 +40,16 @@ export interface AppConfig {
   metricsPort?: number;
   /** the address the metrics port binds to */
   metricsHost: string;
-  /** how often each stored key is re-checked with OpenRouter (jittered); undefined: 900000 */
-  keyRecheckIntervalMs?: number;
   /** bounds on the work of any request (SPEC.md "Hostile input") */
   httpLimits: HttpLimits;
   /** when set, a user JWT must carry exactly this `iss` */
   jwtIssuer?: string;
   /** when set, a user JWT's `aud` must name it */
   jwtAudience?: string;
+  /** gateway calls one workspace may have in flight on one worker; beyond, 429 CONCURRENCY_LIMIT */
+  gatewayMaxConcurrentPerWorkspace: number;
+  /** how often each stored key is re-checked with OpenRouter (jittered); undefined: 900000 */
+  keyRecheckIntervalMs?: number;
 }
 
 export class ConfigError extends Error {
@@ -241,10 +243,11 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     metricsToken,
     metricsPort,
     metricsHost,
-    keyRecheckIntervalMs: parseInteger(env, 'KEY_RECHECK_INTERVAL_MS', DEFAULT_KEY_RECHECK_INTERVAL_MS, 1_000, 7 * 86_400_000),
     httpLimits: parseHttpLimits(env),
     jwtIssuer: nonEmpty(env, 'JWT_ISSUER'),
     jwtAudience: nonEmpty(env, 'JWT_AUDIENCE'),
+    gatewayMaxConcurrentPerWorkspace: parseInteger(env, 'GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', 64, 1, 100_000),
+    keyRecheckIntervalMs: parseInteger(env, 'KEY_RECHECK_INTERVAL_MS', DEFAULT_KEY_RECHECK_INTERVAL_MS, 1_000, 7 * 86_400_000),
   };
   return { config, notices };
 }

@@ -62,6 +62,7 @@ export function testConfig(db: Pick<TestDatabase, 'databaseUrl' | 'dataDir'>, ov
     corsOrigins: [],
     metricsHost: '127.0.0.1',
     httpLimits: { ...DEFAULT_HTTP_LIMITS },
+    gatewayMaxConcurrentPerWorkspace: 64,
     ...overrides,
   };
 }

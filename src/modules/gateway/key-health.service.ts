@@ -90,6 +90,19 @@ export class KeyHealthService {
   }
 
   /**
+   * OpenRouter refused one model on this row version's key (no allowed provider, the key's
+   * restrictions): shown to members as aiInferenceKey.lastRefusal. The key's status stays: the
+   * key works for other models.
+   */
+  async noteRefusal(workspaceId: string, rowUpdatedAt: Date | null, model: string, reason: string): Promise<void> {
+    if (!rowUpdatedAt) return;
+    const result = await this.transactions.manager
+      .getRepository(TenantSecretEntity)
+      .update({ workspaceId, updatedAt: rowUpdatedAt }, { lastRefusalModel: model.slice(0, 200), lastRefusalReason: reason.slice(0, 500), lastRefusalAt: new Date() });
+    if ((result.affected ?? 0) > 0) this.onChanged(workspaceId);
+  }
+
+  /**
    * The stored blob of this row version does not decrypt (tampered, swapped, or written under a
    * phrase this process does not hold): members see KEY_UNAVAILABLE instead of a key that looks
    * ACTIVE. Logged when the status changes, not on every request that finds the blob unreadable.

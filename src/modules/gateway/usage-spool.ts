@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { isTransientDatabaseError } from '../../db/transaction-runner';
 import { AppError } from '../../graphql/app-error';
+import { GatewayMetrics, NO_GATEWAY_METRICS } from '../../metrics/gateway.metrics';
 import type { InferenceCall, UsageRecorderService } from '../usage/usage-recorder.service';
 
 const JOURNAL_PREFIX = 'usage-journal-';
@@ -86,6 +87,7 @@ export class UsageSpool {
   private rotation?: NodeJS.Timeout;
   private rotating?: Promise<void>;
   private replaying?: Promise<void>;
+  private metrics: GatewayMetrics = NO_GATEWAY_METRICS;
 
   /** `databaseAnswers` tells a database that is away from one that failed this one call. */
   constructor(
@@ -97,11 +99,19 @@ export class UsageSpool {
     mkdirSync(dir, { recursive: true });
   }
 
+  /** Journal syncs are timed from now on, and the spooled and kept-aside files counted when scraped. */
+  reportTo(metrics: GatewayMetrics): void {
+    this.metrics = metrics;
+    metrics.watchLedgerFiles({ spooled: () => this.pendingFiles().length, keptAside: () => this.unrecordableFiles().length });
+  }
+
   /** Appends a completed call to the journal and fsyncs it: call before answering the client. */
   journal(call: InferenceCall): JournalEntry {
     const segment = (this.current ??= this.createSegment());
     writeSync(segment.fd, `${JSON.stringify({ ...call, occurredAt: (call.occurredAt ?? new Date()).toISOString() })}\n`);
+    const syncing = process.hrtime.bigint();
     fdatasyncSync(segment.fd);
+    this.metrics.journalSynced(Number(process.hrtime.bigint() - syncing) / 1e9);
     segment.entries += 1;
     segment.unsettled += 1;
     return { segment };

@@ -6,6 +6,7 @@ import { insertNewRows } from '../../db/insert-new-rows';
 import { TransactionRunner } from '../../db/transaction-runner';
 import { Settled, WriteBatcher } from '../../db/write-batcher';
 import { badUserInput, conflict, notFound } from '../../graphql/app-error';
+import { KEY_POLICY, KeyPolicy } from '../gateway/key-policy';
 import { BillingRangeError, billedMicros, tierPriceMicros } from '../billing/billing-calculator';
 import { canonicalUsdText, parseUsdToMicrosOrThrow } from '../billing/usd';
 import { TierPriceSchedule, TierPriceService } from '../tier-price/tier-price.service';
@@ -160,6 +161,9 @@ export class UsageRecorderService implements UnsettledRecordings {
     const upstreamInferenceCostMicros = upstreamInferenceCostUsd === undefined || upstreamInferenceCostUsd === null ? null : reportedUsdOrThrow('upstreamInferenceCostUsd', upstreamInferenceCostUsd);
     const rawCostMicros = rawCostMicrosOf(costMicros, call.isByok, upstreamInferenceCostMicros);
     withinCallLimitsOrThrow(call, rawCostMicros ?? costMicros);
+    if (call.keySource === KeySource.BYOK && KEY_POLICY[call.path] === KeyPolicy.PLATFORM_KEY) {
+      throw badUserInput(`keySource BYOK is not allowed on ${call.path}: background paths always run on the platform key`);
+    }
     return this.record({
       ...call,
       rawCostMicros,
