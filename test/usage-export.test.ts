@@ -1,4 +1,6 @@
+import { get as httpGet } from 'node:http';
 import { parse } from 'csv-parse/sync';
+import { seedUsageMonth } from '../bench/support/usage-seed';
 import { Plan } from '../src/modules/workspace/workspace.enums';
 import { expectData } from './support/expectations';
 import { SeededWorkspace, seedWorkspace } from './support/fixtures';
@@ -206,6 +208,38 @@ describe('usage export', () => {
     expect(preflight.status).toBe(204);
     expect(preflight.headers['access-control-allow-origin']).toBe(ORIGIN);
     expect(preflight.headers['access-control-allow-headers']).toContain('authorization');
+  });
+
+  it('a slow client gets the whole month: no request timeout, backpressure without piling up listeners', async () => {
+    const slow = await startTestApp({ overrides: { httpLimits: { ...t.config.httpLimits, requestTimeoutMs: 300 } } });
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const big = await seedWorkspace(slow, Plan.ENTERPRISE, 'Big');
+      const calls = 20_000;
+      await seedUsageMonth(slow.app.dataSource, { workspaceId: big.id, month: MONTH, calls, seed: 7 }, () => undefined);
+      const text = await new Promise<string>((resolveText, reject) => {
+        httpGet(`${slow.url}/v1/exports/usage?workspaceId=${big.id}&month=${MONTH}`, { headers: { authorization: `Bearer ${big.tokens.billing}` } }, (response) => {
+          expect(response.statusCode).toBe(200);
+          const chunks: Buffer[] = [];
+          response.pause();
+          // Longer than the request timeout, with the server's socket buffer full long before.
+          setTimeout(() => {
+            response.on('data', (chunk: Buffer) => chunks.push(chunk));
+            response.on('end', () => resolveText(Buffer.concat(chunks).toString('utf8')));
+            response.resume();
+          }, 1_000);
+        }).on('error', reject);
+      });
+      const lines = text.split('\r\n').filter((line) => line !== '');
+      expect(lines[0]).toBe(HEADER);
+      expect(lines).toHaveLength(calls + 1);
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+      await slow.close();
+    }
   });
 
   it('keyset pages: calls at one instant are neither skipped nor repeated across page boundaries', async () => {

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { AuthContext } from '../auth/auth-context';
@@ -116,11 +115,21 @@ export class UsageExportHandler {
     }
   }
 
-  /** Writes and waits while the client's buffer is full; false once the client has gone. */
-  private async write(response: ServerResponse, chunk: string): Promise<boolean> {
+  /**
+   * Writes and waits while the client's buffer is full; false once the client has gone. Both
+   * listeners go when either fires: a download waits thousands of times.
+   */
+  private write(response: ServerResponse, chunk: string): Promise<boolean> | boolean {
     if (response.destroyed) return false;
     if (response.write(chunk)) return true;
-    await Promise.race([once(response, 'drain'), once(response, 'close')]);
-    return !response.destroyed && response.writable;
+    return new Promise((resolveWrite) => {
+      const done = () => {
+        response.off('drain', done);
+        response.off('close', done);
+        resolveWrite(!response.destroyed && response.writable);
+      };
+      response.on('drain', done);
+      response.on('close', done);
+    });
   }
 }

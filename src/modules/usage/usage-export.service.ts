@@ -60,9 +60,12 @@ function isoUtc(value: Date | string): string {
 /** A spreadsheet reads a cell that starts with one of these as a formula (CSV injection). */
 const FORMULA_START = /^[=+\-@]/;
 
-function csvCell(value: string): string {
+const NEEDS_QUOTES = /[",\r\n]/;
+
+function csvCell(value: string | null): string {
+  if (value === null) return '';
   const guarded = FORMULA_START.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(guarded) ? `"${guarded.replace(/"/g, '""')}"` : guarded;
+  return NEEDS_QUOTES.test(guarded) ? `"${guarded.replace(/"/g, '""')}"` : guarded;
 }
 
 /** One call as the export shows it to this viewer: the platform's raw cost of a platform-key call only to platform admins. */
@@ -91,13 +94,15 @@ export function csvHeader(): string {
   return `${USAGE_EXPORT_COLUMNS.join(',')}\r\n`;
 }
 
+/**
+ * One call as a CSV line, in USAGE_EXPORT_COLUMNS' order. Written out rather than mapped over the
+ * columns: it is the export's inner loop, a million times for a busy month. Every text cell goes
+ * through the formula guard, enum values included.
+ */
 export function csvLine(row: UsageExportRow, viewerIsPlatformAdmin: boolean): string {
-  const fields = fieldsOf(row, viewerIsPlatformAdmin);
-  return `${USAGE_EXPORT_COLUMNS.map((column) => {
-    const value = fields[column];
-    if (value === null) return '';
-    return typeof value === 'string' ? csvCell(value) : String(value);
-  }).join(',')}\r\n`;
+  const showRawCost = viewerIsPlatformAdmin || row.key_source === KeySource.BYOK;
+  const rawCost = showRawCost && row.raw_cost_micros !== null ? Number(row.raw_cost_micros) : '';
+  return `${isoUtc(row.occurred_at)},${csvCell(row.request_id)},${csvCell(row.generation_id)},${csvCell(row.path)},${csvCell(row.model)},${csvCell(row.tier)},${csvCell(row.key_source)},${csvCell(row.actor_user_id)},${Number(row.input_tokens)},${Number(row.output_tokens)},${rawCost},${Number(row.tier_price_micros)},${Number(row.billed_micros)},${Number(row.flagged) !== 0},${csvCell(row.outcome)}\r\n`;
 }
 
 export function jsonLine(row: UsageExportRow, viewerIsPlatformAdmin: boolean): string {
