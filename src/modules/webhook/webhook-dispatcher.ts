@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { In, IsNull, Not } from 'typeorm';
 import { supportsRowLocks } from '../../db/data-source';
 import { TransactionRunner } from '../../db/transaction-runner';
+import { Settled, WriteBatcher } from '../../db/write-batcher';
 import { WebhookAddressError, WebhookAddressPolicy } from './webhook-address.policy';
 import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookEndpointEntity } from './webhook-endpoint.entity';
@@ -20,8 +21,15 @@ const MAX_BACKOFF_MS = 60 * 60_000;
 /** A claimed delivery not finished by then (its worker died) is claimed again. */
 const LEASE_MS = 60_000;
 const POLL_MS = 250;
+const COALESCE_MS = 5;
 const BATCH = 50;
 const MAX_PARALLEL = 64;
+const RESULTS_PER_TRANSACTION = 100;
+
+interface AttemptResult {
+  delivery: WebhookDeliveryEntity;
+  result: Partial<WebhookDeliveryEntity>;
+}
 
 /** base × 2^(attempt−1), at most an hour, with ±50 % jitter so failing deliveries do not retry in step. */
 export function backoffMs(baseMs: number, attempts: number): number {
@@ -41,7 +49,9 @@ export class WebhookDispatcher {
   private running?: Promise<void>;
   private stopped = true;
   private again = false;
+  private wakeScheduled = false;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly results = new WriteBatcher<AttemptResult, void>((items) => this.writeResults(items), RESULTS_PER_TRANSACTION);
 
   constructor(
     private readonly transactions: TransactionRunner,
@@ -67,21 +77,26 @@ export class WebhookDispatcher {
     await Promise.allSettled([...this.inFlight]);
   }
 
+  /** Claims soon: wakes within a few milliseconds of each other make one claim, not one each. */
   wake(): void {
     if (this.stopped) return;
     if (this.running) this.again = true;
-    else this.schedule(0);
+    else if (!this.wakeScheduled) {
+      this.wakeScheduled = true;
+      this.schedule(COALESCE_MS);
+    }
   }
 
   private schedule(delayMs: number): void {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
+      this.wakeScheduled = false;
       this.running = this.tick().finally(() => {
         this.running = undefined;
         if (this.stopped) return;
         const more = this.again;
         this.again = false;
-        this.schedule(more ? 0 : POLL_MS);
+        this.schedule(more ? COALESCE_MS : POLL_MS);
       });
     }, delayMs);
     this.timer.unref();
@@ -93,8 +108,9 @@ export class WebhookDispatcher {
         const room = MAX_PARALLEL - this.inFlight.size;
         if (room <= 0 || this.stopped) return;
         const claimed = await this.claim(Math.min(room, BATCH));
+        const [endpoints, events] = await this.load(claimed);
         for (const delivery of claimed) {
-          const attempt: Promise<void> = this.attempt(delivery)
+          const attempt: Promise<void> = this.attempt(delivery, endpoints.get(delivery.endpointId), events.get(delivery.eventId))
             .catch((error: Error) => this.log.error({ deliveryId: delivery.id, reason: error.message }, 'webhook attempt failed unexpectedly'))
             .finally(() => {
               this.inFlight.delete(attempt);
@@ -128,12 +144,20 @@ export class WebhookDispatcher {
     });
   }
 
-  private async attempt(delivery: WebhookDeliveryEntity): Promise<void> {
+  /** The claimed deliveries' endpoints and events, two queries for the whole batch. */
+  private async load(claimed: WebhookDeliveryEntity[]): Promise<[Map<string, WebhookEndpointEntity>, Map<string, WebhookEventEntity>]> {
+    if (claimed.length === 0) return [new Map(), new Map()];
     const manager = this.transactions.manager;
-    const [endpoint, event] = await Promise.all([
-      manager.findOne(WebhookEndpointEntity, { where: { id: delivery.endpointId } }),
-      manager.findOne(WebhookEventEntity, { where: { id: delivery.eventId } }),
+    const [endpoints, events] = await Promise.all([
+      manager.find(WebhookEndpointEntity, { where: { id: In([...new Set(claimed.map((delivery) => delivery.endpointId))]) } }),
+      manager.find(WebhookEventEntity, { where: { id: In([...new Set(claimed.map((delivery) => delivery.eventId))]) } }),
     ]);
+    return [new Map(endpoints.map((endpoint) => [endpoint.id, endpoint])), new Map(events.map((event) => [event.id, event]))];
+  }
+
+  private async attempt(delivery: WebhookDeliveryEntity, endpoint: WebhookEndpointEntity | undefined, event: WebhookEventEntity | undefined): Promise<void> {
+    const manager = this.transactions.manager;
+    // Deleted meanwhile: its deliveries went with it.
     if (!endpoint || !event) return;
     if (!endpoint.enabled) return this.finish(delivery, { nextAttemptAt: null, lastError: 'endpoint disabled' });
     const now = new Date();
@@ -171,8 +195,21 @@ export class WebhookDispatcher {
   }
 
   /** Writes the attempt's result if this worker still holds the lease. */
-  private async finish(delivery: WebhookDeliveryEntity, result: Partial<WebhookDeliveryEntity>): Promise<void> {
-    await this.transactions.manager.update(WebhookDeliveryEntity, { id: delivery.id, claim: delivery.claim as string }, { ...result, claim: null });
+  private finish(delivery: WebhookDeliveryEntity, result: Partial<WebhookDeliveryEntity>): Promise<void> {
+    return this.results.submit({ delivery, result });
+  }
+
+  /**
+   * Results that arrive together are written in one transaction: a commit per delivery (an fsync
+   * each on InnoDB) held delivery to ~120 events/s on the bench machine.
+   */
+  private writeResults(items: AttemptResult[]): Promise<Array<Settled<void>>> {
+    return this.transactions.run(async (manager) => {
+      for (const { delivery, result } of items) {
+        await manager.update(WebhookDeliveryEntity, { id: delivery.id, claim: delivery.claim as string }, { ...result, claim: null });
+      }
+      return items.map(() => ({ ok: true as const, value: undefined }));
+    });
   }
 
   private async noteFailure(endpoint: WebhookEndpointEntity, at: Date, what: string): Promise<void> {

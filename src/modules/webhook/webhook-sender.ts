@@ -1,8 +1,32 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 
 const ATTEMPT_TIMEOUT_MS = 10_000;
+const MAX_AGENTS = 1_000;
+const SOCKETS_PER_AGENT = 64;
+
+/**
+ * Keep-alive connections, one pool per (scheme, host name, checked address, port): a pooled
+ * connection always goes to an address that was checked, and a host whose answer changes gets a
+ * pool of its own. A new TCP (and TLS) connection per delivery cost more CPU than the rest of it.
+ */
+const agents = new Map<string, HttpAgent>();
+
+function agentFor(url: URL, pinned: { address: string; family: 4 | 6 }, lookup: LookupFunction): HttpAgent {
+  const key = `${url.protocol}//${url.hostname}|${pinned.address}|${url.port}`;
+  let agent = agents.get(key);
+  if (!agent) {
+    if (agents.size >= MAX_AGENTS) {
+      for (const old of agents.values()) old.destroy();
+      agents.clear();
+    }
+    const options = { keepAlive: true, maxSockets: SOCKETS_PER_AGENT, lookup };
+    agent = url.protocol === 'https:' ? new HttpsAgent(options) : new HttpAgent(options);
+    agents.set(key, agent);
+  }
+  return agent;
+}
 
 export type SendOutcome = { status: number } | { error: string };
 
@@ -29,7 +53,7 @@ export function sendPinned(url: URL, pinned: { address: string; family: 4 | 6 },
       {
         method: 'POST',
         lookup,
-        agent: false,
+        agent: agentFor(url, pinned, lookup),
         timeout: ATTEMPT_TIMEOUT_MS,
         headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), 'user-agent': 'byok-billing-webhooks', ...headers },
       },

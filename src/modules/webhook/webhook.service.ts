@@ -15,17 +15,28 @@ export const ROTATION_OVERLAP_MS = 24 * 60 * 60_000;
 const MAX_ENDPOINTS_PER_WORKSPACE = 20;
 const MAX_URL_LENGTH = 2048;
 const MAX_DELIVERIES_PAGE = 200;
+const MAX_OPENED_SECRETS = 10_000;
 
 /** Seals and opens signing secrets with the tenant-secrets cipher, bound to the endpoint's workspace. */
 export class WebhookSecrets {
+  private readonly opened = new Map<string, string>();
+
   constructor(private readonly cipher: TenantSecretsCipher) {}
 
   seal(workspaceId: string, secret: string): Buffer {
     return this.cipher.encrypt(workspaceId, Buffer.from(secret, 'utf8'));
   }
 
+  /** Opened secrets are kept (keyed by their sealed bytes, so a rotation is a new entry): one decryption per secret, not per delivery. */
   open(workspaceId: string, sealed: Buffer): string {
-    return this.cipher.decrypt(workspaceId, sealed).toString('utf8');
+    const key = `${workspaceId}\u0000${sealed.toString('base64')}`;
+    let secret = this.opened.get(key);
+    if (secret === undefined) {
+      secret = this.cipher.decrypt(workspaceId, sealed).toString('utf8');
+      if (this.opened.size >= MAX_OPENED_SECRETS) this.opened.clear();
+      this.opened.set(key, secret);
+    }
+    return secret;
   }
 }
 
