@@ -45,7 +45,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   const billingSummaries = new BillingSummaryService(dataSource, usageRecorder);
   const llmAnalytics = new LlmAnalyticsService(dataSource, usageRecorder);
   const partnerTokens = new PartnerTokenService(transactions, audit);
-  const usageSettlement = new UsageSettlementService(transactions);
+  const usageSettlement = new UsageSettlementService(transactions, tierPrices);
 
   const secretsCache = new LoadingCache<CachedSecrets>(config.secretsCacheTtlMs);
   const accessCache = new WorkspaceAccessCache(shortTtlMs);

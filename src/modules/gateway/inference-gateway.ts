@@ -4,7 +4,6 @@ import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { SecretMatcher } from '../../auth/constant-time';
 import type { LoadingCache } from '../../cache/loading-cache';
-import { AppError } from '../../graphql/app-error';
 import { ErrorCode } from '../../graphql/error-code';
 import { BodyTooLargeError, readBody } from '../../http/read-body';
 import { lazyChild } from '../../logging/logger';
@@ -12,7 +11,7 @@ import { GatewayCallOutcome, GatewayMetrics, NO_GATEWAY_METRICS } from '../../me
 import { ByokFallback, KeyStatus } from '../inference-key/inference-key.enums';
 import { UsageRecordEntity } from '../usage/usage-record.entity';
 import type { InferenceCall, UsageRecorderService } from '../usage/usage-recorder.service';
-import { InferencePath, KeySource } from '../usage/usage.enums';
+import { InferencePath, KeySource, UsageOutcome } from '../usage/usage.enums';
 import { WorkspaceEntity } from '../workspace/workspace.entity';
 import { ModelTier } from '../workspace/workspace.enums';
 import { GatewayKeyResolver, isKeyUnavailable, PlatformKeyMissingError, ResolvedKey } from './gateway-key.resolver';
@@ -444,17 +443,30 @@ export class InferenceGateway {
     const upstreamDone = () => {
       call.meter.upstreamNs += process.hrtime.bigint() - sent;
     };
+    // On the record from here on: a crash while OpenRouter works leaves an INTERRUPTED record.
+    const entry = this.deps.spool.intend({
+      requestId: call.requestId,
+      workspaceId: call.workspace.id,
+      path: call.path,
+      tier: call.tier,
+      keySource: resolved.source,
+      model: call.requestedModel.slice(0, 200),
+      occurredAt: call.startedAt,
+      actorUserId: call.actorUserId,
+    });
     let upstream: UpstreamResponse;
     try {
       upstream = await this.deps.client.post(call.endpoint, resolved.key, body, call.requestId);
     } catch (error) {
       upstreamDone();
+      this.nothingToRecord(entry);
       throw error;
     }
-    if (upstream.status >= 200 && upstream.status < 300) return this.relaySuccess(call, resolved, upstream, response, upstreamDone);
+    if (upstream.status >= 200 && upstream.status < 300) return this.relaySuccess(call, resolved, upstream, response, upstreamDone, entry);
 
     const errorBody = scrub((await readAll(upstream.body).catch(() => Buffer.alloc(0))).toString('utf8'), resolved.key);
     upstreamDone();
+    this.nothingToRecord(entry);
     const refusal = resolved.source === KeySource.BYOK ? keyRefusalOf(upstream.status, errorBody, call.requestedModel.slice(0, 200)) : undefined;
     if (!refusal) {
       call.meter.outcome = 'answered';
@@ -473,6 +485,11 @@ export class InferenceGateway {
     sendError(response, upstream.status, refusal.code, refusal.message, { 'x-key-source': resolved.source });
   }
 
+  /** The call ended without an answer to bill (refused upstream, unreachable): its intent is voided. */
+  private nothingToRecord(entry: JournalEntry): void {
+    this.deps.spool.settleAfter(this.deps.spool.conclude(entry, undefined), entry, entry, true);
+  }
+
   private relayedHeaders(upstream: UpstreamResponse): Record<string, string> {
     const headers: Record<string, string> = {};
     for (const name of RELAYED_HEADERS) {
@@ -486,7 +503,22 @@ export class InferenceGateway {
    * Relays the answer as it arrives and records the call once the upstream has completed it. A
    * client that goes away mid-stream stops receiving, not the reading: the call is still recorded.
    */
-  private async relaySuccess(call: CallContext, resolved: ResolvedKey, upstream: UpstreamResponse, response: ServerResponse, upstreamDone: () => void): Promise<void> {
+  private async relaySuccess(
+    call: CallContext,
+    resolved: ResolvedKey,
+    upstream: UpstreamResponse,
+    response: ServerResponse,
+    upstreamDone: () => void,
+    entry: JournalEntry,
+  ): Promise<void> {
+    // Nothing of the answer goes out before the call's intent is on disk (long done by now,
+    // normally); the upstream's answer is read meanwhile, so a break-off is seen as it happens.
+    let intentDurable = false;
+    const intentOnDisk = async () => {
+      if (intentDurable) return;
+      await entry.durable;
+      intentDurable = true;
+    };
     // The status line goes out with the first byte relayed: until then an upstream failure can
     // still be answered as a 502/504 rather than a connection cut under a 200.
     const streaming = String(upstream.headers['content-type'] ?? '').includes('text/event-stream');
@@ -506,6 +538,7 @@ export class InferenceGateway {
         const buffer = chunk as Buffer;
         if (streaming) {
           tap.feed(buffer);
+          await intentOnDisk();
           if (!clientGone) {
             writeHead();
             response.write(buffer);
@@ -517,13 +550,33 @@ export class InferenceGateway {
     } catch (error) {
       upstreamDone();
       const failure = upstreamErrorOf(error);
-      call.log().warn({ reason: failure.message }, 'upstream broke off mid-answer: nothing recorded');
-      if (!response.headersSent) throw failure;
+      if (!response.headersSent) {
+        // Nothing reached the caller, who may retry: the call is answered 502/504, not recorded.
+        call.log().warn({ reason: failure.message }, 'upstream broke off before any of its answer was relayed: nothing recorded');
+        this.nothingToRecord(entry);
+        throw failure;
+      }
       call.meter.outcome = 'interrupted';
-      response.destroy();
+      // What was relayed reaches the caller first; then the cut tells it the answer is incomplete.
+      if (!response.destroyed) response.write('', () => response.destroy());
+      call.freeSlot();
+      // Part of the answer went out, and OpenRouter may bill it: on the record, flagged, with the
+      // tokens seen (about one per content event), billed 0 until a platform admin settles it.
+      tap.end();
+      const seen = usageFrom(tap.usage);
+      const interrupted: InferenceCall = {
+        ...this.callRecord(call, resolved, tap.model),
+        inputTokens: seen.inputTokens,
+        outputTokens: Math.max(seen.outputTokens, tap.contentEvents),
+        rawCostMicros: null,
+        outcome: UsageOutcome.INTERRUPTED,
+      };
+      call.log().warn({ reason: failure.message, outputTokensSeen: interrupted.outputTokens }, 'upstream broke off mid-answer: recorded INTERRUPTED');
+      await this.record(call, interrupted, entry, this.deps.spool.conclude(entry, interrupted));
       return;
     }
     upstreamDone();
+    await intentOnDisk();
     call.meter.outcome = clientGone ? 'interrupted' : 'answered';
     let usage;
     let model: string | undefined;
@@ -543,24 +596,16 @@ export class InferenceGateway {
       await this.deps.health.mark(call.workspace.id, resolved.rowUpdatedAt, KeyStatus.ACTIVE).catch(() => undefined);
     }
     const completed: InferenceCall = {
-      requestId: call.requestId,
-      workspaceId: call.workspace.id,
-      path: call.path,
-      // Some providers' chunks carry no model: the one the request named is the best known then.
-      model: (model || call.requestedModel || 'unknown').slice(0, 200),
-      tier: call.tier,
-      keySource: resolved.source,
+      ...this.callRecord(call, resolved, model),
       inputTokens: usage.inputTokens,
       outputTokens: usage.outputTokens,
       rawCostMicros: usage.rawCostMicros,
-      occurredAt: call.startedAt,
-      actorUserId: call.actorUserId,
     };
-    // Journaled (fsync'd) before the answer, recorded in the database after it: the database stays
-    // off the caller's critical path and no answered call is lost, even to a crash. Until the record
-    // is written the X-Request-Id stays claimed, reads of usage on this worker wait for it, and a
-    // graceful shutdown waits for it.
-    const entry = this.journalOrLog(call, completed);
+    // The completion goes to the journal beside the intent (synced in the next group commit) and to
+    // the database after the answer: the database stays off the caller's critical path and no
+    // answered call is lost, even to a crash. Until the record is written the X-Request-Id stays
+    // claimed, reads of usage on this worker wait for it, and a graceful shutdown waits for it.
+    const concluded = this.deps.spool.conclude(entry, completed);
     let kept: KeptAnswer | undefined;
     if (!streaming && call.retryable) {
       kept = { bodyHash: call.bodyHash, status: upstream.status, headers: { ...this.relayedHeaders(upstream), 'x-key-source': resolved.source }, body: chunks[0], keySource: resolved.source };
@@ -573,22 +618,31 @@ export class InferenceGateway {
       else response.end(chunks[0]);
     }
     call.freeSlot();
-    const recordId = await this.record(call, completed, entry);
+    const recordId = await this.record(call, completed, entry, concluded);
     if (kept) kept.recordId = recordId;
   }
 
-  private journalOrLog(call: CallContext, completed: InferenceCall): JournalEntry | undefined {
-    try {
-      return this.deps.spool.journal(completed);
-    } catch (error) {
-      call.log().error({ reason: (error as Error).message }, 'completed call not journaled: it is recorded only if the database takes it now');
-      return undefined;
-    }
+  /** What every record of the call says, whatever its outcome. */
+  private callRecord(call: CallContext, resolved: ResolvedKey, model: string | undefined): Omit<InferenceCall, 'inputTokens' | 'outputTokens' | 'rawCostMicros'> {
+    return {
+      requestId: call.requestId,
+      workspaceId: call.workspace.id,
+      path: call.path,
+      // Some providers' chunks carry no model: the one the request named is the best known then.
+      model: (model || call.requestedModel || 'unknown').slice(0, 200),
+      tier: call.tier,
+      keySource: resolved.source,
+      occurredAt: call.startedAt,
+      actorUserId: call.actorUserId,
+    };
   }
 
-  /** Into the database; when it cannot take the call now (or within 5 s), the journal replays it. */
-  /** The record's id, when it was written within the time allowed. */
-  private async record(call: CallContext, completed: InferenceCall, entry: JournalEntry | undefined): Promise<string | undefined> {
+  /**
+   * Into the database; when it cannot take the call now (or within 5 s), the journal replays it.
+   * A refusal is kept aside for an operator: the call was answered, so it is never dropped.
+   * Returns the record's id, when it was written within the time allowed.
+   */
+  private async record(call: CallContext, completed: InferenceCall, entry: JournalEntry, concluded: Promise<void>): Promise<string | undefined> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolveTimeout) => {
       timer = setTimeout(() => resolveTimeout('timeout'), RECORD_TIMEOUT_MS);
@@ -600,13 +654,17 @@ export class InferenceGateway {
       reachedDatabase = written !== 'timeout';
       if (written !== 'timeout') recordId = written.id;
     } catch (error) {
-      // A refusal (a CONFLICT, say) is final: replaying the call would be refused the same way.
-      reachedDatabase = error instanceof AppError;
-      if (reachedDatabase) call.log().error({ code: (error as AppError).code }, 'completed call refused by the recorder');
+      if (!(await this.deps.spool.shouldReplay(error))) {
+        call.log().error({ code: (error as { code?: unknown }).code }, 'answered call refused by the recorder');
+        reachedDatabase = await this.deps.spool.keepAside(completed, error as Error).then(
+          () => true,
+          () => false,
+        );
+      }
     } finally {
       clearTimeout(timer);
     }
-    if (entry) this.deps.spool.settle(entry, completed, reachedDatabase);
+    this.deps.spool.settleAfter(concluded, entry, completed, reachedDatabase);
     return recordId;
   }
 }
