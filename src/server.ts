@@ -42,8 +42,6 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-const SHUTDOWN_GRACE_MS = 10_000;
-
 /** The routes beside GraphQL, for a 405 that names the method to use. */
 const ALLOWED_METHODS: Partial<Record<string, string>> = { '/healthz': 'GET', '/readyz': 'GET', '/v1/chat/completions': 'POST', '/v1/embeddings': 'POST' };
 
@@ -150,6 +148,8 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
     try {
       if (url.pathname === '/healthz' && request.method === 'GET') return sendJson(response, 200, { status: 'ok' });
       if (url.pathname === '/readyz' && request.method === 'GET') {
+        // Draining: the load balancer should send nothing more here.
+        if (stopping) return sendJson(response, 503, { status: 'stopping' });
         const { ready, detail } = await readiness(dataSource);
         const redis = services.invalidationBus.state;
         return sendJson(response, ready ? 200 : 503, {
@@ -215,13 +215,23 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
           url: `http://${shownHost}:${address.port}`,
           metricsUrl: metricsListener?.url,
           stop: async () => {
+            // Still listening while calls in flight finish (a stream may take minutes): new gateway
+            // calls and /readyz answer 503 meanwhile. Past SHUTDOWN_GRACE_MS what still runs is cut
+            // and recorded INTERRUPTED.
             stopping = true;
+            services.gateway.drain();
+            httpServer.closeIdleConnections();
+            const forced = setTimeout(() => {
+              services.gateway.abortInFlight();
+              setTimeout(() => httpServer.closeAllConnections(), 1_000).unref();
+            }, config.shutdownGraceMs);
+            while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+            clearTimeout(forced);
             const closed = new Promise<void>((resolveClose) => httpServer.close(() => resolveClose()));
             httpServer.closeIdleConnections();
-            const forced = setTimeout(() => httpServer.closeAllConnections(), SHUTDOWN_GRACE_MS);
-            await Promise.allSettled([...inFlight]);
+            const lingering = setTimeout(() => httpServer.closeAllConnections(), 1_000);
             await closed;
-            clearTimeout(forced);
+            clearTimeout(lingering);
             await apollo.stop();
             await services.spool.stop();
             await services.invalidationBus.stop();

@@ -55,6 +55,7 @@ describe('loadConfig', () => {
         openrouterBaseUrl: 'https://openrouter.ai/api/v1',
         logLevel: 'info',
         gatewayMaxConcurrentPerWorkspace: 64,
+        shutdownGraceMs: 120_000,
       });
       expect(notices).toEqual([]);
     });
@@ -197,6 +198,8 @@ describe('loadConfig', () => {
       ['METRICS_HOST', 'http://127.0.0.1'],
       ['GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', '0'],
       ['GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', 'many'],
+      ['SHUTDOWN_GRACE_MS', '-1'],
+      ['SHUTDOWN_GRACE_MS', 'two minutes'],
     ])('%s=%s', (variable, value) => {
       const env = production({ [variable]: value });
       const error = configErrorFor(env);
@@ -224,6 +227,7 @@ describe('loadConfig', () => {
       ['METRICS_HOST', '::1', { metricsHost: '::1' }],
       ['METRICS_HOST', 'metrics.internal', { metricsHost: 'metrics.internal' }],
       ['GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', '8', { gatewayMaxConcurrentPerWorkspace: 8 }],
+      ['SHUTDOWN_GRACE_MS', '0', { shutdownGraceMs: 0 }],
     ])('while accepting %s=%s', (variable, value, expected) => {
       const loaded: LoadedConfig = loadConfig(production({ [variable]: value }));
       expect(loaded.config).toMatchObject(expected);

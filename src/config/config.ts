@@ -40,6 +40,8 @@ export interface AppConfig {
   metricsHost: string;
   /** gateway calls one workspace may have in flight on one worker; beyond, 429 CONCURRENCY_LIMIT */
   gatewayMaxConcurrentPerWorkspace: number;
+  /** on SIGTERM, how long gateway calls in flight may run on before they are cut and recorded INTERRUPTED */
+  shutdownGraceMs: number;
 }
 
 export class ConfigError extends Error {
@@ -224,6 +226,7 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     metricsPort,
     metricsHost,
     gatewayMaxConcurrentPerWorkspace: parseInteger(env, 'GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', 64, 1, 100_000),
+    shutdownGraceMs: parseInteger(env, 'SHUTDOWN_GRACE_MS', 120_000, 0, 3_600_000),
   };
   return { config, notices };
 }

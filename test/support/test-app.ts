@@ -61,6 +61,7 @@ export function testConfig(db: Pick<TestDatabase, 'databaseUrl' | 'dataDir'>, ov
     corsOrigins: [],
     metricsHost: '127.0.0.1',
     gatewayMaxConcurrentPerWorkspace: 64,
+    shutdownGraceMs: 10_000,
     ...overrides,
   };
 }

@@ -233,6 +233,10 @@ export class InferenceGateway {
   /** (workspace, request id) pairs being served by this worker: a concurrent duplicate never reaches OpenRouter */
   private readonly inFlight = new Map<string, ClaimedCall>();
   private readonly recentAnswers = new RecentAnswers(KEPT_ANSWER_MS, KEPT_ANSWER_BYTES);
+  /** set on SIGTERM: new calls are refused while those in flight finish */
+  private draining = false;
+  /** one per call at OpenRouter, so that a shutdown past its grace can cut them */
+  private readonly upstreamCalls = new Set<AbortController>();
   /** calls in flight per workspace, so that one workspace's burst cannot take every connection upstream */
   private readonly perWorkspace = new Map<string, number>();
 
@@ -290,6 +294,16 @@ export class InferenceGateway {
     sendError(response, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
   }
 
+  /** From now on new calls answer 503 (another worker takes them); calls in flight go on. */
+  drain(): void {
+    this.draining = true;
+  }
+
+  /** Past the shutdown's grace: every call still at OpenRouter is cut, and recorded INTERRUPTED. */
+  abortInFlight(): void {
+    for (const controller of this.upstreamCalls) controller.abort();
+  }
+
   /** Closes the upstream connection pool. */
   close(): Promise<void> {
     return this.deps.client.close();
@@ -304,6 +318,7 @@ export class InferenceGateway {
     endpoint: UpstreamEndpoint,
   ): Promise<void> {
     this.authenticateOrThrow(request);
+    if (this.draining) throw new GatewayError(503, 'SHUTTING_DOWN', 'This worker is shutting down; no call was made and nothing was billed. Retry: another worker takes it.', { 'retry-after': RETRY_AFTER_SECONDS });
     const given = header(request, 'x-request-id');
     if (given !== undefined && !REQUEST_ID.test(given)) throw new GatewayError(400, 'BAD_REQUEST', 'X-Request-Id must be 1 to 128 printable ASCII characters');
     const requestId = given ?? generatedRequestId;
@@ -454,15 +469,39 @@ export class InferenceGateway {
       occurredAt: call.startedAt,
       actorUserId: call.actorUserId,
     });
+    const controller = new AbortController();
+    this.upstreamCalls.add(controller);
+    try {
+      return await this.exchange(call, resolved, body, response, mayFallBack, entry, controller.signal, upstreamDone);
+    } finally {
+      this.upstreamCalls.delete(controller);
+    }
+  }
+
+  private async exchange(
+    call: CallContext,
+    resolved: ResolvedKey,
+    body: string,
+    response: ServerResponse,
+    mayFallBack: boolean,
+    entry: JournalEntry,
+    signal: AbortSignal,
+    upstreamDone: () => void,
+  ): Promise<void> {
     let upstream: UpstreamResponse;
     try {
-      upstream = await this.deps.client.post(call.endpoint, resolved.key, body, call.requestId);
+      upstream = await this.deps.client.post(call.endpoint, resolved.key, body, call.requestId, signal);
     } catch (error) {
       upstreamDone();
+      if (signal.aborted) {
+        // Cut by a shutdown while OpenRouter worked: it may bill the call, so it goes on the record.
+        await this.recordInterrupted(call, resolved, entry, new SseUsageTap(), 'shutdown grace period over while the call was at OpenRouter');
+        throw new GatewayError(503, 'SHUTTING_DOWN', 'This worker shut down while the call was at OpenRouter; it is recorded as interrupted.');
+      }
       this.nothingToRecord(entry);
       throw error;
     }
-    if (upstream.status >= 200 && upstream.status < 300) return this.relaySuccess(call, resolved, upstream, response, upstreamDone, entry);
+    if (upstream.status >= 200 && upstream.status < 300) return this.relaySuccess(call, resolved, upstream, response, upstreamDone, entry, signal);
 
     const errorBody = scrub((await readAll(upstream.body).catch(() => Buffer.alloc(0))).toString('utf8'), resolved.key);
     upstreamDone();
@@ -510,6 +549,7 @@ export class InferenceGateway {
     response: ServerResponse,
     upstreamDone: () => void,
     entry: JournalEntry,
+    signal: AbortSignal,
   ): Promise<void> {
     // Nothing of the answer goes out before the call's intent is on disk (long done by now,
     // normally); the upstream's answer is read meanwhile, so a break-off is seen as it happens.
@@ -550,7 +590,7 @@ export class InferenceGateway {
     } catch (error) {
       upstreamDone();
       const failure = upstreamErrorOf(error);
-      if (!response.headersSent) {
+      if (!response.headersSent && !signal.aborted) {
         // Nothing reached the caller, who may retry: the call is answered 502/504, not recorded.
         call.log().warn({ reason: failure.message }, 'upstream broke off before any of its answer was relayed: nothing recorded');
         this.nothingToRecord(entry);
@@ -558,21 +598,11 @@ export class InferenceGateway {
       }
       call.meter.outcome = 'interrupted';
       // What was relayed reaches the caller first; then the cut tells it the answer is incomplete.
-      if (!response.destroyed) response.write('', () => response.destroy());
+      if (!response.headersSent) sendError(response, 503, 'SHUTTING_DOWN', 'This worker shut down before the answer was complete; the call is recorded as interrupted.');
+      else if (!response.destroyed) response.write('', () => response.destroy());
       call.freeSlot();
-      // Part of the answer went out, and OpenRouter may bill it: on the record, flagged, with the
-      // tokens seen (about one per content event), billed 0 until a platform admin settles it.
-      tap.end();
-      const seen = usageFrom(tap.usage);
-      const interrupted: InferenceCall = {
-        ...this.callRecord(call, resolved, tap.model),
-        inputTokens: seen.inputTokens,
-        outputTokens: Math.max(seen.outputTokens, tap.contentEvents),
-        rawCostMicros: null,
-        outcome: UsageOutcome.INTERRUPTED,
-      };
-      call.log().warn({ reason: failure.message, outputTokensSeen: interrupted.outputTokens }, 'upstream broke off mid-answer: recorded INTERRUPTED');
-      await this.record(call, interrupted, entry, this.deps.spool.conclude(entry, interrupted));
+      // Part of the answer went out (or a shutdown cut it), and OpenRouter may bill it.
+      await this.recordInterrupted(call, resolved, entry, tap, signal.aborted ? 'shutdown grace period over mid-answer' : failure.message);
       return;
     }
     upstreamDone();
@@ -620,6 +650,24 @@ export class InferenceGateway {
     call.freeSlot();
     const recordId = await this.record(call, completed, entry, concluded);
     if (kept) kept.recordId = recordId;
+  }
+
+  /**
+   * On the record, flagged, with the tokens seen (about one per content event), billed 0 until a
+   * platform admin settles it.
+   */
+  private async recordInterrupted(call: CallContext, resolved: ResolvedKey, entry: JournalEntry, tap: SseUsageTap, reason: string): Promise<void> {
+    tap.end();
+    const seen = usageFrom(tap.usage);
+    const interrupted: InferenceCall = {
+      ...this.callRecord(call, resolved, tap.model),
+      inputTokens: seen.inputTokens,
+      outputTokens: Math.max(seen.outputTokens, tap.contentEvents),
+      rawCostMicros: null,
+      outcome: UsageOutcome.INTERRUPTED,
+    };
+    call.log().warn({ reason, outputTokensSeen: interrupted.outputTokens }, 'call interrupted: recorded INTERRUPTED');
+    await this.record(call, interrupted, entry, this.deps.spool.conclude(entry, interrupted));
   }
 
   /** What every record of the call says, whatever its outcome. */
