@@ -45,7 +45,6 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-const SHUTDOWN_GRACE_MS = 10_000;
 
 /** A database that takes longer than this to answer the probe is as good as unreachable. */
 const READINESS_TIMEOUT_MS = 2_000;
@@ -257,13 +256,23 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
           url: `http://${shownHost}:${address.port}`,
           metricsUrl: metricsListener?.url,
           stop: async () => {
+            // Still listening while calls in flight finish (a stream may take minutes): new gateway
+            // calls and /readyz answer 503 meanwhile. Past SHUTDOWN_GRACE_MS what still runs is cut
+            // and recorded INTERRUPTED.
             stopping = true;
+            services.gateway.drain();
+            httpServer.closeIdleConnections();
+            const forced = setTimeout(() => {
+              services.gateway.abortInFlight();
+              setTimeout(() => httpServer.closeAllConnections(), 1_000).unref();
+            }, config.shutdownGraceMs);
+            while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+            clearTimeout(forced);
             const closed = new Promise<void>((resolveClose) => httpServer.close(() => resolveClose()));
             httpServer.closeIdleConnections();
-            const forced = setTimeout(() => httpServer.closeAllConnections(), SHUTDOWN_GRACE_MS);
-            await Promise.allSettled([...inFlight]);
+            const lingering = setTimeout(() => httpServer.closeAllConnections(), 1_000);
             await closed;
-            clearTimeout(forced);
+            clearTimeout(lingering);
             await apollo.stop();
             await services.keyRecheck.stop();
             await services.spool.stop();

@@ -64,7 +64,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   const refusedCalls = new RefusedCallsService(dataSource, logger);
   const llmAnalytics = new LlmAnalyticsService(dataSource, usageRecorder, refusedCalls);
   const partnerTokens = new PartnerTokenService(transactions, audit);
-  const usageSettlement = new UsageSettlementService(transactions, webhookEvents.settled);
+  const usageSettlement = new UsageSettlementService(transactions, tierPrices, webhookEvents.settled);
   const budgets = new BudgetService(transactions, usageRecorder);
   const budgetGuard = new BudgetGuard(budgets, new BudgetSpendBus(config.redisUrl, logger), logger);
   budgets.raiseEventsThrough(webhookEvents.budget);

@@ -66,6 +66,7 @@ describe('loadConfig', () => {
           jsonMaxDepth: 64,
         },
         gatewayMaxConcurrentPerWorkspace: 64,
+        shutdownGraceMs: 120_000,
       });
       expect(notices).toEqual([]);
     });
@@ -221,6 +222,8 @@ describe('loadConfig', () => {
       ['JSON_MAX_DEPTH', '1'],
       ['GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', '0'],
       ['GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', 'many'],
+      ['SHUTDOWN_GRACE_MS', '-1'],
+      ['SHUTDOWN_GRACE_MS', 'two minutes'],
     ])('%s=%s', (variable, value) => {
       const env = production({ [variable]: value });
       const error = configErrorFor(env);
@@ -259,6 +262,7 @@ describe('loadConfig', () => {
       ['JWT_AUDIENCE', 'byok-billing', { jwtAudience: 'byok-billing', jwtIssuer: undefined }],
       ['GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', '8', { gatewayMaxConcurrentPerWorkspace: 8 }],
       ['WEBHOOK_RETRY_BASE_MS', '250', { webhookRetryBaseMs: 250 }],
+      ['SHUTDOWN_GRACE_MS', '0', { shutdownGraceMs: 0 }],
     ])('while accepting %s=%s', (variable, value, expected) => {
       const loaded: LoadedConfig = loadConfig(production({ [variable]: value }));
       expect(loaded.config).toMatchObject(expected);

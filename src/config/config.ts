@@ -52,6 +52,8 @@ export interface AppConfig {
   keyRecheckIntervalMs?: number;
   /** the first webhook retry's delay; each next one doubles (with jitter). Unset: 5000 */
   webhookRetryBaseMs?: number;
+  /** on SIGTERM, how long gateway calls in flight may run on before they are cut and recorded INTERRUPTED */
+  shutdownGraceMs: number;
 }
 
 export class ConfigError extends Error {
@@ -252,6 +254,7 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     gatewayMaxConcurrentPerWorkspace: parseInteger(env, 'GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', 64, 1, 100_000),
     keyRecheckIntervalMs: parseInteger(env, 'KEY_RECHECK_INTERVAL_MS', DEFAULT_KEY_RECHECK_INTERVAL_MS, 1_000, 7 * 86_400_000),
     webhookRetryBaseMs: parseInteger(env, 'WEBHOOK_RETRY_BASE_MS', DEFAULT_WEBHOOK_RETRY_BASE_MS, 1, 3_600_000),
+    shutdownGraceMs: parseInteger(env, 'SHUTDOWN_GRACE_MS', 120_000, 0, 3_600_000),
   };
   return { config, notices };
 }

@@ -311,6 +311,7 @@ export class UsageRecorderService implements UnsettledRecordings {
 /** The record of a call, billed at the tier price in effect when it occurred. */
 function billedRecord({ call, hash, now }: PendingCall, schedule: TierPriceSchedule): UsageRecordEntity {
   const occurredAt = call.occurredAt ?? now;
+  const interrupted = call.outcome === UsageOutcome.INTERRUPTED;
   let tierPrice: number;
   try {
     tierPrice = tierPriceMicros(call.inputTokens, call.outputTokens, schedule.inEffectOrThrow(call.tier, occurredAt));
@@ -330,11 +331,12 @@ function billedRecord({ call, hash, now }: PendingCall, schedule: TierPriceSched
     outputTokens: call.outputTokens,
     rawCostMicros: call.rawCostMicros,
     tierPriceMicros: tierPrice,
-    billedMicros: billedMicros(call.keySource, tierPrice, call.rawCostMicros),
+    // An interrupted call's cost is not known: billed 0 until a platform admin settles it.
+    billedMicros: interrupted ? 0 : billedMicros(call.keySource, tierPrice, call.rawCostMicros),
     occurredAt,
     recordedAt: now,
     actorUserId: call.actorUserId ?? null,
-    flagged: call.rawCostMicros === null,
+    flagged: call.rawCostMicros === null || interrupted,
     settledAt: null,
     generationId: call.generationId ?? null,
     isByok: call.isByok ?? null,
