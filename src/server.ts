@@ -21,6 +21,7 @@ import { graphqlHandler, refuseRateLimited } from './http/graphql-handler';
 import { GraphqlIde, IDE_ASSET_PREFIX, prefersHtml } from './http/graphql-ide.page';
 import { ConcurrencyLimiter, concurrencyKeyOf } from './http/principal-concurrency';
 import { Exchange, RouteTable } from './http/route-table';
+import { USAGE_EXPORT_PATH, UsageExportHandler } from './http/usage-export.handler';
 import { METRICS_PATH, MetricsListener } from './metrics/metrics-endpoint';
 import { setUpMetrics, watchServices } from './metrics/metrics.setup';
 import type { TenantSecretsCipher } from './modules/secrets/cipher';
@@ -44,7 +45,6 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-const SHUTDOWN_GRACE_MS = 10_000;
 
 /** A database that takes longer than this to answer the probe is as good as unreachable. */
 const READINESS_TIMEOUT_MS = 2_000;
@@ -113,6 +113,9 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   const services = createServices(config, dataSource, cipher, logger);
   await services.invalidationBus.start(services.dropCachedWorkspace);
   services.spool.start();
+  services.keyRecheck.start();
+  await services.budgetGuard.start();
+  services.webhookDispatcher.start();
   const authenticator = new Authenticator(new JwtCodec(config.jwtSecret, { issuer: config.jwtIssuer, audience: config.jwtAudience }), config.serviceToken, (token) => services.partnerTokens.lookup(token));
   const observability = setUpMetrics(config, logger);
   if (observability) watchServices(observability.metrics, services, dataSource);
@@ -121,14 +124,19 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   const apollo = createApollo(config, await buildAppSchema(), observability ? [observability.metrics.graphql.plugin()] : []);
   await apollo.start();
 
-  const contextFor = (principal: Principal, requestId: string, log: () => Logger): GraphQLContext => {
+  const authContextFor = (principal: Principal) => {
     const loaders = createLoaders(dataSource, principal.kind === 'user' ? principal.userId : undefined, services.accessCache);
     const auth = new AuthContext(principal, {
       all: (userId) => services.workspaces.membershipsOf(userId),
       in: (workspaceId, fresh) => (fresh ? loaders.freshViewerMembershipIn : loaders.viewerMembershipIn).load(workspaceId),
     });
+    return { auth, loaders };
+  };
+  const contextFor = (principal: Principal, requestId: string, log: () => Logger): GraphQLContext => {
+    const { auth, loaders } = authContextFor(principal);
     return new RequestGraphQLContext(requestId, log, auth, loaders, services);
   };
+  const usageExport = new UsageExportHandler(services.usageExport, cors, async (request) => authContextFor(await authenticator.principalOf(request.headers.authorization)).auth);
 
   const graphql = graphqlHandler(apollo);
   const concurrency = new ConcurrencyLimiter(limits.graphqlConcurrentPerPrincipal);
@@ -155,6 +163,8 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
       path: '/readyz',
       methods: ['GET'],
       handle: async ({ response }) => {
+        // Draining: the load balancer should send nothing more here.
+        if (stopping) return sendJson(response, 503, { status: 'stopping' });
         const { ready, detail } = await readiness(dataSource);
         const redis = services.invalidationBus.state;
         sendJson(response, ready ? 200 : 503, {
@@ -172,6 +182,14 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
       longRunning: true,
       handle: ({ request, response, log, requestId }) => services.gateway.handle(request, response, log, requestId),
     },
+    {
+      path: '/v1/embeddings',
+      methods: ['POST'],
+      longRunning: true,
+      handle: ({ request, response, log, requestId }) => services.gateway.handle(request, response, log, requestId, 'embeddings'),
+    },
+    // A month of calls downloads for as long as the client reads it: only its progress bounds it.
+    { path: USAGE_EXPORT_PATH, longRunning: true, handle: ({ request, response, target, log }: Exchange) => usageExport.handle(request, response, target, log) },
     ...['/graphql', '/'].map((path) => ({ path, handle: serveGraphql })),
     {
       path: IDE_ASSET_PREFIX,
@@ -240,16 +258,29 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
           url: `http://${shownHost}:${address.port}`,
           metricsUrl: metricsListener?.url,
           stop: async () => {
+            // Still listening while calls in flight finish (a stream may take minutes): new gateway
+            // calls and /readyz answer 503 meanwhile. Past SHUTDOWN_GRACE_MS what still runs is cut
+            // and recorded INTERRUPTED.
             stopping = true;
+            services.gateway.drain();
+            httpServer.closeIdleConnections();
+            const forced = setTimeout(() => {
+              services.gateway.abortInFlight();
+              setTimeout(() => httpServer.closeAllConnections(), 1_000).unref();
+            }, config.shutdownGraceMs);
+            while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+            clearTimeout(forced);
             const closed = new Promise<void>((resolveClose) => httpServer.close(() => resolveClose()));
             httpServer.closeIdleConnections();
-            const forced = setTimeout(() => httpServer.closeAllConnections(), SHUTDOWN_GRACE_MS);
-            await Promise.allSettled([...inFlight]);
+            const lingering = setTimeout(() => httpServer.closeAllConnections(), 1_000);
             await closed;
-            clearTimeout(forced);
+            clearTimeout(lingering);
             await apollo.stop();
+            await services.keyRecheck.stop();
             await services.spool.stop();
             await services.invalidationBus.stop();
+            await services.budgetGuard.stop();
+            await services.webhookDispatcher.stop();
             await services.gateway.close();
             await metricsListener?.close();
           },

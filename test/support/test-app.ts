@@ -62,6 +62,8 @@ export function testConfig(db: Pick<TestDatabase, 'databaseUrl' | 'dataDir'>, ov
     corsOrigins: [],
     metricsHost: '127.0.0.1',
     httpLimits: { ...DEFAULT_HTTP_LIMITS },
+    gatewayMaxConcurrentPerWorkspace: 64,
+    shutdownGraceMs: 10_000,
     ...overrides,
   };
 }
