@@ -1,10 +1,11 @@
-import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
+import { ApolloServerPlugin, GraphQLRequestListener, HeaderMap } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { BREAK, DocumentNode, GraphQLError, visit } from 'graphql';
 import { forbidden } from './app-error';
 import type { GraphQLContext } from './context';
 import { ErrorCode } from './error-code';
 import { isInternalError } from './format-error';
+import { invalidVariablesOf } from './variable-error';
 
 type ResponseErrors = Array<{ message: string; extensions?: Record<string, unknown> }>;
 
@@ -72,6 +73,11 @@ export function requestPoliciesPlugin(options: { adminOnlyIntrospection: boolean
         refusal.extensions.http = { status: 403 };
         throw refusal;
       }
+    },
+    async responseForOperation({ schema, operation, request }) {
+      const invalid = invalidVariablesOf(schema, operation, request.variables);
+      if (invalid.length === 0) return null;
+      return { http: { status: 400, headers: new HeaderMap() }, body: { kind: 'single', singleResult: { errors: invalid } } };
     },
     async didEncounterErrors({ errors, contextValue }) {
       logInternalErrors(errors, contextValue);
