@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { In, IsNull, Not } from 'typeorm';
 import { supportsRowLocks } from '../../db/data-source';
 import { TransactionRunner } from '../../db/transaction-runner';
+import { SecretsDecryptionError } from '../secrets/cipher';
 import { Settled, WriteBatcher } from '../../db/write-batcher';
 import { WebhookAddressError, WebhookAddressPolicy } from './webhook-address.policy';
 import { WebhookDeliveryEntity } from './webhook-delivery.entity';
@@ -173,8 +174,10 @@ export class WebhookDispatcher {
         'webhook-signature': signatureHeader(signingSecrets(this.secrets, endpoint, now), `msg_${event.id}`, timestamp, body),
       }, body);
     } catch (error) {
-      if (!(error instanceof WebhookAddressError)) throw error;
-      outcome = { error: `refused: ${error.message}` };
+      if (error instanceof WebhookAddressError) outcome = { error: `refused: ${error.message}` };
+      // A secret sealed under a phrase this process no longer holds: retrying cannot help until it is rotated.
+      else if (error instanceof SecretsDecryptionError) outcome = { error: 'signing secret unreadable: rotate it' };
+      else throw error;
     }
     const attempts = delivery.attempts + 1;
     if ('status' in outcome && outcome.status >= 200 && outcome.status < 300) {
