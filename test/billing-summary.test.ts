@@ -1,3 +1,4 @@
+import { KEY_POLICY, KeyPolicy } from '../src/modules/gateway/key-policy';
 import { seedWorkspace, SeededWorkspace } from './support/fixtures';
 import { startTestApp, TestApp, TEST_SERVICE_TOKEN } from './support/test-app';
 import {
@@ -135,7 +136,7 @@ describe('billing summary and analytics', () => {
     const end = Date.UTC(year, monthIndex, 1);
     return Array.from({ length: count }, (_, i) => {
       const tier = pick(TIERS);
-      const keySource = pick([KeySource.PLATFORM, KeySource.BYOK]);
+      const pickedSource = pick([KeySource.PLATFORM, KeySource.BYOK]);
       const size = random();
       const inputTokens = size < 0.1 ? 0 : size < 0.6 ? Math.floor(random() * 5_000) : Math.floor(random() * 2_000_000);
       const outputTokens = size < 0.15 ? 0 : Math.floor(random() * 50_000);
@@ -143,6 +144,9 @@ describe('billing summary and analytics', () => {
       const kind = random();
       // flagged, free, cheaper than the tier price, dearer than it
       const rawCostMicros = kind < 0.1 ? null : kind < 0.2 ? 0 : kind < 0.7 ? Math.floor(random() * (tierPriceMicros + 1)) : tierPriceMicros + Math.floor(random() * 50_000);
+      const path = pick(PATHS);
+      // background paths run on the platform key only
+      const keySource = KEY_POLICY[path] === KeyPolicy.PLATFORM_KEY ? KeySource.PLATFORM : pickedSource;
       const billedMicros = keySource === KeySource.PLATFORM ? tierPriceMicros : rawCostMicros === null ? 0 : Math.max(0, tierPriceMicros - rawCostMicros);
       // the first and last milliseconds of the month are always used
       const at = i === 0 ? start : i === 1 ? end - 1 : start + Math.floor(random() * (end - start));
@@ -151,7 +155,7 @@ describe('billing summary and analytics', () => {
         requestId: `rnd-${seed}-${i}`,
         tier,
         keySource,
-        path: pick(PATHS),
+        path,
         model: pick(MODELS),
         inputTokens,
         outputTokens,
@@ -418,7 +422,7 @@ describe('billing summary and analytics', () => {
       const input = callInput(ws.id, {
         occurredAt,
         keySource: i % 3 === 0 ? 'BYOK' : 'PLATFORM',
-        path: i % 2 === 0 ? 'SEARCH_INDEXER' : 'AGENT_RUN',
+        path: i % 2 === 0 ? 'SEMANTIC_SEARCH' : 'AGENT_RUN',
         tier: i % 4 === 0 ? 'FRONTIER' : 'BALANCED',
         inputTokens: 100 * (i + 1),
         outputTokens: 10 * (i + 1),

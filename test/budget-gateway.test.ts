@@ -37,6 +37,14 @@ describe('the gateway and the budget', () => {
       expect(refused.json.error.message).toContain(`${2 * CALL_COST} µ$`);
       expect(refused.json.error.message).toMatch(/owner, admin or billing manager can raise/);
       expect(world.fake.requestsTo('POST', '/chat/completions')).toHaveLength(2);
+      // a budget block is a refused call: counted for analytics, never a usage record
+      const counted = await queryOutside<{ path: string; cause: string; refused: number }>(t.db, 'SELECT path, cause, refused FROM refused_call_counter WHERE workspace_id = ?', [ws.id]);
+      expect(counted.map((row) => [row.path, row.cause, Number(row.refused)])).toEqual([['CANVAS_AUTOCOMPLETE', 'BUDGET_EXCEEDED', 1]]);
+      const today = new Date(new Date().toISOString().slice(0, 10));
+      const analytics = expectData(
+        await t.gql('query($w: ID!, $from: DateTime!, $to: DateTime!) { llmAnalytics(workspaceId: $w, from: $from, to: $to, groupBy: DAY) { calls refusedCalls } }', { w: ws.id, from: today.toISOString(), to: new Date(today.getTime() + 86_400_000).toISOString() }, ws.tokens.billing),
+      );
+      expect(analytics.llmAnalytics).toEqual([{ calls: 2, refusedCalls: 1 }]);
 
       const background = await callGateway(t, { workspaceId: ws.id, path: 'SEARCH_INDEXER', requestId: freshRequestId() });
       expect(background.status).toBe(200);

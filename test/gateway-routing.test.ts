@@ -251,31 +251,36 @@ describe('gateway: what goes upstream and what comes back', () => {
     expect((await recordFor(world.t, byok.id, anonymous)).actorUserId).toBeNull();
   });
 
-  it('the same X-Request-Id twice records once: the second answers 409 and never reaches OpenRouter', async () => {
+  it('the same X-Request-Id twice records once: the retry gets the kept answer, another body answers 409 REQUEST_ID_USED, neither reaches OpenRouter', async () => {
     const requestId = freshRequestId('twice');
     const first = await callGateway(world.t, { workspaceId: byok.id, requestId });
     expect(first.status).toBe(200);
-    await recordFor(world.t, byok.id, requestId);
-    const second = await callGateway(world.t, { workspaceId: byok.id, requestId });
-    expect(second.status).toBe(409);
-    expect(second.json?.error?.code).toBe('CONFLICT');
-    expect(second.json?.error?.message).toContain(requestId);
-    expect(world.fake.requestsTo('POST', '/chat/completions')).toHaveLength(1);
-    expect((await storedRecords(world.t, byok.id)).filter((record) => record.requestId === requestId)).toHaveLength(1);
+    const record = await recordFor(world.t, byok.id, requestId);
+    const retry = await callGateway(world.t, { workspaceId: byok.id, requestId });
+    expect(retry.status).toBe(200);
+    expect(retry.text).toBe(first.text);
+    expect(retry.headers['x-key-source']).toBe('BYOK');
+    const other = await callGateway(world.t, { workspaceId: byok.id, requestId, body: { ...CHAT_BODY, messages: [{ role: 'user', content: 'Something else' }] } });
+    expect(other.status).toBe(409);
+    expect(other.json?.error?.code).toBe('REQUEST_ID_USED');
+    expect(other.json?.error?.message).toContain(requestId);
+    expect(other.json?.error?.message).toContain(record.id);
+    expect(other.json?.error?.recordId).toBe(record.id);
+    expect(other.headers['x-should-retry']).toBe('false');
+    expect(world.fake.requestsTo('POST', '/chat/completions').filter((request) => request.headers['x-request-id'] === requestId)).toHaveLength(1);
+    expect((await storedRecords(world.t, byok.id)).filter((stored) => stored.requestId === requestId)).toHaveLength(1);
   });
 
-  it('concurrent calls with one X-Request-Id: one reaches OpenRouter and is recorded, the others answer 409', async () => {
+  it('concurrent calls with one X-Request-Id: one reaches OpenRouter and is recorded, the others wait for it and get its answer', async () => {
     const requestId = freshRequestId('concurrent');
     world.fake.chatCompletion({ delayMs: 100 }, { when: (request) => request.headers['x-request-id'] === requestId });
     const answers = await Promise.all(Array.from({ length: 5 }, () => callGateway(world.t, { workspaceId: byok.id, requestId })));
-    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 409, 409, 409, 409]);
-    for (const answer of answers.filter((duplicate) => duplicate.status === 409)) expect(answer.json?.error?.code).toBe('CONFLICT');
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(new Set(answers.map((answer) => answer.text)).size).toBe(1);
     // only one of them reached OpenRouter
     expect(world.fake.requestsTo('POST', '/chat/completions').filter((request) => request.headers['x-request-id'] === requestId)).toHaveLength(1);
     await recordFor(world.t, byok.id, requestId);
     expect((await storedRecords(world.t, byok.id)).filter((record) => record.requestId === requestId)).toHaveLength(1);
-    // once recorded, the id is spent
-    expect((await callGateway(world.t, { workspaceId: byok.id, requestId })).status).toBe(409);
   });
 
   it('generates a request id when none is given: in the response header, upstream and on the record', async () => {

@@ -6,7 +6,7 @@ import { KeySource } from '../src/modules/usage/usage.enums';
 import { SAVE_KEY } from './support/documents';
 import { expectData } from './support/expectations';
 import { SeededWorkspace, seedWorkspace } from './support/fixtures';
-import { callGateway } from './support/gateway-client';
+import { callGateway, CHAT_BODY } from './support/gateway-client';
 import { byokWorkspace, replaceKey, startGatewayWorld } from './support/gateway-setup';
 import { canaryKey, findLeak } from './support/leak-search';
 import { Scrape } from './support/prometheus';
@@ -186,6 +186,54 @@ describe('metrics', () => {
           expect(findLeak(scrape.text, ws.key)).toBeUndefined();
           expect(findLeak(scrape.text, world.platformKey)).toBeUndefined();
         }
+      } finally {
+        await world.close();
+      }
+    });
+  });
+
+  describe('gateway calls, as the gateway reports them', () => {
+    it('counts each call by path, key source and outcome, with its latencies, the journal syncs and the ledger files', async () => {
+      const token = metricsToken();
+      const world = await startGatewayWorld({ metricsToken: token });
+      try {
+        const ws = await byokWorkspace(world.t);
+        const before = await scrapeMain(world.t, token);
+        const call = (path: string, extra: Parameters<typeof callGateway>[1] = {}) => callGateway(world.t, { workspaceId: ws.id, path, ...extra });
+        for (let i = 0; i < 2; i += 1) expect((await call('AGENT_RUN')).status).toBe(200);
+        expect((await call('AGENT_RUN', { body: { ...CHAT_BODY, stream: true } })).status).toBe(200);
+        expect((await call('SEARCH_INDEXER')).status).toBe(200);
+        const invalidPath = `canary-path-${randomBytes(4).toString('hex')}`;
+        expect((await call(invalidPath)).status).toBe(400);
+        world.fake.chatCompletion({ status: 401 }, { times: 1 });
+        expect((await call('AGENT_RUN')).status).toBe(401);
+        world.fake.chatCompletion({ drop: true }, { times: 1 });
+        expect((await call('SEARCH_INDEXER')).status).toBe(502);
+        world.fake.chatCompletion({ status: 429, headers: { 'retry-after': '3' } }, { times: 1 });
+        expect((await call('SEARCH_INDEXER')).status).toBe(429);
+        const after = await scrapeMain(world.t, token);
+
+        const calls = (labels: Record<string, string>) => delta(before, after, 'gateway_calls_total', labels);
+        expect(calls({ path: 'AGENT_RUN', key_source: 'BYOK', outcome: 'answered' })).toBe(3);
+        expect(calls({ path: 'SEARCH_INDEXER', key_source: 'PLATFORM', outcome: 'answered' })).toBe(2);
+        expect(calls({ path: 'INVALID', key_source: 'NONE', outcome: 'refused' })).toBe(1);
+        expect(calls({ path: 'AGENT_RUN', key_source: 'BYOK', outcome: 'key_rejected' })).toBe(1);
+        expect(calls({ path: 'SEARCH_INDEXER', key_source: 'PLATFORM', outcome: 'upstream_unreachable' })).toBe(1);
+        const total = (scrape: Scrape) => scrape.samples('gateway_calls_total').reduce((sum, sample) => sum + sample.value, 0);
+        expect(total(after) - total(before)).toBe(8);
+        // every call has the gateway's own share; the one refused before OpenRouter has no upstream time
+        expect(histogramCount(after, 'gateway_added_latency_seconds', {}) - histogramCount(before, 'gateway_added_latency_seconds', {})).toBe(8);
+        expect(histogramCount(after, 'gateway_upstream_latency_seconds', {}) - histogramCount(before, 'gateway_upstream_latency_seconds', {})).toBe(7);
+        // each call that went upstream journals its intent and its outcome; group commits may sync several at once
+        const syncs = histogramCount(after, 'usage_journal_sync_seconds', {}) - histogramCount(before, 'usage_journal_sync_seconds', {});
+        expect(syncs).toBeGreaterThanOrEqual(4);
+        expect(syncs).toBeLessThanOrEqual(14);
+        expect(after.value('usage_spooled_files')).toBe(0);
+        expect(after.value('usage_kept_aside_files')).toBe(0);
+        expect(after.text).not.toContain(invalidPath);
+        expect(after.text).not.toContain(ws.id);
+        expect(findLeak(after.text, ws.key)).toBeUndefined();
+        expect(findLeak(after.text, world.platformKey)).toBeUndefined();
       } finally {
         await world.close();
       }

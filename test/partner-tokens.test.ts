@@ -29,7 +29,7 @@ describe('partner tokens', () => {
     other = await seedWorkspace(t, undefined, 'Elsewhere');
     for (const target of [ws, other]) {
       await recordOk(t, callInput(target.id, { keySource: 'PLATFORM', occurredAt: '2026-03-10T10:00:00.000Z', rawCostUsd: '0.003' }));
-      await recordOk(t, callInput(target.id, { keySource: 'BYOK', path: 'SEARCH_INDEXER', occurredAt: '2026-03-11T10:00:00.000Z', rawCostUsd: '0.002' }));
+      await recordOk(t, callInput(target.id, { keySource: 'BYOK', path: 'SEMANTIC_SEARCH', occurredAt: '2026-03-11T10:00:00.000Z', rawCostUsd: '0.002' }));
     }
   });
   afterAll(() => t.close());
@@ -96,7 +96,7 @@ describe('partner tokens', () => {
     const paths = dataOf(await t.gql(LLM_ANALYTICS, { w: ws.id, ...RANGE, groupBy: 'PATH' }, token)).llmAnalytics;
     expect(paths.map((bucket: { key: string; calls: number }) => [bucket.key, bucket.calls])).toEqual([
       ['AGENT_RUN', 1],
-      ['SEARCH_INDEXER', 1],
+      ['SEMANTIC_SEARCH', 1],
     ]);
     const count = dataOf(await t.gql(`query($w: ID!, $from: DateTime!, $to: DateTime!) { usage(workspaceId: $w, from: $from, to: $to) { totalCount } }`, { w: ws.id, ...RANGE }, token));
     expect(count.usage.totalCount).toBe(2);

@@ -43,7 +43,8 @@ describe('usage paging', () => {
         callInput(ws.id, {
           requestId: `page-${i}`,
           occurredAt: new Date(BASE + Math.floor(i / 3) * STEP_MS).toISOString(),
-          keySource: i % 2 === 0 ? 'PLATFORM' : 'BYOK',
+          // background paths run on the platform key only
+          keySource: i % 2 === 0 || PATHS[i % PATHS.length] === 'SEARCH_INDEXER' || PATHS[i % PATHS.length] === 'MENTION_EMBEDDING_CACHE' ? 'PLATFORM' : 'BYOK',
           path: PATHS[i % PATHS.length],
           actorUserId: actors[i % actors.length],
         }),

@@ -85,6 +85,16 @@ describe('recording inference calls', () => {
     expectCode(await t.gql(TIER_PRICES, {}, partner.createPartnerToken.token), 'FORBIDDEN');
   });
 
+  it('marks a reported call COMPLETED, on the record as read and as stored', async () => {
+    const input = callInput(ws.id, { occurredAt: '2025-01-20T08:00:00.000Z' });
+    await recordOk(t, input);
+    const page = dataOf(
+      await t.gql(`query($w: ID!, $from: DateTime!, $to: DateTime!) { usage(workspaceId: $w, from: $from, to: $to) { nodes { requestId outcome } } }`, { w: ws.id, from: '2025-01-20T00:00:00.000Z', to: '2025-01-21T00:00:00.000Z' }, adminToken),
+    );
+    expect(page.usage.nodes).toEqual([{ requestId: input.requestId, outcome: 'COMPLETED' }]);
+    expect(await sql(t, 'SELECT outcome FROM usage_record WHERE workspace_id = ? AND request_id = ?', [ws.id, input.requestId])).toEqual([{ outcome: 'COMPLETED' }]);
+  });
+
   it('bills hand-computed calls exactly at the published prices', async () => {
     const at = '2025-02-10T12:00:00.000Z';
     const cases: Array<[string, Partial<Parameters<typeof callInput>[1]>, { tierPriceMicros: number; billedMicros: number; rawCostMicros: number | null }]> = [

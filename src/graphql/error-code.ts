@@ -14,4 +14,8 @@ export enum ErrorCode {
   LAST_OWNER = 'LAST_OWNER',
   /** a sum of amounts or tokens beyond 2^53 − 1, which SafeInt cannot carry */
   AMOUNT_OUT_OF_RANGE = 'AMOUNT_OUT_OF_RANGE',
+  /** too many requests of one principal at once, or too many key checks a minute */
+  RATE_LIMITED = 'RATE_LIMITED',
+  /** OpenRouter could not be asked (verifyKey) */
+  UPSTREAM_UNREACHABLE = 'UPSTREAM_UNREACHABLE',
 }

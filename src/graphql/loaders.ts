@@ -23,6 +23,9 @@ const SECRET_METADATA = [
   'openrouterLimitRemainingMicros',
   'openrouterIsFreeTier',
   'openrouterLastCheckedAt',
+  'lastRefusalModel',
+  'lastRefusalReason',
+  'lastRefusalAt',
   'updatedBy',
   'updatedAt',
 ] as const satisfies ReadonlyArray<keyof TenantSecretEntity>;

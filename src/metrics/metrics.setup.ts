@@ -21,11 +21,13 @@ export function setUpMetrics(config: AppConfig, logger: Logger): MetricsSetup | 
   return { metrics, endpoint: new MetricsEndpoint(metrics, config.metricsToken, logger) };
 }
 
-/** Points the scrape-time series at the service's caches, key statuses and database pool. */
+/** Points the scrape-time series at the service's caches, key statuses, database pool and ledger files; the gateway reports its calls. */
 export function watchServices(metrics: ServiceMetrics, services: AppServices, dataSource: DataSource): void {
   metrics.watch({
     caches: { secrets: services.secretsCache, workspace_access: services.accessCache },
     keyStatusCounts: () => services.inferenceKeys.countByStatus(),
     poolUsage: () => poolUsageOf(dataSource),
   });
+  services.gateway.reportTo(metrics.gateway);
+  services.spool.reportTo(metrics.gateway);
 }

@@ -98,6 +98,8 @@ export interface ChatCompletionAnswer extends CommonAnswer {
   content?: string;
   /** default: the model the request asked for */
   model?: string;
+  /** leave `model` out of the answer (some providers' stream chunks carry none) */
+  omitModel?: boolean;
   /** merged over DEFAULT_USAGE; null: the answer carries no usage at all */
   usage?: Partial<UsageObject> | null;
   /** stream or not whatever the request asked (default: the request's `stream` flag) */
@@ -118,6 +120,22 @@ export interface ChatCompletionAnswer extends CommonAnswer {
   /** streaming: write each event in pieces of at most this many bytes (splitting UTF-8 sequences too) */
   splitWrites?: number;
 }
+
+export interface EmbeddingsAnswer extends CommonAnswer {
+  /** default: the model the request asked for */
+  model?: string;
+  /** merged over DEFAULT_EMBEDDINGS_USAGE; null: the answer carries no usage at all */
+  usage?: Partial<EmbeddingsUsage> | null;
+}
+
+/** OpenRouter's embeddings usage: no completion tokens. */
+export interface EmbeddingsUsage {
+  prompt_tokens: number;
+  total_tokens: number;
+  cost: unknown;
+}
+
+export const DEFAULT_EMBEDDINGS_USAGE: EmbeddingsUsage = { prompt_tokens: 8, total_tokens: 8, cost: 0.00000016 };
 
 export interface MatchOptions {
   /** only for requests made with this key (the Bearer token) */
@@ -159,6 +177,7 @@ export class FakeOpenRouter {
   private url?: string;
   private keyRules: Array<Rule<KeyInfoAnswer>> = [];
   private chatRules: Array<Rule<ChatCompletionAnswer>> = [];
+  private embeddingsRules: Array<Rule<EmbeddingsAnswer>> = [];
   /** pending delays, so stop() can end them at once */
   private readonly sleeps = new Map<NodeJS.Timeout, () => void>();
 
@@ -202,6 +221,7 @@ export class FakeOpenRouter {
     this.requests.length = 0;
     this.keyRules = [];
     this.chatRules = [];
+    this.embeddingsRules = [];
   }
 
   /** Programs `GET /key`. */
@@ -213,6 +233,12 @@ export class FakeOpenRouter {
   /** Programs `POST /chat/completions`. */
   chatCompletion(answer: ChatCompletionAnswer, options: MatchOptions = {}): this {
     this.chatRules.push({ answer, options, remaining: options.times ?? Infinity });
+    return this;
+  }
+
+  /** Programs `POST /embeddings`. */
+  embeddings(answer: EmbeddingsAnswer, options: MatchOptions = {}): this {
+    this.embeddingsRules.push({ answer, options, remaining: options.times ?? Infinity });
     return this;
   }
 
@@ -242,6 +268,7 @@ export class FakeOpenRouter {
     try {
       if (recorded.method === 'GET' && recorded.path === '/key') return await this.answerKeyInfo(recorded, response);
       if (recorded.method === 'POST' && recorded.path === '/chat/completions') return await this.answerChat(recorded, response);
+      if (recorded.method === 'POST' && recorded.path === '/embeddings') return await this.answerEmbeddings(recorded, response);
       this.sendJson(response, 404, {}, errorBody(404));
     } catch {
       // A client that went away mid-answer, or a stop(): nothing left to tell anyone.
@@ -304,7 +331,7 @@ export class FakeOpenRouter {
     const model = answer.model ?? (typeof asked.model === 'string' ? asked.model : 'openai/gpt-4o-mini');
     const content = answer.content ?? 'Hello from the fake.';
     const usage = answer.usage === null ? undefined : { ...DEFAULT_USAGE, ...answer.usage };
-    const envelope = { id: `gen-fake-${this.requests.length}`, provider: 'Fake', model, created: Math.floor(Date.now() / 1000) };
+    const envelope = { id: `gen-fake-${this.requests.length}`, provider: 'Fake', ...(answer.omitModel ? {} : { model }), created: Math.floor(Date.now() / 1000) };
     if (!(answer.stream ?? asked.stream === true)) {
       const body = answer.body ?? {
         ...envelope,
@@ -315,6 +342,24 @@ export class FakeOpenRouter {
       return this.sendJson(response, 200, answer.headers, body, request);
     }
     await this.stream(response, answer, envelope, content, usage, request);
+  }
+
+  private async answerEmbeddings(request: RecordedRequest, response: ServerResponse): Promise<void> {
+    const answer = this.take(this.embeddingsRules, request) ?? {};
+    if (!(await this.before(answer, response))) return;
+    const status = answer.status ?? 200;
+    if (status !== 200) return this.sendJson(response, status, answer.headers, answer.body ?? errorBody(status, answer.errorMessage), request);
+    const asked = (request.body ?? {}) as { model?: unknown; input?: unknown };
+    const inputs = Array.isArray(asked.input) ? asked.input : [asked.input];
+    const usage = answer.usage === null ? undefined : { ...DEFAULT_EMBEDDINGS_USAGE, ...answer.usage };
+    const body = answer.body ?? {
+      id: `gen-emb-fake-${this.requests.length}`,
+      object: 'list',
+      model: answer.model ?? (typeof asked.model === 'string' ? asked.model : 'openai/text-embedding-3-small'),
+      data: inputs.map((_, index) => ({ object: 'embedding', index, embedding: [0.125, -0.25, 0.5] })),
+      ...(usage ? { usage } : {}),
+    };
+    this.sendJson(response, 200, answer.headers, body, request);
   }
 
   private async stream(

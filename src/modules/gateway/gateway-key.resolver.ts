@@ -5,6 +5,7 @@ import type { LoadingCache } from '../../cache/loading-cache';
 import type { CachedSecrets } from '../secrets/tenant-secrets.cache';
 import { InferencePath, KeySource } from '../usage/usage.enums';
 import type { WorkspaceEntity } from '../workspace/workspace.entity';
+import { Plan } from '../workspace/workspace.enums';
 import { KEY_POLICY, KeyPolicy } from './key-policy';
 import type { KeyHealthService } from './key-health.service';
 
@@ -36,9 +37,14 @@ export class GatewayKeyResolver {
     private readonly health: KeyHealthService,
   ) {}
 
-  /** Throws KEY_UNAVAILABLE when the workspace's blob does not decrypt: never a silent fallback. */
+  /**
+   * Throws KEY_UNAVAILABLE when the workspace's blob does not decrypt: never a silent fallback.
+   * Only an ENTERPRISE workspace's key is used, judged on the workspace row the gateway holds: its
+   * secrets stay cached for minutes, and a missed invalidation after a plan change must not bill a
+   * PRO workspace on its old key meanwhile.
+   */
   async resolve(workspace: WorkspaceEntity, path: InferencePath): Promise<ResolvedKey> {
-    if (KEY_POLICY[path] === KeyPolicy.WORKSPACE_KEY) {
+    if (KEY_POLICY[path] === KeyPolicy.WORKSPACE_KEY && workspace.plan === Plan.ENTERPRISE) {
       const cached = await this.cache.get(workspace.id, () => this.load(workspace.id));
       const key = cached.secrets.openrouterKey;
       if (key) return { source: KeySource.BYOK, key, status: cached.keyStatus, rowUpdatedAt: cached.rowUpdatedAt };

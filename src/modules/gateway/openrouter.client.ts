@@ -29,7 +29,10 @@ export function upstreamErrorOf(error: unknown): UpstreamError {
   return new UpstreamError('unreachable', 502);
 }
 
-/** OpenRouter's chat completions over a keep-alive connection pool. */
+/** The OpenRouter endpoints the gateway relays, below the base URL. */
+export type UpstreamEndpoint = 'chat/completions' | 'embeddings';
+
+/** OpenRouter's chat completions and embeddings over a keep-alive connection pool. */
 export class OpenRouterClient {
   private readonly agent: Agent;
 
@@ -46,9 +49,15 @@ export class OpenRouterClient {
     });
   }
 
-  async chatCompletions(key: string, body: string, requestId: string): Promise<UpstreamResponse> {
+  chatCompletions(key: string, body: string, requestId: string): Promise<UpstreamResponse> {
+    return this.post('chat/completions', key, body, requestId);
+  }
+
+  /** POST to one of OpenRouter's inference endpoints. */
+  /** `signal` cuts the call, its answer's body included. */
+  async post(endpoint: UpstreamEndpoint, key: string, body: string, requestId: string, signal?: AbortSignal): Promise<UpstreamResponse> {
     try {
-      const response = await request(`${this.baseUrl}/chat/completions`, {
+      const response = await request(`${this.baseUrl}/${endpoint}`, {
         method: 'POST',
         dispatcher: this.agent,
         headers: {
@@ -57,6 +66,7 @@ export class OpenRouterClient {
           'x-request-id': requestId,
         },
         body,
+        signal,
       });
       return { status: response.statusCode, headers: response.headers, body: response.body };
     } catch (error) {

@@ -5,6 +5,18 @@ import type { WorkspaceEntity } from '../workspace/workspace.entity';
 import { Plan } from '../workspace/workspace.enums';
 import { KeyStatus } from './inference-key.enums';
 
+@ObjectType('KeyRefusal', { description: "A model OpenRouter refused on the workspace's key, its status unchanged: the key works for other models." })
+export class KeyRefusalType {
+  @Field({ description: 'the model the refused call asked for' })
+  model: string;
+
+  @Field({ description: 'why, and what a billing manager can do about it' })
+  reason: string;
+
+  @Field(() => Date)
+  at: Date;
+}
+
 @ObjectType('AiInferenceKey', {
   description: 'What a workspace member may know about its OpenRouter key. The key itself is never returned.',
 })
@@ -45,6 +57,9 @@ export class AiInferenceKeyType {
   @Field(() => Date, { nullable: true })
   lastCheckedAt: Date | null;
 
+  @Field(() => KeyRefusalType, { nullable: true, description: 'the last model refused on this key (no allowed provider, key restrictions); null when none since the key was saved' })
+  lastRefusal: KeyRefusalType | null;
+
   /** Built from the metadata beside the ciphertext: reading the status never decrypts. */
   static from(workspace: WorkspaceEntity, row: TenantSecretEntity | null, canManage: boolean): AiInferenceKeyType {
     const configured = Boolean(row?.openrouterMaskedHint);
@@ -61,6 +76,13 @@ export class AiInferenceKeyType {
       limitRemainingMicros: configured ? row!.openrouterLimitRemainingMicros : null,
       isFreeTier: configured ? row!.openrouterIsFreeTier : null,
       lastCheckedAt: configured ? row!.openrouterLastCheckedAt : null,
+      lastRefusal: configured ? lastRefusalOf(row!) : null,
     });
   }
+}
+
+/** A refusal noted before the key was last saved or replaced was about another key. */
+function lastRefusalOf(row: TenantSecretEntity): KeyRefusalType | null {
+  if (!row.lastRefusalModel || !row.lastRefusalReason || !row.lastRefusalAt || row.lastRefusalAt < row.updatedAt) return null;
+  return Object.assign(new KeyRefusalType(), { model: row.lastRefusalModel, reason: row.lastRefusalReason, at: row.lastRefusalAt });
 }

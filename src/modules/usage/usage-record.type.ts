@@ -3,7 +3,7 @@ import { PageInfo } from '../../graphql/pagination';
 import { SafeIntScalar } from '../../graphql/scalars';
 import { ModelTier } from '../workspace/workspace.enums';
 import type { UsageRecordEntity } from './usage-record.entity';
-import { InferencePath, KeySource } from './usage.enums';
+import { InferencePath, KeySource, UsageOutcome } from './usage.enums';
 
 @ObjectType('UsageRecord')
 export class UsageRecordType {
@@ -53,6 +53,15 @@ export class UsageRecordType {
   @Field(() => ID, { nullable: true, description: 'readable by everyone who reads usage; actor (roles) is null for partner and service tokens' })
   actorUserId: string | null;
 
+  @Field(() => String, { nullable: true, description: "OpenRouter's generation id, to reconcile with its activity export" })
+  generationId: string | null;
+
+  @Field(() => Boolean, { nullable: true, description: "OpenRouter's usage.is_byok: the call ran on the customer's own provider keys" })
+  isByok: boolean | null;
+
+  @Field(() => UsageOutcome, { description: 'INTERRUPTED: the call went upstream but its completion never reached the record; flagged and billed 0 until settled' })
+  outcome: UsageOutcome;
+
   /**
    * The raw cost of a platform-key call is the platform's own cost: only platform admins see it.
    * A workspace sees the raw cost of its BYOK calls, which it paid itself.
@@ -75,6 +84,9 @@ export class UsageRecordType {
       occurredAt: entity.occurredAt,
       flagged: entity.flagged,
       actorUserId: entity.actorUserId,
+      generationId: entity.generationId,
+      isByok: entity.isByok,
+      outcome: entity.outcome,
     });
   }
 }

@@ -6,6 +6,7 @@ import { insertNewRows } from '../../db/insert-new-rows';
 import { TransactionRunner, UnitOfWork } from '../../db/transaction-runner';
 import { Settled, WriteBatcher } from '../../db/write-batcher';
 import { badUserInput, conflict, notFound } from '../../graphql/app-error';
+import { KEY_POLICY, KeyPolicy } from '../gateway/key-policy';
 import { BillingRangeError, billedMicros, tierPriceMicros } from '../billing/billing-calculator';
 import { canonicalUsdText, parseUsdToMicrosOrThrow } from '../billing/usd';
 import { TierPriceSchedule, TierPriceService } from '../tier-price/tier-price.service';
@@ -13,8 +14,9 @@ import { WorkspaceEntity } from '../workspace/workspace.entity';
 import { ModelTier } from '../workspace/workspace.enums';
 import { MAX_RAW_COST_MICROS_PER_CALL, MAX_TOKENS_PER_CALL } from './call-limits';
 import { UsageRecordEntity } from './usage-record.entity';
+import { rawCostMicrosOf } from './raw-cost';
 import { addToRollup } from './usage-rollup.repository';
-import { InferencePath, KeySource } from './usage.enums';
+import { InferencePath, KeySource, UsageOutcome } from './usage.enums';
 
 /** What reads of usage wait on: calls of the workspace this worker is still writing. */
 export interface UnsettledRecordings {
@@ -43,11 +45,29 @@ export interface InferenceCall {
   rawCostUsd?: string;
   occurredAt?: Date;
   actorUserId?: string | null;
+  /** OpenRouter's generation id, kept to reconcile a month with its activity export */
+  generationId?: string | null;
+  isByok?: boolean | null;
+  /** as reported; when `isByok` it is already part of rawCostMicros */
+  upstreamInferenceCostMicros?: number | null;
+  /** the upstream cost exactly as reported in USD, part of the payload like rawCostUsd */
+  upstreamInferenceCostUsd?: string;
+  /** COMPLETED unless only the call's intent reached the journal */
+  outcome?: UsageOutcome;
 }
+
+/** What recordInferenceCall reports: USD as decimal text, the upstream cost apart from `cost`. */
+export type ReportedCall = Omit<InferenceCall, 'rawCostMicros' | 'upstreamInferenceCostMicros' | 'outcome'> & { rawCostUsd: string; upstreamInferenceCostUsd?: string | null };
 
 const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 const MAX_REQUEST_ID_LENGTH = 128;
 const MAX_KNOWN_WORKSPACES = 100_000;
+
+/** The reconciliation fields, hashed only when present, so that the hash of a call reported without them is the one it always had. */
+function reconciliationPart(call: InferenceCall): unknown[] {
+  const part = [call.generationId ?? null, call.isByok ?? null, call.upstreamInferenceCostMicros ?? null, call.upstreamInferenceCostUsd ?? null];
+  return part.every((value) => value === null) ? [] : part;
+}
 
 function payloadHash(call: InferenceCall): string {
   const canonical = JSON.stringify([
@@ -63,6 +83,7 @@ function payloadHash(call: InferenceCall): string {
     call.rawCostUsd ?? null,
     call.occurredAt?.toISOString() ?? null,
     call.actorUserId ?? null,
+    ...reconciliationPart(call),
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }
@@ -92,6 +113,14 @@ function withinCallLimitsOrThrow(call: Pick<InferenceCall, 'inputTokens' | 'outp
   }
   if (rawCostMicros > MAX_RAW_COST_MICROS_PER_CALL) {
     throw badUserInput(`rawCostUsd may be at most ${MAX_RAW_COST_MICROS_PER_CALL / 1_000_000} USD per call`);
+  }
+}
+
+function reportedUsdOrThrow(name: string, text: string): number {
+  try {
+    return parseUsdToMicrosOrThrow(text);
+  } catch {
+    throw badUserInput(`${name} must be a non-negative decimal number of US dollars, such as "0.000123"`);
   }
 }
 
@@ -131,15 +160,21 @@ export class UsageRecorderService implements UnsettledRecordings {
    * exactly. Values beyond one call's limits are refused here; the gateway, which cannot refuse
    * a call already answered, records such calls its own way.
    */
-  recordReported(call: Omit<InferenceCall, 'rawCostMicros'> & { rawCostUsd: string }): Promise<UsageRecordEntity> {
-    let rawCostMicros: number;
-    try {
-      rawCostMicros = parseUsdToMicrosOrThrow(call.rawCostUsd);
-    } catch {
-      throw badUserInput('rawCostUsd must be a non-negative decimal number of US dollars, such as "0.000123"');
+  recordReported({ upstreamInferenceCostUsd, ...call }: ReportedCall): Promise<UsageRecordEntity> {
+    const costMicros = reportedUsdOrThrow('rawCostUsd', call.rawCostUsd);
+    const upstreamInferenceCostMicros = upstreamInferenceCostUsd === undefined || upstreamInferenceCostUsd === null ? null : reportedUsdOrThrow('upstreamInferenceCostUsd', upstreamInferenceCostUsd);
+    const rawCostMicros = rawCostMicrosOf(costMicros, call.isByok, upstreamInferenceCostMicros);
+    withinCallLimitsOrThrow(call, rawCostMicros ?? costMicros);
+    if (call.keySource === KeySource.BYOK && KEY_POLICY[call.path] === KeyPolicy.PLATFORM_KEY) {
+      throw badUserInput(`keySource BYOK is not allowed on ${call.path}: background paths always run on the platform key`);
     }
-    withinCallLimitsOrThrow(call, rawCostMicros);
-    return this.record({ ...call, rawCostMicros, rawCostUsd: canonicalUsdText(call.rawCostUsd) });
+    return this.record({
+      ...call,
+      rawCostMicros,
+      rawCostUsd: canonicalUsdText(call.rawCostUsd),
+      upstreamInferenceCostMicros,
+      ...(upstreamInferenceCostUsd === undefined || upstreamInferenceCostUsd === null ? {} : { upstreamInferenceCostUsd: canonicalUsdText(upstreamInferenceCostUsd) }),
+    });
   }
 
   /** Runs in each recording's transaction with the records it inserted (retries of a used request id excluded). */
@@ -276,6 +311,7 @@ export class UsageRecorderService implements UnsettledRecordings {
 /** The record of a call, billed at the tier price in effect when it occurred. */
 function billedRecord({ call, hash, now }: PendingCall, schedule: TierPriceSchedule): UsageRecordEntity {
   const occurredAt = call.occurredAt ?? now;
+  const interrupted = call.outcome === UsageOutcome.INTERRUPTED;
   let tierPrice: number;
   try {
     tierPrice = tierPriceMicros(call.inputTokens, call.outputTokens, schedule.inEffectOrThrow(call.tier, occurredAt));
@@ -295,12 +331,17 @@ function billedRecord({ call, hash, now }: PendingCall, schedule: TierPriceSched
     outputTokens: call.outputTokens,
     rawCostMicros: call.rawCostMicros,
     tierPriceMicros: tierPrice,
-    billedMicros: billedMicros(call.keySource, tierPrice, call.rawCostMicros),
+    // An interrupted call's cost is not known: billed 0 until a platform admin settles it.
+    billedMicros: interrupted ? 0 : billedMicros(call.keySource, tierPrice, call.rawCostMicros),
     occurredAt,
     recordedAt: now,
     actorUserId: call.actorUserId ?? null,
-    flagged: call.rawCostMicros === null,
+    flagged: call.rawCostMicros === null || interrupted,
     settledAt: null,
+    generationId: call.generationId ?? null,
+    isByok: call.isByok ?? null,
+    upstreamInferenceCostMicros: call.upstreamInferenceCostMicros ?? null,
+    outcome: call.outcome ?? UsageOutcome.COMPLETED,
     payloadHash: hash,
   });
 }

@@ -19,14 +19,23 @@ export enum InferencePath {
   MENTION_EMBEDDING_CACHE = 'MENTION_EMBEDDING_CACHE',
 }
 
+/** Whether the call's completion reached the record (INTERRUPTED: only its intent did). */
+export enum UsageOutcome {
+  COMPLETED = 'COMPLETED',
+  INTERRUPTED = 'INTERRUPTED',
+}
+
 export enum AnalyticsGroupBy {
   DAY = 'DAY',
   MODEL = 'MODEL',
   PATH = 'PATH',
   KEY_SOURCE = 'KEY_SOURCE',
   TIER = 'TIER',
+  /** the call's actor (actorUserId); calls made on nobody's behalf together, under the key '' */
+  MEMBER = 'MEMBER',
 }
 
 registerEnumType(KeySource, { name: 'KeySource' });
 registerEnumType(InferencePath, { name: 'InferencePath' });
+registerEnumType(UsageOutcome, { name: 'UsageOutcome' });
 registerEnumType(AnalyticsGroupBy, { name: 'AnalyticsGroupBy' });
