@@ -22,7 +22,7 @@ const MAX_BACKOFF_MS = 60 * 60_000;
 /** A claimed delivery not finished by then (its worker died) is claimed again. */
 const LEASE_MS = 60_000;
 const POLL_MS = 250;
-const COALESCE_MS = 5;
+const COALESCE_MS = 25;
 const BATCH = 50;
 const MAX_PARALLEL = 64;
 const RESULTS_PER_TRANSACTION = 100;
