@@ -88,7 +88,7 @@ async function breakdown(app: RunningApp, request: Omit<FixedRateRequest, 'durat
           }
         : Reflect.get(target, property, receiver),
   });
-  const restore = [timeMethod(deps.client, 'chatCompletions', upstream), timeMethod(deps.recorder, 'record', record), timeMethod(deps.spool, 'journal', journal)];
+  const restore = [timeMethod(deps.client, 'post', upstream), timeMethod(deps.recorder, 'record', record), timeMethod(deps.spool, 'intend', journal)];
   try {
     total = await sequentialLatencies(request, calls);
   } finally {

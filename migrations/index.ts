@@ -11,6 +11,8 @@ import { KeyLastRefusal1764830000000 } from './1764830000000-key-last-refusal';
 import { UsageRecordReconciliation1764860000000 } from './1764860000000-usage-record-reconciliation';
 import { KeyHealth1764860000001 } from './1764860000001-key-health';
 import { MemberRollupAndRefusedCalls1764860000002 } from './1764860000002-member-rollup-and-refused-calls';
+import { CreateAiBudget1764850000000 } from './1764850000000-create-ai-budget';
+import { CreateWebhooks1764850000001 } from './1764850000001-create-webhooks';
 
 /** Every migration, in order. Listed explicitly so the same list serves ts (tests) and compiled js. */
 export const migrations = [
@@ -24,6 +26,8 @@ export const migrations = [
   AuditMemberChanges1764820000000,
   UsageOutcome1764825000000,
   KeyLastRefusal1764830000000,
+  CreateAiBudget1764850000000,
+  CreateWebhooks1764850000001,
   UsageRecordReconciliation1764860000000,
   KeyHealth1764860000001,
   MemberRollupAndRefusedCalls1764860000002,

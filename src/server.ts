@@ -45,7 +45,6 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-const SHUTDOWN_GRACE_MS = 10_000;
 
 /** A database that takes longer than this to answer the probe is as good as unreachable. */
 const READINESS_TIMEOUT_MS = 2_000;
@@ -115,6 +114,8 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   await services.invalidationBus.start(services.dropCachedWorkspace);
   services.spool.start();
   services.keyRecheck.start();
+  await services.budgetGuard.start();
+  services.webhookDispatcher.start();
   const authenticator = new Authenticator(new JwtCodec(config.jwtSecret, { issuer: config.jwtIssuer, audience: config.jwtAudience }), config.serviceToken, (token) => services.partnerTokens.lookup(token));
   const observability = setUpMetrics(config, logger);
   if (observability) watchServices(observability.metrics, services, dataSource);
@@ -162,6 +163,8 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
       path: '/readyz',
       methods: ['GET'],
       handle: async ({ response }) => {
+        // Draining: the load balancer should send nothing more here.
+        if (stopping) return sendJson(response, 503, { status: 'stopping' });
         const { ready, detail } = await readiness(dataSource);
         const redis = services.invalidationBus.state;
         sendJson(response, ready ? 200 : 503, {
@@ -255,17 +258,29 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
           url: `http://${shownHost}:${address.port}`,
           metricsUrl: metricsListener?.url,
           stop: async () => {
+            // Still listening while calls in flight finish (a stream may take minutes): new gateway
+            // calls and /readyz answer 503 meanwhile. Past SHUTDOWN_GRACE_MS what still runs is cut
+            // and recorded INTERRUPTED.
             stopping = true;
+            services.gateway.drain();
+            httpServer.closeIdleConnections();
+            const forced = setTimeout(() => {
+              services.gateway.abortInFlight();
+              setTimeout(() => httpServer.closeAllConnections(), 1_000).unref();
+            }, config.shutdownGraceMs);
+            while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+            clearTimeout(forced);
             const closed = new Promise<void>((resolveClose) => httpServer.close(() => resolveClose()));
             httpServer.closeIdleConnections();
-            const forced = setTimeout(() => httpServer.closeAllConnections(), SHUTDOWN_GRACE_MS);
-            await Promise.allSettled([...inFlight]);
+            const lingering = setTimeout(() => httpServer.closeAllConnections(), 1_000);
             await closed;
-            clearTimeout(forced);
+            clearTimeout(lingering);
             await apollo.stop();
             await services.keyRecheck.stop();
             await services.spool.stop();
             await services.invalidationBus.stop();
+            await services.budgetGuard.stop();
+            await services.webhookDispatcher.stop();
             await services.gateway.close();
             await metricsListener?.close();
           },

@@ -12,6 +12,15 @@ import { TenantSecretStore } from './modules/secrets/tenant-secret.store';
 import { WorkspaceService } from './modules/workspace/workspace.service';
 import { BillingSummaryService } from './modules/billing/billing-summary.service';
 import { LlmAnalyticsService } from './modules/billing/llm-analytics.service';
+import { DEFAULT_WEBHOOK_RETRY_BASE_MS } from './config/config';
+import { WebhookAddressPolicy } from './modules/webhook/webhook-address.policy';
+import { WebhookDispatcher } from './modules/webhook/webhook-dispatcher';
+import { WebhookEventSources } from './modules/webhook/webhook-event-sources';
+import { WebhookOutbox } from './modules/webhook/webhook-outbox';
+import { WebhookSecrets, WebhookService } from './modules/webhook/webhook.service';
+import { BudgetGuard } from './modules/budget/budget-guard';
+import { BudgetSpendBus } from './modules/budget/budget-spend.bus';
+import { BudgetService } from './modules/budget/budget.service';
 import { PartnerTokenService } from './modules/partner-token/partner-token.service';
 import { TierPriceService } from './modules/tier-price/tier-price.service';
 import { RefusedCallsService } from './modules/usage/refused-calls.service';
@@ -37,6 +46,9 @@ const ACCESS_CACHE_TTL_MS = 5_000;
 export function createServices(config: AppConfig, dataSource: DataSource, cipher: TenantSecretsCipher, logger: Logger) {
   const transactions = new TransactionRunner(dataSource);
   const audit = new AuditService(dataSource);
+  const webhookOutbox = new WebhookOutbox();
+  const webhookEvents = new WebhookEventSources(webhookOutbox);
+  audit.onRecorded(webhookEvents.audited);
   const secrets = new TenantSecretStore(cipher);
   const verifier = new OpenRouterKeyVerifier(config.openrouterBaseUrl, config.openrouterVerifyKeys);
   const inferenceKeys = new InferenceKeyService(transactions, secrets, audit, verifier);
@@ -52,7 +64,18 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   const refusedCalls = new RefusedCallsService(dataSource, logger);
   const llmAnalytics = new LlmAnalyticsService(dataSource, usageRecorder, refusedCalls);
   const partnerTokens = new PartnerTokenService(transactions, audit);
-  const usageSettlement = new UsageSettlementService(transactions);
+  const usageSettlement = new UsageSettlementService(transactions, tierPrices, webhookEvents.settled);
+  const budgets = new BudgetService(transactions, usageRecorder);
+  const budgetGuard = new BudgetGuard(budgets, new BudgetSpendBus(config.redisUrl, logger), logger);
+  budgets.raiseEventsThrough(webhookEvents.budget);
+  usageRecorder.onRecordsWritten(async (manager, unit, records) => {
+    await webhookEvents.recordsWritten(manager, records);
+    unit.afterCommit(() => budgetGuard.recorded(records));
+  });
+  const webhookAddresses = new WebhookAddressPolicy(config.nodeEnv === 'production');
+  const webhookSecrets = new WebhookSecrets(cipher);
+  const webhooks = new WebhookService(transactions, webhookOutbox, webhookSecrets, webhookAddresses);
+  const webhookDispatcher = new WebhookDispatcher(transactions, webhookOutbox, webhookSecrets, webhookAddresses, config.webhookRetryBaseMs ?? DEFAULT_WEBHOOK_RETRY_BASE_MS, logger);
 
   const secretsCache = new LoadingCache<CachedSecrets>(config.secretsCacheTtlMs);
   const accessCache = new WorkspaceAccessCache(shortTtlMs);
@@ -77,6 +100,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   const spool = new UsageSpool(config.dataDir, usageRecorder, logger, databaseAnswers);
   const keyHealth = new KeyHealthService(transactions, secretsChanged, logger);
   const keyRecheck = new KeyRecheckWorker(dataSource, keyHealth, secrets, verifier, logger, { intervalMs: config.keyRecheckIntervalMs ?? DEFAULT_KEY_RECHECK_INTERVAL_MS });
+  keyHealth.onStatusChanged((manager, change) => webhookEvents.keyStatusChanged(manager, change.workspaceId, change.to));
   const gateway = new InferenceGateway({
     dataSource,
     workspaceRows,
@@ -89,6 +113,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     health: keyHealth,
     maxConcurrentPerWorkspace: config.gatewayMaxConcurrentPerWorkspace,
     refusedCalls,
+    budget: budgetGuard,
   });
   return {
     transactions,
@@ -106,6 +131,11 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     refusedCalls,
     partnerTokens,
     usageSettlement,
+    budgets,
+    budgetGuard,
+    webhookOutbox,
+    webhooks,
+    webhookDispatcher,
     secretsCache,
     accessCache,
     dropCachedWorkspace,

@@ -66,6 +66,7 @@ describe('loadConfig', () => {
           jsonMaxDepth: 64,
         },
         gatewayMaxConcurrentPerWorkspace: 64,
+        shutdownGraceMs: 120_000,
       });
       expect(notices).toEqual([]);
     });
@@ -101,7 +102,7 @@ describe('loadConfig', () => {
 
     it('serves no cross-origin caller and no metrics unless told to', () => {
       const { config } = loadConfig(production({}));
-      expect(config).toMatchObject({ corsOrigins: [], metricsToken: undefined, metricsPort: undefined, metricsHost: '127.0.0.1' });
+      expect(config).toMatchObject({ corsOrigins: [], metricsToken: undefined, metricsPort: undefined, metricsHost: '127.0.0.1', webhookRetryBaseMs: 5_000 });
     });
 
     it('refuses a short METRICS_TOKEN without echoing it, and takes a strong one', () => {
@@ -191,6 +192,8 @@ describe('loadConfig', () => {
       ['REDIS_URL', 'http://cache:6379'],
       ['OPENROUTER_BASE_URL', 'ftp://openrouter.ai'],
       ['OPENROUTER_VERIFY_KEYS', 'maybe'],
+      ['WEBHOOK_RETRY_BASE_MS', '0'],
+      ['WEBHOOK_RETRY_BASE_MS', 'soon'],
       ['CORS_ORIGINS', '*'],
       ['CORS_ORIGINS', 'app.example.com'],
       ['CORS_ORIGINS', 'https://app.example.com/'],
@@ -219,6 +222,8 @@ describe('loadConfig', () => {
       ['JSON_MAX_DEPTH', '1'],
       ['GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', '0'],
       ['GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', 'many'],
+      ['SHUTDOWN_GRACE_MS', '-1'],
+      ['SHUTDOWN_GRACE_MS', 'two minutes'],
     ])('%s=%s', (variable, value) => {
       const env = production({ [variable]: value });
       const error = configErrorFor(env);
@@ -256,6 +261,8 @@ describe('loadConfig', () => {
       ['JWT_ISSUER', 'https://auth.example.com', { jwtIssuer: 'https://auth.example.com', jwtAudience: undefined }],
       ['JWT_AUDIENCE', 'byok-billing', { jwtAudience: 'byok-billing', jwtIssuer: undefined }],
       ['GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', '8', { gatewayMaxConcurrentPerWorkspace: 8 }],
+      ['WEBHOOK_RETRY_BASE_MS', '250', { webhookRetryBaseMs: 250 }],
+      ['SHUTDOWN_GRACE_MS', '0', { shutdownGraceMs: 0 }],
     ])('while accepting %s=%s', (variable, value, expected) => {
       const loaded: LoadedConfig = loadConfig(production({ [variable]: value }));
       expect(loaded.config).toMatchObject(expected);

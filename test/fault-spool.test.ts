@@ -230,7 +230,10 @@ describe(usingMysql() ? 'MariaDB/MySQL reached through a TCP proxy that is cut a
       readFileSync(join(db.dataDir, name), 'utf8')
         .split('\n')
         .filter(Boolean)
-        .map((line) => (JSON.parse(line) as { requestId: string }).requestId),
+        .map((line) => JSON.parse(line) as { requestId: string; t?: string })
+        // each call's intent, journaled before it went upstream, then its completion
+        .filter((line) => line.t === undefined)
+        .map((line) => line.requestId),
     );
     expect(spooled.sort()).toEqual([...ids].sort());
 

@@ -4,7 +4,7 @@ import { expectData } from './support/expectations';
 import type { SeededWorkspace } from './support/fixtures';
 import { FakeOpenRouter } from './support/fake-openrouter';
 import { CHAT_BODY, callGateway, GatewayAnswer, GatewayRequest, openGateway, recordFor, sendGateway, storedRecords } from './support/gateway-client';
-import { byokWorkspace, freshRequestId, GatewayWorld, startGatewayWorld } from './support/gateway-setup';
+import { byokWorkspace, freshRequestId, GatewayWorld, startGatewayWorld, tierPrice } from './support/gateway-setup';
 import { canaryKey, dumpAllTables, findLeak, searchableText } from './support/leak-search';
 import { startTestApp, TestApp } from './support/test-app';
 
@@ -191,7 +191,7 @@ describe('gateway errors', () => {
       expect((await storedRecords(world.t, byok.id)).find((record) => record.requestId === requestId)).toBeUndefined();
     });
 
-    it('a stream OpenRouter cuts off midway is cut off for the client too, and nothing is recorded', async () => {
+    it('a stream OpenRouter cuts off midway is cut off for the client too, and recorded INTERRUPTED with the tokens seen, flagged, billed 0', async () => {
       world.fake.chatCompletion({ chunks: ['one ', 'two ', 'three ', 'four'], dropAfterChunks: 2 }, { times: 1 });
       const requestId = freshRequestId('cut');
       const { response } = await openGateway(world.t, { workspaceId: byok.id, requestId, body: { ...CHAT_BODY, stream: true } });
@@ -200,8 +200,19 @@ describe('gateway errors', () => {
       expect(complete).toBe(false);
       expect(text).toContain('two ');
       expect(text).not.toContain('[DONE]');
-      await new Promise((resolveWait) => setTimeout(resolveWait, 300));
-      expect((await storedRecords(world.t, byok.id)).find((record) => record.requestId === requestId)).toBeUndefined();
+      const record = await recordFor(world.t, byok.id, requestId);
+      expect(record).toMatchObject({ outputTokens: 2, inputTokens: 0, rawCostMicros: null, flagged: true, billedMicros: 0, keySource: 'BYOK' });
+      expect(await outcomeOf(world.t, record.id)).toBe('INTERRUPTED');
+
+      // A platform admin settles it with what OpenRouter's generation shows: tokens, cost, re-priced.
+      const settle = `mutation($id: ID!, $raw: String!, $in: SafeInt, $out: SafeInt) {
+        settleUsageRecord(id: $id, rawCostUsd: $raw, inputTokens: $in, outputTokens: $out) { inputTokens outputTokens tierPriceMicros rawCostMicros billedMicros flagged outcome }
+      }`;
+      const settled = expectData(await world.t.gql(settle, { id: record.id, raw: '0.0001', in: 1000, out: 40 }, byok.adminToken)).settleUsageRecord;
+      const price = tierPrice(record.tier, 1000, 40);
+      expect(settled).toEqual({ inputTokens: 1000, outputTokens: 40, tierPriceMicros: price, rawCostMicros: 100, billedMicros: Math.max(0, price - 100), flagged: false, outcome: 'INTERRUPTED' });
+      const refused = await world.t.gql(settle, { id: record.id, raw: '0.0001', in: -1 }, byok.adminToken);
+      expect(refused.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     });
   });
 
@@ -255,7 +266,7 @@ describe('gateway errors', () => {
       await expectNothingRecorded(requestId);
     });
 
-    it('a stream that stalls midway is cut off for the client and not recorded', async () => {
+    it('a stream that stalls midway is cut off for the client and recorded INTERRUPTED', async () => {
       const later = new Promise<void>((resolveLater) => setTimeout(resolveLater, 3_000).unref());
       slowFake.chatCompletion({ chunks: ['first ', 'second'], holdAfterEvents: 1, release: later }, { times: 1 });
       const requestId = freshRequestId('stall-mid');
@@ -267,7 +278,9 @@ describe('gateway errors', () => {
       expect(text).toContain('first ');
       expect(text).not.toContain('second');
       expect(Date.now() - started).toBeLessThan(2_900);
-      await expectNothingRecorded(requestId);
+      const record = await recordFor(slow, ws.id, requestId);
+      expect(record).toMatchObject({ outputTokens: 1, flagged: true, billedMicros: 0 });
+      expect(await outcomeOf(slow, record.id)).toBe('INTERRUPTED');
     });
 
     it('without a platform key, platform paths answer 503 PLATFORM_KEY_MISSING and make no call', async () => {
@@ -411,3 +424,8 @@ describe('gateway: the key never leaves the service', () => {
     }
   });
 });
+
+async function outcomeOf(t: TestApp, recordId: string): Promise<string | undefined> {
+  const rows: Array<{ outcome: string }> = await t.app.dataSource.query('SELECT outcome FROM usage_record WHERE id = ?', [recordId]);
+  return rows[0]?.outcome;
+}

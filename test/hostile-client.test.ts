@@ -279,3 +279,18 @@ describe('the connection cap', () => {
     expect(status).toBe(200);
   });
 });
+
+describe('GraphQL operations the schema cannot run', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('answers a subscription 400 BAD_REQUEST, not an internal error (found by the fuzz test)', async () => {
+    const answer = await t.gql('subscription Q { viewer { userId } }');
+    expect(answer.status).toBe(400);
+    expect(answer.errors?.[0]?.extensions?.code).toBe('BAD_REQUEST');
+    expect(t.logs.lines.filter((line) => line.includes('"level":50'))).toEqual([]);
+  });
+});

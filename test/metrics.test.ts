@@ -224,8 +224,10 @@ describe('metrics', () => {
         // every call has the gateway's own share; the one refused before OpenRouter has no upstream time
         expect(histogramCount(after, 'gateway_added_latency_seconds', {}) - histogramCount(before, 'gateway_added_latency_seconds', {})).toBe(8);
         expect(histogramCount(after, 'gateway_upstream_latency_seconds', {}) - histogramCount(before, 'gateway_upstream_latency_seconds', {})).toBe(7);
-        // one journal sync per answered 2xx call
-        expect(histogramCount(after, 'usage_journal_sync_seconds', {}) - histogramCount(before, 'usage_journal_sync_seconds', {})).toBe(4);
+        // each call that went upstream journals its intent and its outcome; group commits may sync several at once
+        const syncs = histogramCount(after, 'usage_journal_sync_seconds', {}) - histogramCount(before, 'usage_journal_sync_seconds', {});
+        expect(syncs).toBeGreaterThanOrEqual(4);
+        expect(syncs).toBeLessThanOrEqual(14);
         expect(after.value('usage_spooled_files')).toBe(0);
         expect(after.value('usage_kept_aside_files')).toBe(0);
         expect(after.text).not.toContain(invalidPath);

@@ -66,6 +66,12 @@ describe.each([
     expect(t.logs.text).not.toContain(KEY);
   });
 
+  it('answers a value built to make pattern matching over the message slow (1.5 MB of `; Field "`) like any other', async () => {
+    const input = { ...VALID_INPUT, ['; Field "a'.repeat(150_000)]: 1 };
+    const answer = await t.gql(RECORD, { input }, TEST_SERVICE_TOKEN);
+    expect(answer.errors?.[0]?.message).toBe('Variable "$input" got an invalid value; expected "RecordInferenceCallInput!". It has a field that type "RecordInferenceCallInput" does not define.');
+  });
+
   it('names a missing or null required variable without a value to quote', async () => {
     const missing = await t.gql(RECORD, {}, TEST_SERVICE_TOKEN);
     expect(missing.errors?.[0]?.message).toBe('Variable "$input" of required type "RecordInferenceCallInput!" was not provided.');

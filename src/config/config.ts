@@ -50,6 +50,10 @@ export interface AppConfig {
   gatewayMaxConcurrentPerWorkspace: number;
   /** how often each stored key is re-checked with OpenRouter (jittered); undefined: 900000 */
   keyRecheckIntervalMs?: number;
+  /** the first webhook retry's delay; each next one doubles (with jitter). Unset: 5000 */
+  webhookRetryBaseMs?: number;
+  /** on SIGTERM, how long gateway calls in flight may run on before they are cut and recorded INTERRUPTED */
+  shutdownGraceMs: number;
 }
 
 export class ConfigError extends Error {
@@ -70,6 +74,7 @@ export interface LoadedConfig {
 
 const MIN_SECRET_LENGTH = 32;
 export const DEFAULT_KEY_RECHECK_INTERVAL_MS = 900_000;
+export const DEFAULT_WEBHOOK_RETRY_BASE_MS = 5_000;
 const DEV_SECRETS_FILE = 'dev-secrets.json';
 const NODE_ENVS: NodeEnv[] = ['development', 'test', 'production'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -248,6 +253,8 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     jwtAudience: nonEmpty(env, 'JWT_AUDIENCE'),
     gatewayMaxConcurrentPerWorkspace: parseInteger(env, 'GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', 64, 1, 100_000),
     keyRecheckIntervalMs: parseInteger(env, 'KEY_RECHECK_INTERVAL_MS', DEFAULT_KEY_RECHECK_INTERVAL_MS, 1_000, 7 * 86_400_000),
+    webhookRetryBaseMs: parseInteger(env, 'WEBHOOK_RETRY_BASE_MS', DEFAULT_WEBHOOK_RETRY_BASE_MS, 1, 3_600_000),
+    shutdownGraceMs: parseInteger(env, 'SHUTDOWN_GRACE_MS', 120_000, 0, 3_600_000),
   };
   return { config, notices };
 }

@@ -1,3 +1,7 @@
+import { AiBudgetCrossingEntity, AiBudgetEntity } from '../modules/budget/ai-budget.entity';
+import { WebhookDeliveryEntity } from '../modules/webhook/webhook-delivery.entity';
+import { WebhookEndpointEntity } from '../modules/webhook/webhook-endpoint.entity';
+import { WebhookEventEntity } from '../modules/webhook/webhook-event.entity';
 import { AuditEventEntity } from '../modules/audit/audit-event.entity';
 import { KeyVerificationAttemptEntity } from '../modules/inference-key/key-verification-attempt.entity';
 import { PartnerTokenEntity } from '../modules/partner-token/partner-token.entity';
@@ -22,4 +26,9 @@ export const entities = [
   KeyVerificationAttemptEntity,
   UsageMemberRollupEntity,
   RefusedCallCounterEntity,
+  AiBudgetEntity,
+  AiBudgetCrossingEntity,
+  WebhookEndpointEntity,
+  WebhookEventEntity,
+  WebhookDeliveryEntity,
 ];

@@ -61,7 +61,11 @@ function selectsIntrospection(document: DocumentNode): boolean {
  */
 export function requestPoliciesPlugin(options: { adminOnlyIntrospection: boolean }): ApolloServerPlugin<GraphQLContext> {
   const listener: GraphQLRequestListener<GraphQLContext> = {
-    async didResolveOperation({ document, contextValue }) {
+    async didResolveOperation({ document, operation, contextValue }) {
+      // The schema has no subscription root: graphql-js would fail it during execution, answered 500.
+      if (operation?.operation === 'subscription') {
+        throw new GraphQLError('Subscriptions are not supported', { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+      }
       if (options.adminOnlyIntrospection && selectsIntrospection(document) && !contextValue.auth.isPlatformAdmin) {
         // Thrown before execution, Apollo answers it with the status it names, else 500.
         const refusal = forbidden('Introspection is available to platform admins only');

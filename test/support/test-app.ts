@@ -63,6 +63,7 @@ export function testConfig(db: Pick<TestDatabase, 'databaseUrl' | 'dataDir'>, ov
     metricsHost: '127.0.0.1',
     httpLimits: { ...DEFAULT_HTTP_LIMITS },
     gatewayMaxConcurrentPerWorkspace: 64,
+    shutdownGraceMs: 10_000,
     ...overrides,
   };
 }

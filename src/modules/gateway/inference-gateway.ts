@@ -4,7 +4,6 @@ import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { SecretMatcher } from '../../auth/constant-time';
 import type { LoadingCache } from '../../cache/loading-cache';
-import { AppError } from '../../graphql/app-error';
 import { ErrorCode } from '../../graphql/error-code';
 import { isClientAbort } from '../../http/client-abort';
 import { jsonDepthExceeds } from '../../http/json-depth';
@@ -15,9 +14,10 @@ import { ByokFallback, KeyStatus } from '../inference-key/inference-key.enums';
 import { UsageRecordEntity } from '../usage/usage-record.entity';
 import type { RefusedCallsService } from '../usage/refused-calls.service';
 import type { InferenceCall, UsageRecorderService } from '../usage/usage-recorder.service';
-import { InferencePath, KeySource } from '../usage/usage.enums';
+import { InferencePath, KeySource, UsageOutcome } from '../usage/usage.enums';
 import { WorkspaceEntity } from '../workspace/workspace.entity';
 import { ModelTier } from '../workspace/workspace.enums';
+import type { BudgetGuard } from '../budget/budget-guard';
 import { GatewayKeyResolver, isKeyUnavailable, PlatformKeyMissingError, ResolvedKey } from './gateway-key.resolver';
 import { KeyHealthService } from './key-health.service';
 import { OpenRouterClient, UpstreamEndpoint, UpstreamError, UpstreamResponse, upstreamErrorOf } from './openrouter.client';
@@ -188,6 +188,7 @@ export interface GatewayDependencies {
   /** calls of one workspace in flight on this worker at most (SPEC.md: GATEWAY_MAX_CONCURRENT_PER_WORKSPACE) */
   maxConcurrentPerWorkspace: number;
   refusedCalls: RefusedCallsService;
+  budget?: Pick<BudgetGuard, 'refusalFor'>;
 }
 
 /** What the metrics learn of one call as it goes. */
@@ -240,6 +241,10 @@ export class InferenceGateway {
   /** (workspace, request id) pairs being served by this worker: a concurrent duplicate never reaches OpenRouter */
   private readonly inFlight = new Map<string, ClaimedCall>();
   private readonly recentAnswers = new RecentAnswers(KEPT_ANSWER_MS, KEPT_ANSWER_BYTES);
+  /** set on SIGTERM: new calls are refused while those in flight finish */
+  private draining = false;
+  /** one per call at OpenRouter, so that a shutdown past its grace can cut them */
+  private readonly upstreamCalls = new Set<AbortController>();
   /** calls in flight per workspace, so that one workspace's burst cannot take every connection upstream */
   private readonly perWorkspace = new Map<string, number>();
 
@@ -302,6 +307,16 @@ export class InferenceGateway {
     sendError(response, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
   }
 
+  /** From now on new calls answer 503 (another worker takes them); calls in flight go on. */
+  drain(): void {
+    this.draining = true;
+  }
+
+  /** Past the shutdown's grace: every call still at OpenRouter is cut, and recorded INTERRUPTED. */
+  abortInFlight(): void {
+    for (const controller of this.upstreamCalls) controller.abort();
+  }
+
   /** Closes the upstream connection pool. */
   close(): Promise<void> {
     return this.deps.client.close();
@@ -316,6 +331,7 @@ export class InferenceGateway {
     endpoint: UpstreamEndpoint,
   ): Promise<void> {
     this.authenticateOrThrow(request);
+    if (this.draining) throw new GatewayError(503, 'SHUTTING_DOWN', 'This worker is shutting down; no call was made and nothing was billed. Retry: another worker takes it.', { 'retry-after': RETRY_AFTER_SECONDS });
     const given = header(request, 'x-request-id');
     if (given !== undefined && !REQUEST_ID.test(given)) throw new GatewayError(400, 'BAD_REQUEST', 'X-Request-Id must be 1 to 128 printable ASCII characters');
     const requestId = given ?? generatedRequestId;
@@ -367,6 +383,11 @@ export class InferenceGateway {
       if (usedBy) throw requestIdUsed(requestId, usedBy.id);
       workspace = row;
       break;
+    }
+    const overBudget = await this.deps.budget?.refusalFor(workspace.id, path);
+    if (overBudget) {
+      await this.deps.refusedCalls.count({ workspaceId: workspace.id, path, actorUserId, cause: overBudget.code });
+      throw new GatewayError(402, overBudget.code, overBudget.message, { 'x-should-retry': 'false' });
     }
     const running = this.perWorkspace.get(workspaceId) ?? 0;
     if (running >= this.deps.maxConcurrentPerWorkspace) {
@@ -457,17 +478,54 @@ export class InferenceGateway {
     const upstreamDone = () => {
       call.meter.upstreamNs += process.hrtime.bigint() - sent;
     };
+    // On the record from here on: a crash while OpenRouter works leaves an INTERRUPTED record.
+    const entry = this.deps.spool.intend({
+      requestId: call.requestId,
+      workspaceId: call.workspace.id,
+      path: call.path,
+      tier: call.tier,
+      keySource: resolved.source,
+      model: call.requestedModel.slice(0, 200),
+      occurredAt: call.startedAt,
+      actorUserId: call.actorUserId,
+    });
+    const controller = new AbortController();
+    this.upstreamCalls.add(controller);
+    try {
+      return await this.exchange(call, resolved, body, response, mayFallBack, entry, controller.signal, upstreamDone);
+    } finally {
+      this.upstreamCalls.delete(controller);
+    }
+  }
+
+  private async exchange(
+    call: CallContext,
+    resolved: ResolvedKey,
+    body: string,
+    response: ServerResponse,
+    mayFallBack: boolean,
+    entry: JournalEntry,
+    signal: AbortSignal,
+    upstreamDone: () => void,
+  ): Promise<void> {
     let upstream: UpstreamResponse;
     try {
-      upstream = await this.deps.client.post(call.endpoint, resolved.key, body, call.requestId);
+      upstream = await this.deps.client.post(call.endpoint, resolved.key, body, call.requestId, signal);
     } catch (error) {
       upstreamDone();
+      if (signal.aborted) {
+        // Cut by a shutdown while OpenRouter worked: it may bill the call, so it goes on the record.
+        await this.recordInterrupted(call, resolved, entry, new SseUsageTap(), 'shutdown grace period over while the call was at OpenRouter');
+        throw new GatewayError(503, 'SHUTTING_DOWN', 'This worker shut down while the call was at OpenRouter; it is recorded as interrupted.');
+      }
+      this.nothingToRecord(entry);
       throw error;
     }
-    if (upstream.status >= 200 && upstream.status < 300) return this.relaySuccess(call, resolved, upstream, response, upstreamDone);
+    if (upstream.status >= 200 && upstream.status < 300) return this.relaySuccess(call, resolved, upstream, response, upstreamDone, entry, signal);
 
     const errorBody = scrub((await readAll(upstream.body).catch(() => Buffer.alloc(0))).toString('utf8'), resolved.key);
     upstreamDone();
+    this.nothingToRecord(entry);
     const refusal = resolved.source === KeySource.BYOK ? keyRefusalOf(upstream.status, errorBody, call.requestedModel.slice(0, 200)) : undefined;
     if (!refusal) {
       call.meter.outcome = 'answered';
@@ -487,6 +545,11 @@ export class InferenceGateway {
     sendError(response, upstream.status, refusal.code, refusal.message, { 'x-key-source': resolved.source });
   }
 
+  /** The call ended without an answer to bill (refused upstream, unreachable): its intent is voided. */
+  private nothingToRecord(entry: JournalEntry): void {
+    this.deps.spool.settleAfter(this.deps.spool.conclude(entry, undefined), entry, entry, true);
+  }
+
   private relayedHeaders(upstream: UpstreamResponse): Record<string, string> {
     const headers: Record<string, string> = {};
     for (const name of RELAYED_HEADERS) {
@@ -500,7 +563,23 @@ export class InferenceGateway {
    * Relays the answer as it arrives and records the call once the upstream has completed it. A
    * client that goes away mid-stream stops receiving, not the reading: the call is still recorded.
    */
-  private async relaySuccess(call: CallContext, resolved: ResolvedKey, upstream: UpstreamResponse, response: ServerResponse, upstreamDone: () => void): Promise<void> {
+  private async relaySuccess(
+    call: CallContext,
+    resolved: ResolvedKey,
+    upstream: UpstreamResponse,
+    response: ServerResponse,
+    upstreamDone: () => void,
+    entry: JournalEntry,
+    signal: AbortSignal,
+  ): Promise<void> {
+    // Nothing of the answer goes out before the call's intent is on disk (long done by now,
+    // normally); the upstream's answer is read meanwhile, so a break-off is seen as it happens.
+    let intentDurable = false;
+    const intentOnDisk = async () => {
+      if (intentDurable) return;
+      await entry.durable;
+      intentDurable = true;
+    };
     // The status line goes out with the first byte relayed: until then an upstream failure can
     // still be answered as a 502/504 rather than a connection cut under a 200.
     const streaming = String(upstream.headers['content-type'] ?? '').includes('text/event-stream');
@@ -520,6 +599,7 @@ export class InferenceGateway {
         const buffer = chunk as Buffer;
         if (streaming) {
           tap.feed(buffer);
+          await intentOnDisk();
           if (!clientGone) {
             writeHead();
             response.write(buffer);
@@ -531,13 +611,23 @@ export class InferenceGateway {
     } catch (error) {
       upstreamDone();
       const failure = upstreamErrorOf(error);
-      call.log().warn({ reason: failure.message }, 'upstream broke off mid-answer: nothing recorded');
-      if (!response.headersSent) throw failure;
+      if (!response.headersSent && !signal.aborted) {
+        // Nothing reached the caller, who may retry: the call is answered 502/504, not recorded.
+        call.log().warn({ reason: failure.message }, 'upstream broke off before any of its answer was relayed: nothing recorded');
+        this.nothingToRecord(entry);
+        throw failure;
+      }
       call.meter.outcome = 'interrupted';
-      response.destroy();
+      // What was relayed reaches the caller first; then the cut tells it the answer is incomplete.
+      if (!response.headersSent) sendError(response, 503, 'SHUTTING_DOWN', 'This worker shut down before the answer was complete; the call is recorded as interrupted.');
+      else if (!response.destroyed) response.write('', () => response.destroy());
+      call.freeSlot();
+      // Part of the answer went out (or a shutdown cut it), and OpenRouter may bill it.
+      await this.recordInterrupted(call, resolved, entry, tap, signal.aborted ? 'shutdown grace period over mid-answer' : failure.message);
       return;
     }
     upstreamDone();
+    await intentOnDisk();
     call.meter.outcome = clientGone ? 'interrupted' : 'answered';
     let usage;
     let model: string | undefined;
@@ -557,27 +647,19 @@ export class InferenceGateway {
       await this.deps.health.markSucceeded(call.workspace.id, resolved.rowUpdatedAt).catch(() => undefined);
     }
     const completed: InferenceCall = {
-      requestId: call.requestId,
-      workspaceId: call.workspace.id,
-      path: call.path,
-      // Some providers' chunks carry no model: the one the request named is the best known then.
-      model: (model || call.requestedModel || 'unknown').slice(0, 200),
-      tier: call.tier,
-      keySource: resolved.source,
+      ...this.callRecord(call, resolved, model),
       inputTokens: usage.inputTokens,
       outputTokens: usage.outputTokens,
       rawCostMicros: usage.rawCostMicros,
-      occurredAt: call.startedAt,
-      actorUserId: call.actorUserId,
       generationId: usage.generationId,
       isByok: usage.isByok,
       upstreamInferenceCostMicros: usage.upstreamInferenceCostMicros,
     };
-    // Journaled (fsync'd) before the answer, recorded in the database after it: the database stays
-    // off the caller's critical path and no answered call is lost, even to a crash. Until the record
-    // is written the X-Request-Id stays claimed, reads of usage on this worker wait for it, and a
-    // graceful shutdown waits for it.
-    const entry = this.journalOrLog(call, completed);
+    // The completion goes to the journal beside the intent (synced in the next group commit) and to
+    // the database after the answer: the database stays off the caller's critical path and no
+    // answered call is lost, even to a crash. Until the record is written the X-Request-Id stays
+    // claimed, reads of usage on this worker wait for it, and a graceful shutdown waits for it.
+    const concluded = this.deps.spool.conclude(entry, completed);
     let kept: KeptAnswer | undefined;
     if (!streaming && call.retryable) {
       kept = { bodyHash: call.bodyHash, status: upstream.status, headers: { ...this.relayedHeaders(upstream), 'x-key-source': resolved.source }, body: chunks[0], keySource: resolved.source };
@@ -590,22 +672,49 @@ export class InferenceGateway {
       else response.end(chunks[0]);
     }
     call.freeSlot();
-    const recordId = await this.record(call, completed, entry);
+    const recordId = await this.record(call, completed, entry, concluded);
     if (kept) kept.recordId = recordId;
   }
 
-  private journalOrLog(call: CallContext, completed: InferenceCall): JournalEntry | undefined {
-    try {
-      return this.deps.spool.journal(completed);
-    } catch (error) {
-      call.log().error({ reason: (error as Error).message }, 'completed call not journaled: it is recorded only if the database takes it now');
-      return undefined;
-    }
+  /**
+   * On the record, flagged, with the tokens seen (about one per content event), billed 0 until a
+   * platform admin settles it.
+   */
+  private async recordInterrupted(call: CallContext, resolved: ResolvedKey, entry: JournalEntry, tap: SseUsageTap, reason: string): Promise<void> {
+    tap.end();
+    const seen = usageFrom(tap.usage);
+    const interrupted: InferenceCall = {
+      ...this.callRecord(call, resolved, tap.model),
+      inputTokens: seen.inputTokens,
+      outputTokens: Math.max(seen.outputTokens, tap.contentEvents),
+      rawCostMicros: null,
+      outcome: UsageOutcome.INTERRUPTED,
+    };
+    call.log().warn({ reason, outputTokensSeen: interrupted.outputTokens }, 'call interrupted: recorded INTERRUPTED');
+    await this.record(call, interrupted, entry, this.deps.spool.conclude(entry, interrupted));
   }
 
-  /** Into the database; when it cannot take the call now (or within 5 s), the journal replays it. */
-  /** The record's id, when it was written within the time allowed. */
-  private async record(call: CallContext, completed: InferenceCall, entry: JournalEntry | undefined): Promise<string | undefined> {
+  /** What every record of the call says, whatever its outcome. */
+  private callRecord(call: CallContext, resolved: ResolvedKey, model: string | undefined): Omit<InferenceCall, 'inputTokens' | 'outputTokens' | 'rawCostMicros'> {
+    return {
+      requestId: call.requestId,
+      workspaceId: call.workspace.id,
+      path: call.path,
+      // Some providers' chunks carry no model: the one the request named is the best known then.
+      model: (model || call.requestedModel || 'unknown').slice(0, 200),
+      tier: call.tier,
+      keySource: resolved.source,
+      occurredAt: call.startedAt,
+      actorUserId: call.actorUserId,
+    };
+  }
+
+  /**
+   * Into the database; when it cannot take the call now (or within 5 s), the journal replays it.
+   * A refusal is kept aside for an operator: the call was answered, so it is never dropped.
+   * Returns the record's id, when it was written within the time allowed.
+   */
+  private async record(call: CallContext, completed: InferenceCall, entry: JournalEntry, concluded: Promise<void>): Promise<string | undefined> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolveTimeout) => {
       timer = setTimeout(() => resolveTimeout('timeout'), RECORD_TIMEOUT_MS);
@@ -617,13 +726,17 @@ export class InferenceGateway {
       reachedDatabase = written !== 'timeout';
       if (written !== 'timeout') recordId = written.id;
     } catch (error) {
-      // A refusal (a CONFLICT, say) is final: replaying the call would be refused the same way.
-      reachedDatabase = error instanceof AppError;
-      if (reachedDatabase) call.log().error({ code: (error as AppError).code }, 'completed call refused by the recorder');
+      if (!(await this.deps.spool.shouldReplay(error))) {
+        call.log().error({ code: (error as { code?: unknown }).code }, 'answered call refused by the recorder');
+        reachedDatabase = await this.deps.spool.keepAside(completed, error as Error).then(
+          () => true,
+          () => false,
+        );
+      }
     } finally {
       clearTimeout(timer);
     }
-    if (entry) this.deps.spool.settle(entry, completed, reachedDatabase);
+    this.deps.spool.settleAfter(concluded, entry, completed, reachedDatabase);
     return recordId;
   }
 }

@@ -54,7 +54,8 @@ export class OpenRouterClient {
   }
 
   /** POST to one of OpenRouter's inference endpoints. */
-  async post(endpoint: UpstreamEndpoint, key: string, body: string, requestId: string): Promise<UpstreamResponse> {
+  /** `signal` cuts the call, its answer's body included. */
+  async post(endpoint: UpstreamEndpoint, key: string, body: string, requestId: string, signal?: AbortSignal): Promise<UpstreamResponse> {
     try {
       const response = await request(`${this.baseUrl}/${endpoint}`, {
         method: 'POST',
@@ -65,6 +66,7 @@ export class OpenRouterClient {
           'x-request-id': requestId,
         },
         body,
+        signal,
       });
       return { status: response.statusCode, headers: response.headers, body: response.body };
     } catch (error) {

@@ -56,6 +56,8 @@ export class SseUsageTap {
   usage?: UsageObject;
   model?: string;
   generationId?: string;
+  /** events carrying some content: the output tokens seen, roughly, when no usage arrives */
+  contentEvents = 0;
 
   feed(chunk: Buffer): void {
     this.pending += chunk.toString('utf8');
@@ -74,6 +76,8 @@ export class SseUsageTap {
   }
 
   private inspect(event: string): void {
+    // About one token per content event: what an answer broken off before its usage is recorded with.
+    if (event.includes('"content":"') && !event.includes('"content":""')) this.contentEvents += 1;
     if (!event.includes('"usage"') && this.model !== undefined) return;
     const data = event
       .split(/\r?\n/)

@@ -3,7 +3,7 @@ import { EntityManager, In } from 'typeorm';
 import { supportsRowLocks } from '../../db/data-source';
 import { timeOrderedId } from '../../db/ids';
 import { insertNewRows } from '../../db/insert-new-rows';
-import { TransactionRunner } from '../../db/transaction-runner';
+import { TransactionRunner, UnitOfWork } from '../../db/transaction-runner';
 import { Settled, WriteBatcher } from '../../db/write-batcher';
 import { badUserInput, conflict, notFound } from '../../graphql/app-error';
 import { KEY_POLICY, KeyPolicy } from '../gateway/key-policy';
@@ -22,6 +22,9 @@ import { InferencePath, KeySource, UsageOutcome } from './usage.enums';
 export interface UnsettledRecordings {
   settled(workspaceId: string): Promise<void>;
 }
+
+/** Work that belongs with new usage records: counters moved after commit, events in the same transaction. */
+export type RecordsWrittenHook = (manager: EntityManager, unit: UnitOfWork, records: readonly UsageRecordEntity[]) => Promise<void>;
 
 /** A completed call as the inference runtime or the gateway reports it. */
 export interface InferenceCall {
@@ -143,6 +146,7 @@ const requestKey = (record: { workspaceId: string; requestId: string }) => `${re
  */
 export class UsageRecorderService implements UnsettledRecordings {
   private readonly knownWorkspaces = new Set<string>();
+  private readonly writeHooks: RecordsWrittenHook[] = [];
   private readonly unsettled = new Map<string, Set<Promise<void>>>();
   private readonly batcher = new WriteBatcher<PendingCall, UsageRecordEntity>((batch) => this.writeBatch(batch), MAX_CALLS_PER_BATCH);
 
@@ -171,6 +175,11 @@ export class UsageRecorderService implements UnsettledRecordings {
       upstreamInferenceCostMicros,
       ...(upstreamInferenceCostUsd === undefined || upstreamInferenceCostUsd === null ? {} : { upstreamInferenceCostUsd: canonicalUsdText(upstreamInferenceCostUsd) }),
     });
+  }
+
+  /** Runs in each recording's transaction with the records it inserted (retries of a used request id excluded). */
+  onRecordsWritten(hook: RecordsWrittenHook): void {
+    this.writeHooks.push(hook);
   }
 
   record(call: InferenceCall): Promise<UsageRecordEntity> {
@@ -228,7 +237,7 @@ export class UsageRecorderService implements UnsettledRecordings {
   }
 
   private writeBatch(batch: PendingCall[]): Promise<Array<Settled<UsageRecordEntity>>> {
-    return this.transactions.run(async (manager) => {
+    return this.transactions.run(async (manager, unit) => {
       const schedule = await this.prices.schedule(manager);
       const outcomes: Array<Settled<UsageRecordEntity>> = [];
       const candidates: UsageRecordEntity[] = [];
@@ -254,6 +263,7 @@ export class UsageRecorderService implements UnsettledRecordings {
         manager,
         ...inserted.map((record) => ({ ...record, calls: 1, rawCostMicros: record.rawCostMicros ?? 0, flaggedCalls: record.flagged ? 1 : 0 })),
       );
+      if (inserted.length > 0) for (const hook of this.writeHooks) await hook(manager, unit, inserted);
       return outcomes;
     });
   }
@@ -301,6 +311,7 @@ export class UsageRecorderService implements UnsettledRecordings {
 /** The record of a call, billed at the tier price in effect when it occurred. */
 function billedRecord({ call, hash, now }: PendingCall, schedule: TierPriceSchedule): UsageRecordEntity {
   const occurredAt = call.occurredAt ?? now;
+  const interrupted = call.outcome === UsageOutcome.INTERRUPTED;
   let tierPrice: number;
   try {
     tierPrice = tierPriceMicros(call.inputTokens, call.outputTokens, schedule.inEffectOrThrow(call.tier, occurredAt));
@@ -320,11 +331,12 @@ function billedRecord({ call, hash, now }: PendingCall, schedule: TierPriceSched
     outputTokens: call.outputTokens,
     rawCostMicros: call.rawCostMicros,
     tierPriceMicros: tierPrice,
-    billedMicros: billedMicros(call.keySource, tierPrice, call.rawCostMicros),
+    // An interrupted call's cost is not known: billed 0 until a platform admin settles it.
+    billedMicros: interrupted ? 0 : billedMicros(call.keySource, tierPrice, call.rawCostMicros),
     occurredAt,
     recordedAt: now,
     actorUserId: call.actorUserId ?? null,
-    flagged: call.rawCostMicros === null,
+    flagged: call.rawCostMicros === null || interrupted,
     settledAt: null,
     generationId: call.generationId ?? null,
     isByok: call.isByok ?? null,

@@ -1,5 +1,6 @@
 import { ArgsType, Field, ID, Int } from 'type-graphql';
 import { MaxLength } from 'class-validator';
+import { SafeIntScalar } from '../../graphql/scalars';
 import { WorkspaceIdArgs } from '../workspace/workspace.args';
 import { AnalyticsGroupBy, InferencePath, KeySource } from './usage.enums';
 
@@ -55,4 +56,10 @@ export class SettleUsageRecordArgs extends RecordIdArgs {
   @Field()
   @MaxLength(64)
   rawCostUsd: string;
+
+  @Field(() => SafeIntScalar, { nullable: true, description: 'the input tokens the call really used (an INTERRUPTED call was recorded with those seen); unchanged when absent' })
+  inputTokens?: number | null;
+
+  @Field(() => SafeIntScalar, { nullable: true, description: 'the output tokens the call really used; unchanged when absent' })
+  outputTokens?: number | null;
 }

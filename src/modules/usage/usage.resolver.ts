@@ -24,8 +24,9 @@ export class UsageRecordResolver {
 
   @Mutation(() => UsageRecordType, { description: 'platform admins: give a flagged record its raw cost and re-bill it' })
   @Allow('settle', 'Usage')
-  async settleUsageRecord(@Args() { id, rawCostUsd }: SettleUsageRecordArgs, @Ctx() ctx: GraphQLContext): Promise<UsageRecordType> {
-    return UsageRecordType.from(await ctx.services.usageSettlement.settle(id, rawCostUsd), ctx.auth.isPlatformAdmin);
+  async settleUsageRecord(@Args() { id, rawCostUsd, inputTokens, outputTokens }: SettleUsageRecordArgs, @Ctx() ctx: GraphQLContext): Promise<UsageRecordType> {
+    const settled = await ctx.services.usageSettlement.settle(id, rawCostUsd, { inputTokens: inputTokens ?? undefined, outputTokens: outputTokens ?? undefined });
+    return UsageRecordType.from(settled, ctx.auth.isPlatformAdmin);
   }
 
   /**
