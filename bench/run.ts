@@ -11,6 +11,7 @@ import { metricsOverheadSuite } from './metrics-overhead.bench';
 import { usageExportSuite } from './usage-export.bench';
 import { budgetCheckSuite } from './budget-check.bench';
 import { webhookDeliverySuite } from './webhook-delivery.bench';
+import { hostileSuite } from './hostile.bench';
 import { measureCpuSteal } from './support/cpu-steal';
 import { DEFAULT_BENCH_DATABASE_URL, prepareBenchDatabase } from './support/database';
 import type { BenchContext, BenchRow, BenchSuite, LoadSettings } from './support/suite';
@@ -22,7 +23,7 @@ import { formatTable } from './support/table';
  * Every suite, in this order. A new suite (billing recording throughput, gateway latency…) is a
  * `<name>.bench.ts` file in bench/ exporting a BenchSuite, added to this list.
  */
-const SUITES: BenchSuite[] = [keyStatusSuite, billingRecordingSuite, billingReadSuite, gatewayLatencySuite, keyResolutionSuite, propagationSuite, metricsOverheadSuite, usageExportSuite, budgetCheckSuite, webhookDeliverySuite];
+const SUITES: BenchSuite[] = [keyStatusSuite, billingRecordingSuite, billingReadSuite, gatewayLatencySuite, keyResolutionSuite, propagationSuite, metricsOverheadSuite, usageExportSuite, budgetCheckSuite, webhookDeliverySuite, hostileSuite];
 
 const DEFAULT_LOAD: LoadSettings = { connections: 50, warmupSeconds: 2, durationSeconds: 10 };
 

@@ -39,7 +39,7 @@ describe('the front door under generated input', () => {
   const printable = (maxLength: number) => fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((code) => String.fromCharCode(code)), maxLength });
   const headerName = fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,20}$/);
   const headerValue = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((code) => String.fromCharCode(code)), maxLength: 200 });
-  const KNOWN_PATHS = ['/', '/graphql', '/healthz', '/readyz', '/v1/chat/completions', '/metrics', '/graphql-ide/', '//', '/%zz', '/graphql?query=%7B'];
+  const KNOWN_PATHS = ['/', '/graphql', '/healthz', '/readyz', '/v1/chat/completions', '/v1/embeddings', '/v1/exports/usage', '/v1/exports/usage?workspaceId=x&from=%zz', '/metrics', '/graphql-ide/', '//', '/%zz', '/graphql?query=%7B'];
 
   it('answers any request line, headers and body with a status below 500, and stays up', async () => {
     const requests = fc.record({

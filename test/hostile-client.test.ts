@@ -2,7 +2,9 @@ import request from 'supertest';
 import { DEFAULT_HTTP_LIMITS, HttpLimits } from '../src/config/http-limits';
 import { SeededWorkspace, seedWorkspace } from './support/fixtures';
 import { holdConnection, rawExchange, rawRequestLine, statusOf } from './support/raw-http';
+import { buildIfStale, serviceProcessEnv, ServiceProcess, startServiceProcess } from './support/service-process';
 import { startTestApp, TEST_SERVICE_TOKEN, TestApp } from './support/test-app';
+import { createTestDatabase, TestDatabase } from './support/test-database';
 
 /**
  * SPEC.md "Hostile input", over real sockets: whatever a client sends, it gets a 4xx (or the
@@ -45,6 +47,8 @@ describe('the front door', () => {
     'DELETE /healthz HTTP/1.1',
     'PUT /graphql HTTP/1.1',
     'GET /v1/chat/completions HTTP/1.1',
+    'GET /v1/exports/usage?workspaceId=%zz&from=%zz&to=%zz HTTP/1.1',
+    'GET /v1/exports/usage?workspaceId=x&from=9999-99-99T99:99:99Z&to=0 HTTP/1.1',
     'GET /graphql-ide/%2e%2e/%2e%2e/package.json HTTP/1.1',
     'GET /graphql-ide/../../package.json HTTP/1.1',
     'GET /healthz HTTP/9.9',
@@ -161,8 +165,10 @@ describe('bounded work before authentication', () => {
       ['POST', '/graphql', { authorization: `Bearer ${ws.tokens.owner}` }, deep],
       ['POST', '/graphql', { authorization: `Bearer ${ws.tokens.owner}` }, deepObject],
       ['POST', '/', { authorization: `Bearer ${ws.tokens.owner}` }, deepObject],
-      ['POST', '/v1/chat/completions', { authorization: `Bearer ${TEST_SERVICE_TOKEN}`, 'x-workspace-id': ws.id, 'x-inference-path': 'CHAT' }, deep],
+      ['POST', '/v1/chat/completions', { authorization: `Bearer ${TEST_SERVICE_TOKEN}`, 'x-workspace-id': ws.id, 'x-inference-path': 'AGENT_RUN' }, deep],
       ['POST', '/v1/chat/completions', {}, deep],
+      ['POST', '/v1/embeddings', { authorization: `Bearer ${TEST_SERVICE_TOKEN}`, 'x-workspace-id': ws.id, 'x-inference-path': 'AGENT_RUN' }, deep],
+      ['POST', '/v1/exports/usage', { authorization: `Bearer ${ws.tokens.owner}` }, deep],
       ['POST', '/healthz', {}, deep],
       ['POST', '/readyz', {}, deep],
       ['POST', '/graphql-ide/x.js', {}, deep],
@@ -292,5 +298,30 @@ describe('GraphQL operations the schema cannot run', () => {
     expect(answer.status).toBe(400);
     expect(answer.errors?.[0]?.extensions?.code).toBe('BAD_REQUEST');
     expect(t.logs.lines.filter((line) => line.includes('"level":50'))).toEqual([]);
+  });
+});
+
+describe('the compiled service, as deployed', () => {
+  let db: TestDatabase;
+  let service: ServiceProcess;
+  beforeAll(async () => {
+    buildIfStale();
+    db = await createTestDatabase();
+    service = await startServiceProcess(serviceProcessEnv(db, { baseUrl: 'http://127.0.0.1:9', platformKey: 'sk-or-v1-unused' }, { NODE_ENV: 'production' }));
+  }, 180_000);
+  afterAll(async () => {
+    await service?.stop();
+    await db?.drop();
+  });
+
+  it('answers every hostile request line with a 4xx and is still running afterwards', async () => {
+    const base = new URL(service.url);
+    const lines = ['GET // HTTP/1.1', 'GET //x:99999/graphql HTTP/1.1', 'POST //x:99999/graphql HTTP/1.1', 'GET /%zz HTTP/1.1', 'GET http://example.com/graphql HTTP/1.1', `GET /${'a'.repeat(8 * 1024)} HTTP/1.1`, 'CONNECT x:443 HTTP/1.1', 'OPTIONS * HTTP/1.1'];
+    for (const line of lines) expectClientError(await rawExchange(base, `${line}\r\nHost: x\r\nConnection: close\r\n\r\n`), line);
+    let exited = false;
+    void service.exited.then(() => (exited = true));
+    expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+    expect(exited).toBe(false);
+    expect(service.output()).not.toMatch(/"level":(50|60)/);
   });
 });
