@@ -4,9 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { Arg, buildSchema, Field, ID, ObjectType, Query, Resolver } from 'type-graphql';
+import { DEFAULT_HTTP_LIMITS } from '../src/config/http-limits';
 import type { GraphQLContext } from '../src/graphql/context';
 import { DateTimeScalar, SafeIntScalar } from '../src/graphql/scalars';
 import { graphqlHandler } from '../src/http/graphql-handler';
+import { requestTargetOf } from '../src/http/request-target';
 import { KeyStatus } from '../src/modules/inference-key/inference-key.enums';
 
 /**
@@ -70,14 +72,15 @@ export async function startBareServer(host = '127.0.0.1'): Promise<RunningBareSe
   });
   await apollo.start();
   // The handler is typed for the service's context; this server's resolvers read no context at all.
-  const handler = graphqlHandler(apollo as unknown as ApolloServer<GraphQLContext>, async () => ({}) as GraphQLContext);
+  const handler = graphqlHandler(apollo as unknown as ApolloServer<GraphQLContext>);
+  const bounds = { maxBodyBytes: DEFAULT_HTTP_LIMITS.authenticatedBodyBytes, jsonMaxDepth: DEFAULT_HTTP_LIMITS.jsonMaxDepth };
   const server: Server = createServer((request, response) => {
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    if (url.pathname !== '/graphql') {
+    const target = requestTargetOf(request.url);
+    if (target?.pathname !== '/graphql') {
       response.writeHead(404).end();
       return;
     }
-    handler(request, response, url).catch(() => {
+    handler(request, response, target, bounds, async () => ({}) as GraphQLContext).catch(() => {
       if (!response.headersSent) response.writeHead(500);
       response.end();
     });

@@ -8,6 +8,9 @@ import { propagationSuite } from './propagation.bench';
 import { billingRecordingSuite } from './billing-recording.bench';
 import { billingReadSuite } from './billing-read.bench';
 import { metricsOverheadSuite } from './metrics-overhead.bench';
+import { usageExportSuite } from './usage-export.bench';
+import { budgetCheckSuite } from './budget-check.bench';
+import { webhookDeliverySuite } from './webhook-delivery.bench';
 import { measureCpuSteal } from './support/cpu-steal';
 import { DEFAULT_BENCH_DATABASE_URL, prepareBenchDatabase } from './support/database';
 import type { BenchContext, BenchRow, BenchSuite, LoadSettings } from './support/suite';
@@ -19,7 +22,7 @@ import { formatTable } from './support/table';
  * Every suite, in this order. A new suite (billing recording throughput, gateway latency…) is a
  * `<name>.bench.ts` file in bench/ exporting a BenchSuite, added to this list.
  */
-const SUITES: BenchSuite[] = [keyStatusSuite, billingRecordingSuite, billingReadSuite, gatewayLatencySuite, keyResolutionSuite, propagationSuite, metricsOverheadSuite];
+const SUITES: BenchSuite[] = [keyStatusSuite, billingRecordingSuite, billingReadSuite, gatewayLatencySuite, keyResolutionSuite, propagationSuite, metricsOverheadSuite, usageExportSuite, budgetCheckSuite, webhookDeliverySuite];
 
 const DEFAULT_LOAD: LoadSettings = { connections: 50, warmupSeconds: 2, durationSeconds: 10 };
 

@@ -8,6 +8,11 @@ import { ExactTextComparison1763900000006 } from './1763900000006-exact-text-com
 import { AuditMemberChanges1764820000000 } from './1764820000000-audit-member-changes';
 import { UsageOutcome1764825000000 } from './1764825000000-usage-outcome';
 import { KeyLastRefusal1764830000000 } from './1764830000000-key-last-refusal';
+import { UsageRecordReconciliation1764860000000 } from './1764860000000-usage-record-reconciliation';
+import { KeyHealth1764860000001 } from './1764860000001-key-health';
+import { MemberRollupAndRefusedCalls1764860000002 } from './1764860000002-member-rollup-and-refused-calls';
+import { CreateAiBudget1764850000000 } from './1764850000000-create-ai-budget';
+import { CreateWebhooks1764850000001 } from './1764850000001-create-webhooks';
 
 /** Every migration, in order. Listed explicitly so the same list serves ts (tests) and compiled js. */
 export const migrations = [
@@ -21,4 +26,9 @@ export const migrations = [
   AuditMemberChanges1764820000000,
   UsageOutcome1764825000000,
   KeyLastRefusal1764830000000,
+  UsageRecordReconciliation1764860000000,
+  KeyHealth1764860000001,
+  MemberRollupAndRefusedCalls1764860000002,
+  CreateAiBudget1764850000000,
+  CreateWebhooks1764850000001,
 ];

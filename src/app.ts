@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { AppConfig } from './config/config';
 import { createDataSource } from './db/data-source';
+import { ensurePrivateDirectory } from './db/private-files';
 import { TenantSecretsCipher } from './modules/secrets/cipher';
 import { unknownStoredKeyIds } from './modules/secrets/key-id.check';
 import { createServer, RunningServer } from './server';
@@ -26,6 +27,8 @@ export class StartupError extends Error {
 export async function startApp(config: AppConfig, logger: Logger, options: { host?: string; cipher?: TenantSecretsCipher } = {}): Promise<RunningApp> {
   const cipher = options.cipher ?? (await TenantSecretsCipher.fromPhrases(config.secretsPhrase, config.secretsPhrasePrevious));
   logger.info({ keyIds: cipher.knownKeyIds }, 'secrets keys derived');
+  // The usage journal lives there whichever the database.
+  ensurePrivateDirectory(config.dataDir);
   const dataSource = await createDataSource({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await dataSource.initialize();
   try {

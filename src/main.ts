@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { startApp } from './app';
 import { ConfigError, loadConfig } from './config/config';
 import { createLogger } from './logging/logger';
+import { installProcessGuards } from './process-guards';
 
 async function main(): Promise<void> {
   let loaded;
@@ -16,6 +17,7 @@ async function main(): Promise<void> {
   }
   const { config, notices } = loaded;
   const logger = createLogger(config.logLevel);
+  installProcessGuards(logger);
   for (const notice of notices) logger.warn(notice);
 
   const app = await startApp(config, logger).catch((error: Error) => {

@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
@@ -8,6 +8,7 @@ import type { DataSource } from 'typeorm';
 import { AuthContext } from './auth/auth-context';
 import { Authenticator } from './auth/authenticator';
 import { JwtCodec } from './auth/jwt';
+import type { Principal } from './auth/principal';
 import type { AppConfig } from './config/config';
 import { GraphQLContext, RequestGraphQLContext } from './graphql/context';
 import { formatErrorFor } from './graphql/format-error';
@@ -15,10 +16,12 @@ import { createLoaders } from './graphql/loaders';
 import { requestPoliciesPlugin } from './graphql/plugins';
 import { buildAppSchema } from './graphql/schema';
 import { graphqlCorsPolicy, PREFLIGHT_PROVING_HEADERS } from './http/cors.policy';
-import { graphqlHandler } from './http/graphql-handler';
-import { GraphqlIde, prefersHtml } from './http/graphql-ide.page';
-import { requestIdOf } from './http/request-id';
-import { lazyChild } from './logging/logger';
+import { frontDoor, refuseTunnels, sendJson } from './http/front-door';
+import { graphqlHandler, refuseRateLimited } from './http/graphql-handler';
+import { GraphqlIde, IDE_ASSET_PREFIX, prefersHtml } from './http/graphql-ide.page';
+import { ConcurrencyLimiter, concurrencyKeyOf } from './http/principal-concurrency';
+import { Exchange, RouteTable } from './http/route-table';
+import { USAGE_EXPORT_PATH, UsageExportHandler } from './http/usage-export.handler';
 import { METRICS_PATH, MetricsListener } from './metrics/metrics-endpoint';
 import { setUpMetrics, watchServices } from './metrics/metrics.setup';
 import type { TenantSecretsCipher } from './modules/secrets/cipher';
@@ -42,12 +45,6 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** The routes beside GraphQL, for a 405 that names the method to use. */
-const ALLOWED_METHODS: Partial<Record<string, string>> = { '/healthz': 'GET', '/readyz': 'GET', '/v1/chat/completions': 'POST', '/v1/embeddings': 'POST' };
-
-function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-}
 
 /** A database that takes longer than this to answer the probe is as good as unreachable. */
 const READINESS_TIMEOUT_MS = 2_000;
@@ -112,10 +109,14 @@ function createApollo(config: AppConfig, schema: Awaited<ReturnType<typeof build
 /** Builds the HTTP app (GraphQL, health, readiness) around an initialised, migrated DataSource. */
 export async function createServer(deps: ServerDependencies): Promise<{ httpServer: Server; services: AppServices; listen(port: number, host?: string): Promise<RunningServer> }> {
   const { config, dataSource, cipher, logger } = deps;
+  const limits = config.httpLimits;
   const services = createServices(config, dataSource, cipher, logger);
   await services.invalidationBus.start(services.dropCachedWorkspace);
   services.spool.start();
-  const authenticator = new Authenticator(new JwtCodec(config.jwtSecret), config.serviceToken, (token) => services.partnerTokens.lookup(token));
+  services.keyRecheck.start();
+  await services.budgetGuard.start();
+  services.webhookDispatcher.start();
+  const authenticator = new Authenticator(new JwtCodec(config.jwtSecret, { issuer: config.jwtIssuer, audience: config.jwtAudience }), config.serviceToken, (token) => services.partnerTokens.lookup(token));
   const observability = setUpMetrics(config, logger);
   if (observability) watchServices(observability.metrics, services, dataSource);
   const ide = new GraphqlIde();
@@ -123,80 +124,120 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   const apollo = createApollo(config, await buildAppSchema(), observability ? [observability.metrics.graphql.plugin()] : []);
   await apollo.start();
 
-  const contextFor = async (request: IncomingMessage, requestId: string, log: () => Logger): Promise<GraphQLContext> => {
-    const principal = await authenticator.principalOf(request.headers.authorization);
+  const authContextFor = (principal: Principal) => {
     const loaders = createLoaders(dataSource, principal.kind === 'user' ? principal.userId : undefined, services.accessCache);
     const auth = new AuthContext(principal, {
       all: (userId) => services.workspaces.membershipsOf(userId),
       in: (workspaceId, fresh) => (fresh ? loaders.freshViewerMembershipIn : loaders.viewerMembershipIn).load(workspaceId),
     });
+    return { auth, loaders };
+  };
+  const contextFor = (principal: Principal, requestId: string, log: () => Logger): GraphQLContext => {
+    const { auth, loaders } = authContextFor(principal);
     return new RequestGraphQLContext(requestId, log, auth, loaders, services);
   };
+  const usageExport = new UsageExportHandler(services.usageExport, cors, async (request) => authContextFor(await authenticator.principalOf(request.headers.authorization)).auth);
 
-  const inFlight = new Set<Promise<void>>();
-  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    const started = process.hrtime.bigint();
-    const requestId = requestIdOf(request);
-    const log = lazyChild(logger, { requestId });
-    response.setHeader('x-request-id', requestId);
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    observability?.metrics.http.track(request, response, url.pathname);
-    if (logger.isLevelEnabled('info')) response.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      log().info({ method: request.method, path: url.pathname, status: response.statusCode, ms }, 'request');
-    });
+  const graphql = graphqlHandler(apollo);
+  const concurrency = new ConcurrencyLimiter(limits.graphqlConcurrentPerPrincipal);
+  // The caller is known from the headers before a byte of the body is read: the body cap, and the
+  // slot that bounds what one caller holds in memory at once, depend on who it is.
+  const serveGraphql = async ({ request, response, target, requestId, log }: Exchange): Promise<void> => {
+    if (cors.apply(request, response) === 'preflight-answered') return;
+    if (prefersHtml(request)) return ide.servePage(response);
+    const principal = await authenticator.principalOf(request.headers.authorization);
+    const release = concurrency.tryAcquire(concurrencyKeyOf(principal, request));
+    if (!release) return refuseRateLimited(response, limits.graphqlConcurrentPerPrincipal);
     try {
-      if (url.pathname === '/healthz' && request.method === 'GET') return sendJson(response, 200, { status: 'ok' });
-      if (url.pathname === '/readyz' && request.method === 'GET') {
-        // Draining: the load balancer should send nothing more here.
-        if (stopping) return sendJson(response, 503, { status: 'stopping' });
+      const authenticated = principal.kind !== 'anonymous' && principal.kind !== 'invalid';
+      const bounds = { maxBodyBytes: authenticated ? limits.authenticatedBodyBytes : limits.anonymousBodyBytes, jsonMaxDepth: limits.jsonMaxDepth };
+      await graphql(request, response, target, bounds, async () => contextFor(principal, requestId, log));
+    } finally {
+      release();
+    }
+  };
+
+  const routes = new RouteTable([
+    { path: '/healthz', methods: ['GET'], handle: ({ response }) => sendJson(response, 200, { status: 'ok' }) },
+    {
+      path: '/readyz',
+      methods: ['GET'],
+      handle: async ({ response }) => {
         const { ready, detail } = await readiness(dataSource);
         const redis = services.invalidationBus.state;
-        return sendJson(response, ready ? 200 : 503, {
+        sendJson(response, ready ? 200 : 503, {
           status: ready ? 'ready' : 'not ready',
           ...detail,
           redis: redis === 'down' ? 'down (secrets cache relies on its TTL)' : redis,
           spooledFiles: services.spool.pendingFiles().length,
           unrecordableFiles: services.spool.unrecordableFiles().length,
         });
-      }
-      if (url.pathname === '/v1/chat/completions' && request.method === 'POST') {
-        return await services.gateway.handle(request, response, log, requestId);
-      }
-      if (url.pathname === '/v1/embeddings' && request.method === 'POST') {
-        return await services.gateway.handle(request, response, log, requestId, 'embeddings');
-      }
-      if (url.pathname === '/graphql' || url.pathname === '/') {
-        if (cors.apply(request, response) === 'preflight-answered') return;
-        if (prefersHtml(request)) return ide.servePage(response);
-        return await graphqlHandler(apollo, (req) => contextFor(req, requestId, log))(request, response, url);
-      }
-      if (await ide.serveAsset(url.pathname, request, response)) return;
-      if (url.pathname === METRICS_PATH && observability?.endpoint.onMainPort) return await observability.endpoint.serve(request, response);
-      const allowed = ALLOWED_METHODS[url.pathname];
-      if (allowed) {
-        response.setHeader('allow', allowed);
-        return sendJson(response, 405, { error: `method not allowed: use ${allowed}` });
-      }
-      sendJson(response, 404, { error: 'not found' });
-    } catch (error) {
-      log().error({ err: { name: (error as Error)?.name, message: (error as Error)?.message } }, 'unhandled request error');
-      if (!response.headersSent) sendJson(response, 500, { error: 'internal server error', requestId });
-      else response.destroy();
-    }
-  };
+      },
+    },
+    {
+      path: '/v1/chat/completions',
+      methods: ['POST'],
+      longRunning: true,
+      handle: ({ request, response, log, requestId }) => services.gateway.handle(request, response, log, requestId),
+    },
+    {
+      path: '/v1/embeddings',
+      methods: ['POST'],
+      longRunning: true,
+      handle: ({ request, response, log, requestId }) => services.gateway.handle(request, response, log, requestId, 'embeddings'),
+    },
+    // A month of calls downloads for as long as the client reads it: only its progress bounds it.
+    { path: USAGE_EXPORT_PATH, longRunning: true, handle: ({ request, response, target, log }: Exchange) => usageExport.handle(request, response, target, log) },
+    ...['/graphql', '/'].map((path) => ({ path, handle: serveGraphql })),
+    {
+      path: IDE_ASSET_PREFIX,
+      prefix: true,
+      methods: ['GET', 'HEAD'],
+      handle: async ({ request, response, target }: Exchange) => {
+        if (!(await ide.serveAsset(target.pathname, request, response))) sendJson(response, 404, { error: 'not found' });
+      },
+    },
+    ...(observability?.endpoint.onMainPort ? [{ path: METRICS_PATH, handle: ({ request, response }: Exchange) => observability.endpoint.serve(request, response) }] : []),
+  ]);
 
-  let stopping = false;
-  const httpServer = createHttpServer((request, response) => {
-    // httpServer.close() only drops connections idle at that moment: a keep-alive connection whose
-    // answer finishes later would hold stop() open until the grace period forced it.
-    response.once('finish', () => {
-      if (stopping) httpServer.closeIdleConnections();
-    });
-    const done = handle(request, response).finally(() => inFlight.delete(done));
-    inFlight.add(done);
+  const handle = frontDoor({
+    routes,
+    logger,
+    requestTimeoutMs: limits.requestTimeoutMs,
+    longRunningReceiveTimeoutMs: Math.max(limits.requestTimeoutMs, config.openrouterTimeoutMs),
+    observe: ({ request, response, target, log }) => {
+      const started = process.hrtime.bigint();
+      observability?.metrics.http.track(request, response, target.pathname);
+      if (logger.isLevelEnabled('info')) response.on('finish', () => {
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        log().info({ method: request.method, path: target.pathname, status: response.statusCode, ms }, 'request');
+      });
+    },
   });
-  httpServer.keepAliveTimeout = 65_000;
+
+  const inFlight = new Set<Promise<void>>();
+  let stopping = false;
+  const httpServer = createHttpServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      // Node's own bound on receiving a request, behind the front door's per-route deadlines.
+      requestTimeout: Math.max(limits.headersTimeoutMs, limits.requestTimeoutMs, config.openrouterTimeoutMs),
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // Node checks the two timeouts above on this period (30 s by default), which would let a slow client overstay them.
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 4))),
+    },
+    (request, response) => {
+      // httpServer.close() only drops connections idle at that moment: a keep-alive connection whose
+      // answer finishes later would hold stop() open until the grace period forced it.
+      response.once('finish', () => {
+        if (stopping) httpServer.closeIdleConnections();
+      });
+      const done = handle(request, response).finally(() => inFlight.delete(done));
+      inFlight.add(done);
+    },
+  );
+  httpServer.maxConnections = limits.maxConnections;
+  refuseTunnels(httpServer);
 
   const listen = async (port: number, host = '0.0.0.0'): Promise<RunningServer> => {
     const metricsListener: MetricsListener | undefined =
@@ -233,8 +274,11 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
             await closed;
             clearTimeout(lingering);
             await apollo.stop();
+            await services.keyRecheck.stop();
             await services.spool.stop();
             await services.invalidationBus.stop();
+            await services.budgetGuard.stop();
+            await services.webhookDispatcher.stop();
             await services.gateway.close();
             await metricsListener?.close();
           },

@@ -1,24 +1,37 @@
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { LoadingCache } from './cache/loading-cache';
-import type { AppConfig } from './config/config';
+import { AppConfig, DEFAULT_KEY_RECHECK_INTERVAL_MS } from './config/config';
 import { TransactionRunner } from './db/transaction-runner';
 import { AuditService } from './modules/audit/audit.service';
 import { InferenceKeyService } from './modules/inference-key/inference-key.service';
+import { KeyVerificationService } from './modules/inference-key/key-verification.service';
 import { OpenRouterKeyVerifier } from './modules/inference-key/openrouter-key.verifier';
 import type { TenantSecretsCipher } from './modules/secrets/cipher';
 import { TenantSecretStore } from './modules/secrets/tenant-secret.store';
 import { WorkspaceService } from './modules/workspace/workspace.service';
 import { BillingSummaryService } from './modules/billing/billing-summary.service';
 import { LlmAnalyticsService } from './modules/billing/llm-analytics.service';
+import { DEFAULT_WEBHOOK_RETRY_BASE_MS } from './config/config';
+import { WebhookAddressPolicy } from './modules/webhook/webhook-address.policy';
+import { WebhookDispatcher } from './modules/webhook/webhook-dispatcher';
+import { WebhookEventSources } from './modules/webhook/webhook-event-sources';
+import { WebhookOutbox } from './modules/webhook/webhook-outbox';
+import { WebhookSecrets, WebhookService } from './modules/webhook/webhook.service';
+import { BudgetGuard } from './modules/budget/budget-guard';
+import { BudgetSpendBus } from './modules/budget/budget-spend.bus';
+import { BudgetService } from './modules/budget/budget.service';
 import { PartnerTokenService } from './modules/partner-token/partner-token.service';
 import { TierPriceService } from './modules/tier-price/tier-price.service';
+import { RefusedCallsService } from './modules/usage/refused-calls.service';
+import { UsageExportService } from './modules/usage/usage-export.service';
 import { UsageQueryService } from './modules/usage/usage-query.service';
 import { UsageRecorderService } from './modules/usage/usage-recorder.service';
 import { UsageSettlementService } from './modules/usage/usage-settlement.service';
 import { GatewayKeyResolver } from './modules/gateway/gateway-key.resolver';
 import { InferenceGateway } from './modules/gateway/inference-gateway';
 import { KeyHealthService } from './modules/gateway/key-health.service';
+import { KeyRecheckWorker } from './modules/gateway/key-recheck.worker';
 import { OpenRouterClient } from './modules/gateway/openrouter.client';
 import { UsageSpool } from './modules/gateway/usage-spool';
 import { SecretsInvalidationBus } from './modules/secrets/secrets-invalidation.bus';
@@ -33,19 +46,36 @@ const ACCESS_CACHE_TTL_MS = 5_000;
 export function createServices(config: AppConfig, dataSource: DataSource, cipher: TenantSecretsCipher, logger: Logger) {
   const transactions = new TransactionRunner(dataSource);
   const audit = new AuditService(dataSource);
+  const webhookOutbox = new WebhookOutbox();
+  const webhookEvents = new WebhookEventSources(webhookOutbox);
+  audit.onRecorded(webhookEvents.audited);
   const secrets = new TenantSecretStore(cipher);
   const verifier = new OpenRouterKeyVerifier(config.openrouterBaseUrl, config.openrouterVerifyKeys);
   const inferenceKeys = new InferenceKeyService(transactions, secrets, audit, verifier);
+  const keyVerification = new KeyVerificationService(transactions, verifier);
   const workspaces = new WorkspaceService(transactions, audit, [inferenceKeys]);
   // Memberships and workspace rows are kept no longer than that.
   const shortTtlMs = Math.min(config.secretsCacheTtlMs, ACCESS_CACHE_TTL_MS);
   const tierPrices = new TierPriceService(transactions);
   const usageRecorder = new UsageRecorderService(transactions, tierPrices);
   const usageQueries = new UsageQueryService(dataSource, usageRecorder);
+  const usageExport = new UsageExportService(dataSource, usageRecorder);
   const billingSummaries = new BillingSummaryService(dataSource, usageRecorder);
-  const llmAnalytics = new LlmAnalyticsService(dataSource, usageRecorder);
+  const refusedCalls = new RefusedCallsService(dataSource, logger);
+  const llmAnalytics = new LlmAnalyticsService(dataSource, usageRecorder, refusedCalls);
   const partnerTokens = new PartnerTokenService(transactions, audit);
-  const usageSettlement = new UsageSettlementService(transactions, tierPrices);
+  const usageSettlement = new UsageSettlementService(transactions, tierPrices, webhookEvents.settled);
+  const budgets = new BudgetService(transactions, usageRecorder);
+  const budgetGuard = new BudgetGuard(budgets, new BudgetSpendBus(config.redisUrl, logger), logger);
+  budgets.raiseEventsThrough(webhookEvents.budget);
+  usageRecorder.onRecordsWritten(async (manager, unit, records) => {
+    await webhookEvents.recordsWritten(manager, records);
+    unit.afterCommit(() => budgetGuard.recorded(records));
+  });
+  const webhookAddresses = new WebhookAddressPolicy(config.nodeEnv === 'production');
+  const webhookSecrets = new WebhookSecrets(cipher);
+  const webhooks = new WebhookService(transactions, webhookOutbox, webhookSecrets, webhookAddresses);
+  const webhookDispatcher = new WebhookDispatcher(transactions, webhookOutbox, webhookSecrets, webhookAddresses, config.webhookRetryBaseMs ?? DEFAULT_WEBHOOK_RETRY_BASE_MS, logger);
 
   const secretsCache = new LoadingCache<CachedSecrets>(config.secretsCacheTtlMs);
   const accessCache = new WorkspaceAccessCache(shortTtlMs);
@@ -68,37 +98,51 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     () => false,
   );
   const spool = new UsageSpool(config.dataDir, usageRecorder, logger, databaseAnswers);
-  const keyHealth = new KeyHealthService(dataSource, secretsChanged, logger);
+  const keyHealth = new KeyHealthService(transactions, secretsChanged, logger);
+  const keyRecheck = new KeyRecheckWorker(dataSource, keyHealth, secrets, verifier, logger, { intervalMs: config.keyRecheckIntervalMs ?? DEFAULT_KEY_RECHECK_INTERVAL_MS });
+  keyHealth.onStatusChanged((manager, change) => webhookEvents.keyStatusChanged(manager, change.workspaceId, change.to));
   const gateway = new InferenceGateway({
     dataSource,
     workspaceRows,
     serviceToken: config.serviceToken,
+    jsonMaxDepth: config.httpLimits.jsonMaxDepth,
     keys: new GatewayKeyResolver(dataSource, secrets, secretsCache, config.platformOpenrouterKey, keyHealth),
     client: new OpenRouterClient(config.openrouterBaseUrl, config.openrouterTimeoutMs),
     recorder: usageRecorder,
     spool,
     health: keyHealth,
     maxConcurrentPerWorkspace: config.gatewayMaxConcurrentPerWorkspace,
+    refusedCalls,
+    budget: budgetGuard,
   });
   return {
     transactions,
     audit,
     secrets,
     inferenceKeys,
+    keyVerification,
     workspaces,
     tierPrices,
     usageRecorder,
     usageQueries,
+    usageExport,
     billingSummaries,
     llmAnalytics,
+    refusedCalls,
     partnerTokens,
     usageSettlement,
+    budgets,
+    budgetGuard,
+    webhookOutbox,
+    webhooks,
+    webhookDispatcher,
     secretsCache,
     accessCache,
     dropCachedWorkspace,
     invalidationBus,
     spool,
     keyHealth,
+    keyRecheck,
     gateway,
   };
 }

@@ -54,6 +54,17 @@ describe('loadConfig', () => {
         secretsCacheTtlMs: 120_000,
         openrouterBaseUrl: 'https://openrouter.ai/api/v1',
         logLevel: 'info',
+        // SPEC.md "Hostile input" defaults
+        httpLimits: {
+          anonymousBodyBytes: 65_536,
+          authenticatedBodyBytes: 2_097_152,
+          headersTimeoutMs: 10_000,
+          requestTimeoutMs: 30_000,
+          keepAliveTimeoutMs: 5_000,
+          maxConnections: 4_096,
+          graphqlConcurrentPerPrincipal: 32,
+          jsonMaxDepth: 64,
+        },
         gatewayMaxConcurrentPerWorkspace: 64,
         shutdownGraceMs: 120_000,
       });
@@ -91,7 +102,7 @@ describe('loadConfig', () => {
 
     it('serves no cross-origin caller and no metrics unless told to', () => {
       const { config } = loadConfig(production({}));
-      expect(config).toMatchObject({ corsOrigins: [], metricsToken: undefined, metricsPort: undefined, metricsHost: '127.0.0.1' });
+      expect(config).toMatchObject({ corsOrigins: [], metricsToken: undefined, metricsPort: undefined, metricsHost: '127.0.0.1', webhookRetryBaseMs: 5_000 });
     });
 
     it('refuses a short METRICS_TOKEN without echoing it, and takes a strong one', () => {
@@ -181,6 +192,8 @@ describe('loadConfig', () => {
       ['REDIS_URL', 'http://cache:6379'],
       ['OPENROUTER_BASE_URL', 'ftp://openrouter.ai'],
       ['OPENROUTER_VERIFY_KEYS', 'maybe'],
+      ['WEBHOOK_RETRY_BASE_MS', '0'],
+      ['WEBHOOK_RETRY_BASE_MS', 'soon'],
       ['CORS_ORIGINS', '*'],
       ['CORS_ORIGINS', 'app.example.com'],
       ['CORS_ORIGINS', 'https://app.example.com/'],
@@ -196,6 +209,17 @@ describe('loadConfig', () => {
       ['METRICS_PORT', '4000'],
       ['METRICS_HOST', 'not a host'],
       ['METRICS_HOST', 'http://127.0.0.1'],
+      ['NODE_ENV', 'prod'],
+      ['NODE_ENV', 'Production'],
+      ['NODE_ENV', 'staging'],
+      ['GRAPHQL_MAX_BODY_BYTES_ANONYMOUS', '64KiB'],
+      ['GRAPHQL_MAX_BODY_BYTES', '0'],
+      ['HTTP_HEADERS_TIMEOUT_MS', '-1'],
+      ['HTTP_REQUEST_TIMEOUT_MS', '30s'],
+      ['HTTP_KEEP_ALIVE_TIMEOUT_MS', '5.5'],
+      ['HTTP_MAX_CONNECTIONS', '0'],
+      ['GRAPHQL_MAX_CONCURRENT_PER_PRINCIPAL', 'many'],
+      ['JSON_MAX_DEPTH', '1'],
       ['GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', '0'],
       ['GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', 'many'],
       ['SHUTDOWN_GRACE_MS', '-1'],
@@ -226,7 +250,18 @@ describe('loadConfig', () => {
       ['METRICS_HOST', '0.0.0.0', { metricsHost: '0.0.0.0' }],
       ['METRICS_HOST', '::1', { metricsHost: '::1' }],
       ['METRICS_HOST', 'metrics.internal', { metricsHost: 'metrics.internal' }],
+      ['GRAPHQL_MAX_BODY_BYTES_ANONYMOUS', '131072', { httpLimits: expect.objectContaining({ anonymousBodyBytes: 131_072, authenticatedBodyBytes: 2_097_152 }) }],
+      ['GRAPHQL_MAX_BODY_BYTES', '4194304', { httpLimits: expect.objectContaining({ authenticatedBodyBytes: 4_194_304 }) }],
+      ['HTTP_HEADERS_TIMEOUT_MS', '5000', { httpLimits: expect.objectContaining({ headersTimeoutMs: 5_000 }) }],
+      ['HTTP_REQUEST_TIMEOUT_MS', '60000', { httpLimits: expect.objectContaining({ requestTimeoutMs: 60_000 }) }],
+      ['HTTP_KEEP_ALIVE_TIMEOUT_MS', '65000', { httpLimits: expect.objectContaining({ keepAliveTimeoutMs: 65_000 }) }],
+      ['HTTP_MAX_CONNECTIONS', '10000', { httpLimits: expect.objectContaining({ maxConnections: 10_000 }) }],
+      ['GRAPHQL_MAX_CONCURRENT_PER_PRINCIPAL', '8', { httpLimits: expect.objectContaining({ graphqlConcurrentPerPrincipal: 8 }) }],
+      ['JSON_MAX_DEPTH', '32', { httpLimits: expect.objectContaining({ jsonMaxDepth: 32 }) }],
+      ['JWT_ISSUER', 'https://auth.example.com', { jwtIssuer: 'https://auth.example.com', jwtAudience: undefined }],
+      ['JWT_AUDIENCE', 'byok-billing', { jwtAudience: 'byok-billing', jwtIssuer: undefined }],
       ['GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', '8', { gatewayMaxConcurrentPerWorkspace: 8 }],
+      ['WEBHOOK_RETRY_BASE_MS', '250', { webhookRetryBaseMs: 250 }],
       ['SHUTDOWN_GRACE_MS', '0', { shutdownGraceMs: 0 }],
     ])('while accepting %s=%s', (variable, value, expected) => {
       const loaded: LoadedConfig = loadConfig(production({ [variable]: value }));
@@ -250,6 +285,13 @@ describe('the compiled service in production', () => {
     expect(run.code).not.toBe(0);
     expect(run.code).toBe(78); // EX_CONFIG
     expect(run.stderr).toContain('SECRETS_PHRASE');
+    expect(run.stdout).not.toContain('listening');
+  });
+
+  it.each(['prod', 'staging', 'PRODUCTION'])('refuses to start with NODE_ENV=%s: exit code 78, naming NODE_ENV', async (nodeEnv) => {
+    const run = await startMain({ NODE_ENV: nodeEnv, SECRETS_PHRASE: STRONG_PHRASE });
+    expect(run.code).toBe(78);
+    expect(run.stderr).toContain('NODE_ENV');
     expect(run.stdout).not.toContain('listening');
   });
 

@@ -18,6 +18,11 @@ function signed(claims: Record<string, unknown>, header: { alg: string } = { alg
   return new SignJWT(claims).setProtectedHeader(header).setIssuedAt().setExpirationTime('1h').sign(key);
 }
 
+/** A JWT with exactly the given claims (no iat or exp added), signed with HS256 and JWT_SECRET. */
+function signedExactly(claims: Record<string, unknown>) {
+  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(SECRET);
+}
+
 describe('JWT authentication', () => {
   let t: TestApp;
   let ws: SeededWorkspace;
@@ -55,6 +60,20 @@ describe('JWT authentication', () => {
         return `${header}.${base64url({ sub: ws.userIds.member, platform_admin: true, exp: nowSeconds() + 3600 })}.${signature}`;
       },
     ],
+    ['a token without exp', () => signedExactly({ sub: ws.userIds.owner, iat: nowSeconds() })],
+    ['a token without exp or iat', () => signedExactly({ sub: ws.userIds.owner })],
+    ['a token with exp that is no number', () => signedExactly({ sub: ws.userIds.owner, exp: String(nowSeconds() + 3600) })],
+    ['a token issued 61 seconds from now', () => signedExactly({ sub: ws.userIds.owner, iat: nowSeconds() + 61, exp: nowSeconds() + 3600 })],
+    ['a token issued a day from now', () => signedExactly({ sub: ws.userIds.owner, iat: nowSeconds() + 86_400, exp: nowSeconds() + 2 * 86_400 })],
+    ['a token not valid before 61 seconds from now', () => signed({ sub: ws.userIds.owner, nbf: nowSeconds() + 61 })],
+    ['a sub with a lone high surrogate', () => signed({ sub: `user-\uD800-x` })],
+    ['a sub with a lone low surrogate', () => signed({ sub: `\uDC00user` })],
+    ['a sub ending in a high surrogate', () => signed({ sub: `user\uDBFF` })],
+    ['a sub with a NUL', () => signed({ sub: `${ws.userIds.owner}\u0000` })],
+    ['a sub with a newline', () => signed({ sub: `${ws.userIds.owner}\n{"level":60}` })],
+    ['a sub with DEL', () => signed({ sub: `user\u007F` })],
+    ['a sub with a C1 control character', () => signed({ sub: `user\u0085` })],
+    ['a sub of 192 characters outside the BMP', () => signed({ sub: '\u{1F600}'.repeat(192) })],
     ['garbage', async () => 'garbage'],
     ['three dots of garbage', async () => 'a.b.c'],
     ['a partner-token lookalike that was never issued', async () => 'mpt_0123456789abcdef'],
@@ -117,8 +136,42 @@ describe('JWT authentication', () => {
     expectErrorCode(await t.gql(WORKSPACE, { id: ws.id }, token), 'FORBIDDEN');
   });
 
+  it.each([
+    ['issued 30 seconds from now (clock skew)', () => signedExactly({ sub: 'skewed-user', iat: nowSeconds() + 30, exp: nowSeconds() + 3600 })],
+    ['not valid before 30 seconds from now (clock skew)', () => signed({ sub: 'skewed-user', nbf: nowSeconds() + 30 })],
+  ])('accepts a token %s', async (_name, make) => {
+    expect(expectData(await t.gql(VIEWER, {}, await make())).viewer.userId).toBe('skewed-user');
+  });
+
+  it('accepts a sub of 191 characters outside the BMP (382 UTF-16 code units)', async () => {
+    const sub = '\u{1F600}'.repeat(191);
+    expect(expectData(await t.gql(VIEWER, {}, await signed({ sub }))).viewer.userId).toBe(sub);
+  });
+
   it('treats no Authorization header as anonymous: UNAUTHENTICATED on guarded queries, a viewer with no user', async () => {
     expectErrorCode(await t.gql(KEY_STATUS, { w: ws.id }), 'UNAUTHENTICATED');
     expect(expectData(await t.gql(VIEWER, {})).viewer).toEqual({ userId: null, platformAdmin: false, memberships: [] });
+  });
+});
+
+describe('JWT_ISSUER and JWT_AUDIENCE', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ overrides: { jwtIssuer: 'https://auth.example.com', jwtAudience: 'byok-billing' } });
+  });
+  afterAll(() => t.close());
+
+  it('accept a token naming both', async () => {
+    expect(expectData(await t.gql(VIEWER, {}, await signed({ sub: 'u1', iss: 'https://auth.example.com', aud: ['other', 'byok-billing'] }))).viewer.userId).toBe('u1');
+    expect(expectData(await t.gql(VIEWER, {}, await t.token('u2'))).viewer.userId).toBe('u2');
+  });
+
+  it.each([
+    ['no iss', { aud: 'byok-billing' }],
+    ['another iss', { iss: 'https://evil.example.com', aud: 'byok-billing' }],
+    ['no aud', { iss: 'https://auth.example.com' }],
+    ['another aud', { iss: 'https://auth.example.com', aud: 'another-service' }],
+  ])('refuse a token with %s', async (_name, claims) => {
+    expectErrorCode(await t.gql(VIEWER, {}, await signed({ sub: 'u3', ...claims })), 'UNAUTHENTICATED');
   });
 });

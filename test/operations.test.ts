@@ -398,9 +398,12 @@ describe('operations', () => {
         const answer = await prod.gql(INTROSPECTION, undefined, token);
         expectGraphQLError(answer, 'FORBIDDEN');
         expect(answer.data ?? undefined).toBeUndefined();
+        // SPEC.md "Hostile input": a refusal is 200 or 403, never a 5xx.
+        expect(answer.status).toBe(403);
       }
       const viaType = await prod.gql('{ __type(name: "Workspace") { name } }', undefined, userToken);
       expectGraphQLError(viaType, 'FORBIDDEN');
+      expect(viaType.status).toBe(403);
     });
 
     it('allows introspection to a platform admin (the GraphQL IDE)', async () => {

@@ -20,7 +20,9 @@ export type SubjectType =
   | 'PartnerToken'
   | 'Usage'
   | 'TierPrice'
-  | 'InferenceCall';
+  | 'InferenceCall'
+  | 'AiBudget'
+  | 'WebhookEndpoint';
 
 /** Every checked object names its workspace (null for platform-wide subjects); a `MemberRole` also its role. */
 interface Scope {
@@ -38,13 +40,15 @@ export interface Membership {
 
 type Can = AbilityBuilder<AppAbility>['can'];
 
-/** Manage billing: save/replace/remove the key, audit log, partner tokens, usage and billing figures. */
+/** Manage billing: save/replace/remove the key, audit log, partner tokens, usage and billing figures, the AI budget. */
 function manageBilling(can: Can, workspaceId: string): void {
   can('manage', 'AiInferenceKey', { workspaceId });
   can('update', 'ByokFallback', { workspaceId });
   can('read', 'AuditLog', { workspaceId });
   can('manage', 'PartnerToken', { workspaceId });
   can('read', 'Usage', { workspaceId });
+  can('manage', 'AiBudget', { workspaceId });
+  can('manage', 'WebhookEndpoint', { workspaceId });
 }
 
 function readWorkspace(can: Can, workspaceId: string): void {

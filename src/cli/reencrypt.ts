@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { TransactionRunner } from '../db/transaction-runner';
 import { createLogger } from '../logging/logger';
 import { KeyHealthService } from '../modules/gateway/key-health.service';
 import { TenantSecretsCipher } from '../modules/secrets/cipher';
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
   const dataSource = await openDatabase(loaded);
   try {
     // Log lines go to stderr: stdout is the report.
-    const health = new KeyHealthService(dataSource, () => undefined, createLogger(loaded.config.logLevel, pino.destination(2)));
+    const health = new KeyHealthService(new TransactionRunner(dataSource), () => undefined, createLogger(loaded.config.logLevel, pino.destination(2)));
     const report = await reencryptAll(dataSource, new TenantSecretStore(cipher), { dryRun, unreadable: health });
     const verb = dryRun ? 'would rewrite' : 'rewrote';
     process.stdout.write(`${verb} ${report.rewritten.length}, already current ${report.alreadyCurrent.length}, failed ${report.failed.length}\n`);

@@ -31,7 +31,7 @@ async function main(): Promise<void> {
         await manager.insert(MemberEntity, { workspaceId: workspace.id, userId, role, createdAt: new Date() });
       }
     });
-    const jwt = new JwtCodec(loaded.config.jwtSecret);
+    const jwt = new JwtCodec(loaded.config.jwtSecret, { issuer: loaded.config.jwtIssuer, audience: loaded.config.jwtAudience });
     process.stdout.write(`workspace ${workspace.id} (${workspace.name}, ENTERPRISE)\n`);
     for (const [userId, role] of people) {
       process.stdout.write(`${role.padEnd(16)} ${userId.padEnd(14)} ${await jwt.sign({ userId, platformAdmin: false })}\n`);

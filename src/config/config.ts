@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import { ensurePrivateDirectory } from '../db/private-files';
+import { DEFAULT_HTTP_LIMITS, HTTP_LIMIT_VARIABLES, HttpLimits } from './http-limits';
 
 export type NodeEnv = 'production' | 'development' | 'test';
 
@@ -38,8 +40,18 @@ export interface AppConfig {
   metricsPort?: number;
   /** the address the metrics port binds to */
   metricsHost: string;
+  /** bounds on the work of any request (SPEC.md "Hostile input") */
+  httpLimits: HttpLimits;
+  /** when set, a user JWT must carry exactly this `iss` */
+  jwtIssuer?: string;
+  /** when set, a user JWT's `aud` must name it */
+  jwtAudience?: string;
   /** gateway calls one workspace may have in flight on one worker; beyond, 429 CONCURRENCY_LIMIT */
   gatewayMaxConcurrentPerWorkspace: number;
+  /** how often each stored key is re-checked with OpenRouter (jittered); undefined: 900000 */
+  keyRecheckIntervalMs?: number;
+  /** the first webhook retry's delay; each next one doubles (with jitter). Unset: 5000 */
+  webhookRetryBaseMs?: number;
   /** on SIGTERM, how long gateway calls in flight may run on before they are cut and recorded INTERRUPTED */
   shutdownGraceMs: number;
 }
@@ -61,7 +73,10 @@ export interface LoadedConfig {
 }
 
 const MIN_SECRET_LENGTH = 32;
+export const DEFAULT_KEY_RECHECK_INTERVAL_MS = 900_000;
+export const DEFAULT_WEBHOOK_RETRY_BASE_MS = 5_000;
 const DEV_SECRETS_FILE = 'dev-secrets.json';
+const NODE_ENVS: NodeEnv[] = ['development', 'test', 'production'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 type Env = Record<string, string | undefined>;
@@ -86,6 +101,12 @@ function parseInteger(env: Env, name: string, fallback: number, min: number, max
     throw new ConfigError(name, `must be an integer from ${min} to ${max}`);
   }
   return Number(value);
+}
+
+function parseHttpLimits(env: Env): HttpLimits {
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS };
+  for (const [field, name, min, max] of HTTP_LIMIT_VARIABLES) limits[field] = parseInteger(env, name, DEFAULT_HTTP_LIMITS[field], min, max);
+  return limits;
 }
 
 function parseUrl(env: Env, name: string, protocols: string[], fallback?: string): string | undefined {
@@ -144,7 +165,7 @@ function loadOrGenerateDevSecrets(dataDir: string, names: string[], notices: str
   const generated = names.filter((name) => !stored[name]);
   if (generated.length > 0) {
     for (const name of generated) stored[name] = randomBytes(32).toString('base64url');
-    mkdirSync(dataDir, { recursive: true });
+    ensurePrivateDirectory(dataDir);
     writeFileSync(file, JSON.stringify(stored, null, 2), { mode: 0o600 });
     chmodSync(file, 0o600);
     notices.push(`development mode: generated ${generated.join(', ')} into ${file} (mode 0600); set them in production`);
@@ -170,7 +191,9 @@ function requireStrongSecret(name: string, value: string | undefined): string {
 export function loadConfig(env: Env = process.env): LoadedConfig {
   const notices: string[] = [];
   const rawEnv = nonEmpty(env, 'NODE_ENV') ?? 'development';
-  const nodeEnv: NodeEnv = rawEnv === 'production' || rawEnv === 'test' ? rawEnv : 'development';
+  // A typo such as "prod" would otherwise run production traffic with development's generated secrets.
+  if (!NODE_ENVS.includes(rawEnv as NodeEnv)) throw new ConfigError('NODE_ENV', `must be one of ${NODE_ENVS.join(', ')}`);
+  const nodeEnv = rawEnv as NodeEnv;
   const dataDir = resolve(nonEmpty(env, 'DATA_DIR') ?? './data');
 
   let secretsPhrase = env.SECRETS_PHRASE || undefined;
@@ -225,7 +248,12 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     metricsToken,
     metricsPort,
     metricsHost,
+    httpLimits: parseHttpLimits(env),
+    jwtIssuer: nonEmpty(env, 'JWT_ISSUER'),
+    jwtAudience: nonEmpty(env, 'JWT_AUDIENCE'),
     gatewayMaxConcurrentPerWorkspace: parseInteger(env, 'GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', 64, 1, 100_000),
+    keyRecheckIntervalMs: parseInteger(env, 'KEY_RECHECK_INTERVAL_MS', DEFAULT_KEY_RECHECK_INTERVAL_MS, 1_000, 7 * 86_400_000),
+    webhookRetryBaseMs: parseInteger(env, 'WEBHOOK_RETRY_BASE_MS', DEFAULT_WEBHOOK_RETRY_BASE_MS, 1, 3_600_000),
     shutdownGraceMs: parseInteger(env, 'SHUTDOWN_GRACE_MS', 120_000, 0, 3_600_000),
   };
   return { config, notices };

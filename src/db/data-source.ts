@@ -1,9 +1,9 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { migrations } from '../../migrations';
 import { entities } from './entities';
+import { ensurePrivateDatabaseFiles, ensurePrivateDirectory } from './private-files';
 
 export interface DatabaseSettings {
   /** mysql://user:pass@host:port/db ; undefined: the embedded SQLite file in dataDir */
@@ -49,11 +49,13 @@ export async function dataSourceOptions(settings: DatabaseSettings): Promise<Dat
       extra: { connectionLimit: 20 },
     };
   }
-  mkdirSync(settings.dataDir, { recursive: true });
+  ensurePrivateDirectory(settings.dataDir);
+  const database = join(settings.dataDir, 'service.sqlite');
+  ensurePrivateDatabaseFiles(database);
   return {
     ...common,
     type: 'better-sqlite3',
-    database: join(settings.dataDir, 'service.sqlite'),
+    database,
     enableWAL: true,
     timeout: 10_000,
   };

@@ -3,6 +3,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import { ArgumentValidationError } from 'type-graphql';
 import { AppError } from './app-error';
 import { ErrorCode } from './error-code';
+import { variableErrorMessage } from './variable-error';
 
 /** Codes that Apollo and graphql-js give to errors in the request itself; safe to show as they are. */
 const REQUEST_ERROR_CODES = new Set([
@@ -47,7 +48,8 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     return { ...base, message: validationMessage(original), extensions: { code: ErrorCode.BAD_USER_INPUT } };
   }
   if (!isInternalError(error)) {
-    return { ...base, message: formatted.message, extensions: { code: formatted.extensions?.code } };
+    const message = variableErrorMessage(original, formatted.message) ?? formatted.message;
+    return { ...base, message, extensions: { code: formatted.extensions?.code } };
   }
   return { ...base, message: INTERNAL_ERROR_MESSAGE, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
 }

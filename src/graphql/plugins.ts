@@ -26,18 +26,12 @@ function tagInternalErrors(errors: ResponseErrors, requestId: string): void {
 const SECRET_LIKE = /sk-or-[\x21-\x7e]{4,}/g;
 
 /**
- * No error message may echo a submitted key: graphql-js repeats invalid variable values and
- * literals in its messages, so every string variable and anything key-shaped is cut out.
+ * No error message repeats a variable's value (formatError names the variable instead), but
+ * graphql-js quotes invalid literals of the document itself: anything key-shaped is cut out. One
+ * linear pass per message, whatever the variables.
  */
-function scrubSecrets(errors: ResponseErrors, variables: Record<string, unknown> | undefined): void {
-  const values = Object.values(variables ?? {})
-    .filter((value): value is string => typeof value === 'string' && value.length >= 6)
-    .sort((a, b) => b.length - a.length);
-  for (const error of errors) {
-    let message = error.message;
-    for (const value of values) message = message.split(value).join('[redacted]');
-    error.message = message.replace(SECRET_LIKE, '[redacted]');
-  }
+function cutKeyShapedText(errors: ResponseErrors): void {
+  for (const error of errors) error.message = error.message.replace(SECRET_LIKE, '[redacted]');
 }
 
 /** Apollo reuses one parsed document per distinct query, so each is walked once, not per request. */
@@ -62,24 +56,31 @@ function selectsIntrospection(document: DocumentNode): boolean {
 
 /**
  * The service's request policies in one plugin, since Apollo calls every plugin on every request:
- * internal errors logged and tagged with the request id, secrets scrubbed from error messages,
+ * internal errors logged and tagged with the request id, key-shaped text cut from error messages,
  * and (in production) introspection for platform admins only, as the GraphQL IDE sends their token.
  */
 export function requestPoliciesPlugin(options: { adminOnlyIntrospection: boolean }): ApolloServerPlugin<GraphQLContext> {
   const listener: GraphQLRequestListener<GraphQLContext> = {
-    async didResolveOperation({ document, contextValue }) {
+    async didResolveOperation({ document, operation, contextValue }) {
+      // The schema has no subscription root: graphql-js would fail it during execution, answered 500.
+      if (operation?.operation === 'subscription') {
+        throw new GraphQLError('Subscriptions are not supported', { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+      }
       if (options.adminOnlyIntrospection && selectsIntrospection(document) && !contextValue.auth.isPlatformAdmin) {
-        throw forbidden('Introspection is available to platform admins only');
+        // Thrown before execution, Apollo answers it with the status it names, else 500.
+        const refusal = forbidden('Introspection is available to platform admins only');
+        refusal.extensions.http = { status: 403 };
+        throw refusal;
       }
     },
     async didEncounterErrors({ errors, contextValue }) {
       logInternalErrors(errors, contextValue);
     },
-    async willSendResponse({ request, response, contextValue }) {
+    async willSendResponse({ response, contextValue }) {
       if (response.body.kind !== 'single' || !response.body.singleResult.errors) return;
       const errors = response.body.singleResult.errors as ResponseErrors;
       tagInternalErrors(errors, contextValue.requestId);
-      scrubSecrets(errors, request.variables);
+      cutKeyShapedText(errors);
     },
   };
   return {

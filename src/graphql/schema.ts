@@ -4,6 +4,8 @@ import { AuditResolver } from '../modules/audit/audit.resolver';
 import { InferenceKeyResolver } from '../modules/inference-key/inference-key.resolver';
 import { ViewerResolver } from '../modules/workspace/viewer.resolver';
 import { WorkspaceResolver } from '../modules/workspace/workspace.resolver';
+import { BillingSummaryBudgetResolver, BudgetResolver } from '../modules/budget/budget.resolver';
+import { WebhookResolver } from '../modules/webhook/webhook.resolver';
 import { BillingResolver } from '../modules/billing/billing.resolver';
 import { PartnerTokenResolver } from '../modules/partner-token/partner-token.resolver';
 import { TierPriceResolver } from '../modules/tier-price/tier-price.resolver';
@@ -21,6 +23,9 @@ export const resolvers = [
   UsageConnectionResolver,
   BillingResolver,
   PartnerTokenResolver,
+  BudgetResolver,
+  BillingSummaryBudgetResolver,
+  WebhookResolver,
 ] as const;
 
 export function buildAppSchema(): Promise<GraphQLSchema> {

@@ -1,10 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import type { GraphQLContext } from '../graphql/context';
+import { ErrorCode } from '../graphql/error-code';
+import { jsonDepthExceeds } from './json-depth';
 import { readBody, BodyTooLargeError } from './read-body';
+import type { RequestTarget } from './request-target';
 
-/** GraphQL bodies may carry a key of up to a megabyte (so it can be refused with a clear error). */
-const MAX_GRAPHQL_BODY_BYTES = 2 * 1024 * 1024;
+export interface GraphqlRequestBounds {
+  /** the body cap for this caller: anonymous callers get far less than authenticated ones */
+  maxBodyBytes: number;
+  /** arrays and objects inside one another in the body or the GET parameters */
+  jsonMaxDepth: number;
+}
 
 function headerMapOf(request: IncomingMessage): HeaderMap {
   const headers = new HeaderMap();
@@ -14,39 +21,57 @@ function headerMapOf(request: IncomingMessage): HeaderMap {
   return headers;
 }
 
+function refuse(response: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] }));
+}
+
+/** 429 with the GraphQL error shape, so clients read `extensions.code` as for any other refusal. */
+export function refuseRateLimited(response: ServerResponse, max: number): void {
+  const message = `More than ${max} GraphQL requests of this caller in progress at once; retry when one has finished`;
+  // Its body is never read: the connection closes rather than drain it.
+  response.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1', connection: 'close' }).end(JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.RATE_LIMITED } }] }));
+}
+
+/** GET carries `variables` and `extensions` as JSON in the query string: the same depth bound applies. */
+function searchTooDeep(search: string, maxDepth: number): boolean {
+  if (search === '') return false;
+  const params = new URLSearchParams(search);
+  return ['variables', 'extensions'].some((name) => params.getAll(name).some((value) => jsonDepthExceeds(value, maxDepth)));
+}
+
 /**
  * Apollo Server on plain node:http: the service needs three routes beside GraphQL and streams
  * gateway responses, which a framework layer would only slow down.
  */
-export function graphqlHandler(apollo: ApolloServer<GraphQLContext>, contextFor: (request: IncomingMessage, response: ServerResponse) => Promise<GraphQLContext>) {
-  return async (request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> => {
+export function graphqlHandler(apollo: ApolloServer<GraphQLContext>) {
+  return async (request: IncomingMessage, response: ServerResponse, target: RequestTarget, bounds: GraphqlRequestBounds, contextFor: () => Promise<GraphQLContext>): Promise<void> => {
     let body: unknown;
+    if (searchTooDeep(target.search, bounds.jsonMaxDepth)) return refuse(response, 400, `JSON nested deeper than ${bounds.jsonMaxDepth} levels`);
     if (request.method === 'POST') {
       let raw: Buffer;
       try {
-        raw = await readBody(request, MAX_GRAPHQL_BODY_BYTES);
+        raw = await readBody(request, bounds.maxBodyBytes);
       } catch (error) {
-        if (error instanceof BodyTooLargeError) {
-          response.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: 'Request body too large', extensions: { code: 'BAD_REQUEST' } }] }));
-          return;
-        }
+        // The rest of the body is not read: the connection closes instead.
+        if (error instanceof BodyTooLargeError) return refuse(response, 413, `Request body larger than ${bounds.maxBodyBytes} bytes`, { connection: 'close' });
         throw error;
       }
       const contentType = request.headers['content-type'] ?? '';
+      const text = raw.toString('utf8');
       if (raw.length > 0 && contentType.includes('application/json')) {
+        if (jsonDepthExceeds(text, bounds.jsonMaxDepth)) return refuse(response, 400, `JSON nested deeper than ${bounds.jsonMaxDepth} levels`);
         try {
-          body = JSON.parse(raw.toString('utf8'));
+          body = JSON.parse(text);
         } catch {
-          response.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: 'Request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] }));
-          return;
+          return refuse(response, 400, 'Request body is not valid JSON');
         }
       } else {
-        body = raw.toString('utf8');
+        body = text;
       }
     }
     const result = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: request.method ?? 'GET', headers: headerMapOf(request), search: url.search, body },
-      context: () => contextFor(request, response),
+      httpGraphQLRequest: { method: request.method ?? 'GET', headers: headerMapOf(request), search: target.search, body },
+      context: contextFor,
     });
     for (const [name, value] of result.headers) response.setHeader(name, value);
     response.statusCode = result.status ?? 200;

@@ -3,6 +3,7 @@ import request from 'supertest';
 import { RunningApp, startApp } from '../../src/app';
 import { JwtCodec } from '../../src/auth/jwt';
 import { AppConfig } from '../../src/config/config';
+import { DEFAULT_HTTP_LIMITS } from '../../src/config/http-limits';
 import { createLogger } from '../../src/logging/logger';
 import { TenantSecretsCipher } from '../../src/modules/secrets/cipher';
 import { LogCapture } from './log-capture';
@@ -60,6 +61,7 @@ export function testConfig(db: Pick<TestDatabase, 'databaseUrl' | 'dataDir'>, ov
     migrateOnStart: true,
     corsOrigins: [],
     metricsHost: '127.0.0.1',
+    httpLimits: { ...DEFAULT_HTTP_LIMITS },
     gatewayMaxConcurrentPerWorkspace: 64,
     shutdownGraceMs: 10_000,
     ...overrides,
@@ -76,7 +78,7 @@ export async function startTestApp(options: { overrides?: Partial<AppConfig>; db
   const logs = new LogCapture();
   const cipher = await cipherFor(config.secretsPhrase, config.secretsPhrasePrevious);
   const app = await startApp(config, createLogger(config.logLevel, logs), { host: '127.0.0.1', cipher });
-  const jwt = new JwtCodec(config.jwtSecret);
+  const jwt = new JwtCodec(config.jwtSecret, { issuer: config.jwtIssuer, audience: config.jwtAudience });
   const ownsDb = options.db === undefined;
   return {
     app,

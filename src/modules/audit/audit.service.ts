@@ -16,10 +16,21 @@ export interface AuditEntry {
   fromRole?: MemberRole | null;
   toRole?: MemberRole | null;
   detail?: string;
+  /** what the event is about when it is neither the key nor a member (a partner token's id): for hooks, not stored */
+  subjectId?: string;
 }
 
+/** Runs in the audited change's transaction, after the audit event is written. */
+export type AuditHook = (manager: EntityManager, entry: AuditEntry) => Promise<void>;
+
 export class AuditService {
+  private readonly hooks: AuditHook[] = [];
+
   constructor(private readonly dataSource: DataSource) {}
+
+  onRecorded(hook: AuditHook): void {
+    this.hooks.push(hook);
+  }
 
   /** Written in the caller's transaction, so an audit event exists exactly when its change does. */
   async record(manager: EntityManager, entry: AuditEntry): Promise<void> {
@@ -35,6 +46,7 @@ export class AuditService {
       detail: entry.detail ?? null,
       at: new Date(),
     });
+    for (const hook of this.hooks) await hook(manager, entry);
   }
 
   /** Newest first, keyset-paginated on (at, id). */

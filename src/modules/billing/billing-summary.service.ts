@@ -5,6 +5,7 @@ import { UsageRollupEntity } from '../usage/usage-rollup.entity';
 import { ModelTier } from '../workspace/workspace.enums';
 import { addAmounts, safeAmountOrThrow, sumOrThrow } from './amount-range';
 import { BillingSummary, TierBreakdown } from './billing-summary.type';
+import { InvoiceLine } from './invoice-line.type';
 import type { UnsettledRecordings } from '../usage/usage-recorder.service';
 
 const MONTH = /^(\d{4})-(0[1-9]|1[0-2])$/;
@@ -39,6 +40,27 @@ export class BillingSummaryService {
   ) {}
 
   async summary(workspaceId: string, month: string, viewerIsPlatformAdmin: boolean): Promise<BillingSummary> {
+    return summarise(workspaceId, month, await this.monthGroups(workspaceId, month), viewerIsPlatformAdmin);
+  }
+
+  /**
+   * The month's bill as invoice lines, one per tier and key source that had calls: the platform
+   * charge of platform-key calls, the margin of BYOK calls. Built from the very groups the summary
+   * adds up, so the lines sum to `totalBilledMicros` exactly.
+   */
+  async invoicePreview(workspaceId: string, month: string): Promise<InvoiceLine[]> {
+    const groups = await this.monthGroups(workspaceId, month);
+    return Object.values(ModelTier).flatMap((tier) =>
+      Object.values(KeySource).flatMap((keySource) => {
+        const ofLine = groups.filter((group) => group.tier === tier && group.keySource === keySource);
+        const calls = sum(ofLine, 'calls');
+        if (calls === 0) return [];
+        return [Object.assign(new InvoiceLine(), { tier, keySource, calls, amountMicros: sum(ofLine, 'billedMicros'), description: invoiceLineDescription(tier, keySource, month, calls) })];
+      }),
+    );
+  }
+
+  private async monthGroups(workspaceId: string, month: string): Promise<RollupGroup[]> {
     const days = monthDaysOrThrow(month);
     await this.recordings.settled(workspaceId);
     const query = this.dataSource
@@ -62,7 +84,7 @@ export class BillingSummaryService {
       .addGroupBy('u.tier')
       .addGroupBy('u.keySource');
     const raw = await sumOrThrow(query.getRawMany<Record<keyof RollupGroup, string | number>>());
-    const groups: RollupGroup[] = raw.map((row) => ({
+    return raw.map((row) => ({
       tier: row.tier as ModelTier,
       keySource: row.keySource as KeySource,
       calls: safeAmountOrThrow(row.calls),
@@ -73,8 +95,18 @@ export class BillingSummaryService {
       billedMicros: safeAmountOrThrow(row.billedMicros),
       flaggedCalls: safeAmountOrThrow(row.flaggedCalls),
     }));
-    return summarise(workspaceId, month, groups, viewerIsPlatformAdmin);
   }
+}
+
+const TIER_NAMES: Record<ModelTier, string> = {
+  [ModelTier.FRONTIER]: 'Frontier',
+  [ModelTier.BALANCED]: 'Balanced',
+  [ModelTier.COST_EFFECTIVE]: 'Cost-effective',
+};
+
+function invoiceLineDescription(tier: ModelTier, keySource: KeySource, month: string, calls: number): string {
+  const what = keySource === KeySource.PLATFORM ? 'AI calls on the platform key' : "platform margin on AI calls on the workspace's OpenRouter key";
+  return `${TIER_NAMES[tier]} tier: ${what}, ${calls} call${calls === 1 ? '' : 's'} in ${month}`;
 }
 
 function sum(groups: RollupGroup[], field: keyof Omit<RollupGroup, 'tier' | 'keySource'>): number {

@@ -79,4 +79,7 @@ export class BillingSummary {
 export class AnalyticsBucket extends UsageTotals {
   @Field()
   key: string;
+
+  @Field(() => SafeIntScalar, { description: 'calls refused upstream or blocked by a budget: never billed, never usage records' })
+  refusedCalls: number;
 }

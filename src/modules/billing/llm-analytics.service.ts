@@ -1,6 +1,8 @@
 import type { DataSource } from 'typeorm';
 import { AnalyticsGroupBy } from '../usage/usage.enums';
 import { UsageRecordEntity } from '../usage/usage-record.entity';
+import { RefusalDimension, RefusedCallsService } from '../usage/refused-calls.service';
+import { UsageMemberRollupEntity } from '../usage/usage-member-rollup.entity';
 import { UsageRollupEntity } from '../usage/usage-rollup.entity';
 import { occurredDaySql } from '../usage/usage-rollup.repository';
 import { validRangeOrThrow } from '../usage/usage-query.service';
@@ -15,6 +17,7 @@ const ROLLUP_COLUMN: Record<AnalyticsGroupBy, string> = {
   [AnalyticsGroupBy.PATH]: 'u.path',
   [AnalyticsGroupBy.KEY_SOURCE]: 'u.key_source',
   [AnalyticsGroupBy.TIER]: 'u.tier',
+  [AnalyticsGroupBy.MEMBER]: 'u.actor_key',
 };
 
 const RECORD_COLUMN: Record<Exclude<AnalyticsGroupBy, AnalyticsGroupBy.DAY>, string> = {
@@ -22,9 +25,20 @@ const RECORD_COLUMN: Record<Exclude<AnalyticsGroupBy, AnalyticsGroupBy.DAY>, str
   [AnalyticsGroupBy.PATH]: 'r.path',
   [AnalyticsGroupBy.KEY_SOURCE]: 'r.key_source',
   [AnalyticsGroupBy.TIER]: 'r.tier',
+  [AnalyticsGroupBy.MEMBER]: "COALESCE(r.actor_user_id, '')",
 };
 
-type Totals = Omit<AnalyticsBucket, 'key'>;
+/**
+ * The refused-call counters' dimension for each grouping. Refusals are counted per day, path and
+ * member only; by model, tier or key source their buckets report none.
+ */
+const REFUSAL_DIMENSION: Partial<Record<AnalyticsGroupBy, RefusalDimension>> = {
+  [AnalyticsGroupBy.DAY]: 'day',
+  [AnalyticsGroupBy.PATH]: 'path',
+  [AnalyticsGroupBy.MEMBER]: 'actor_key',
+};
+
+type Totals = Omit<AnalyticsBucket, 'key' | 'refusedCalls'>;
 type RawBucket = Record<'key' | keyof Totals, string | number>;
 
 /**
@@ -35,6 +49,7 @@ export class LlmAnalyticsService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly recordings: UnsettledRecordings,
+    private readonly refusedCalls: RefusedCallsService,
   ) {}
 
   async buckets(workspaceId: string, from: Date, to: Date, groupBy: AnalyticsGroupBy): Promise<AnalyticsBucket[]> {
@@ -45,7 +60,7 @@ export class LlmAnalyticsService {
     if (wholeDays) {
       const column = ROLLUP_COLUMN[groupBy];
       const query = this.dataSource
-        .getRepository(UsageRollupEntity)
+        .getRepository(groupBy === AnalyticsGroupBy.MEMBER ? UsageMemberRollupEntity : UsageRollupEntity)
         .createQueryBuilder('u')
         .select(column, 'key')
         .addSelect('SUM(u.calls)', 'calls')
@@ -73,15 +88,20 @@ export class LlmAnalyticsService {
         .groupBy(column);
       parts.push(await sumOrThrow(query.getRawMany<RawBucket>()));
     }
-    return merge(parts.flat());
+    const dimension = REFUSAL_DIMENSION[groupBy];
+    const refused = dimension ? await this.refusedCalls.byDimension(workspaceId, from, to, dimension) : new Map<string, number>();
+    return merge(parts.flat(), refused);
   }
 }
 
-function merge(rows: RawBucket[]): AnalyticsBucket[] {
+const emptyBucket = (key: string) => Object.assign(new AnalyticsBucket(), { key, calls: 0, inputTokens: 0, outputTokens: 0, billedMicros: 0, refusedCalls: 0 });
+
+function merge(rows: RawBucket[], refused: ReadonlyMap<string, number>): AnalyticsBucket[] {
   const byKey = new Map<string, AnalyticsBucket>();
+  for (const [key, count] of refused) byKey.set(key, Object.assign(emptyBucket(key), { refusedCalls: count }));
   for (const row of rows) {
     const key = String(row.key);
-    const bucket = byKey.get(key) ?? Object.assign(new AnalyticsBucket(), { key, calls: 0, inputTokens: 0, outputTokens: 0, billedMicros: 0 });
+    const bucket = byKey.get(key) ?? emptyBucket(key);
     bucket.calls = addAmounts(bucket.calls, safeAmountOrThrow(row.calls));
     bucket.inputTokens = addAmounts(bucket.inputTokens, safeAmountOrThrow(row.inputTokens));
     bucket.outputTokens = addAmounts(bucket.outputTokens, safeAmountOrThrow(row.outputTokens));

@@ -5,15 +5,19 @@ import type { DataSource } from 'typeorm';
 import { SecretMatcher } from '../../auth/constant-time';
 import type { LoadingCache } from '../../cache/loading-cache';
 import { ErrorCode } from '../../graphql/error-code';
+import { isClientAbort } from '../../http/client-abort';
+import { jsonDepthExceeds } from '../../http/json-depth';
 import { BodyTooLargeError, readBody } from '../../http/read-body';
 import { lazyChild } from '../../logging/logger';
 import { GatewayCallOutcome, GatewayMetrics, NO_GATEWAY_METRICS } from '../../metrics/gateway.metrics';
 import { ByokFallback, KeyStatus } from '../inference-key/inference-key.enums';
 import { UsageRecordEntity } from '../usage/usage-record.entity';
+import type { RefusedCallsService } from '../usage/refused-calls.service';
 import type { InferenceCall, UsageRecorderService } from '../usage/usage-recorder.service';
 import { InferencePath, KeySource, UsageOutcome } from '../usage/usage.enums';
 import { WorkspaceEntity } from '../workspace/workspace.entity';
 import { ModelTier } from '../workspace/workspace.enums';
+import type { BudgetGuard } from '../budget/budget-guard';
 import { GatewayKeyResolver, isKeyUnavailable, PlatformKeyMissingError, ResolvedKey } from './gateway-key.resolver';
 import { KeyHealthService } from './key-health.service';
 import { OpenRouterClient, UpstreamEndpoint, UpstreamError, UpstreamResponse, upstreamErrorOf } from './openrouter.client';
@@ -174,6 +178,8 @@ export interface GatewayDependencies {
   /** the worker's copies of workspace rows: an unknown workspace is not kept */
   workspaceRows: LoadingCache<WorkspaceEntity | null>;
   serviceToken: string | undefined;
+  /** arrays and objects inside one another in a request body (the body is re-serialised upstream) */
+  jsonMaxDepth: number;
   keys: GatewayKeyResolver;
   client: OpenRouterClient;
   recorder: UsageRecorderService;
@@ -181,6 +187,8 @@ export interface GatewayDependencies {
   health: KeyHealthService;
   /** calls of one workspace in flight on this worker at most (SPEC.md: GATEWAY_MAX_CONCURRENT_PER_WORKSPACE) */
   maxConcurrentPerWorkspace: number;
+  refusedCalls: RefusedCallsService;
+  budget?: Pick<BudgetGuard, 'refusalFor'>;
 }
 
 /** What the metrics learn of one call as it goes. */
@@ -269,7 +277,7 @@ export class InferenceGateway {
       await this.serve(request, response, log, generatedRequestId, meter, endpoint);
     } catch (error) {
       if (error instanceof UpstreamError) meter.outcome = error.kind === 'timeout' ? 'upstream_timeout' : 'upstream_unreachable';
-      this.sendFailure(response, error, log);
+      this.sendFailure(request, response, error, log);
     } finally {
       const totalNs = (answeredAt ?? process.hrtime.bigint()) - started;
       const wentUpstream = meter.keySource !== 'NONE';
@@ -283,13 +291,18 @@ export class InferenceGateway {
     }
   }
 
-  private sendFailure(response: ServerResponse, error: unknown, log: () => Logger): void {
+  private sendFailure(request: IncomingMessage, response: ServerResponse, error: unknown, log: () => Logger): void {
     if (error instanceof GatewayError) return sendError(response, error.status, error.code, error.message, error.headers, error.details);
     if (error instanceof UpstreamError) return sendError(response, error.httpStatus, error.kind === 'timeout' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNREACHABLE', `${error.message}; nothing was billed. Retry later.`);
     if (isKeyUnavailable(error)) {
       return sendError(response, 503, ErrorCode.KEY_UNAVAILABLE, "The workspace's stored OpenRouter key cannot be read; no call was made. A billing manager should replace the key.");
     }
     if (error instanceof PlatformKeyMissingError) return sendError(response, 503, 'PLATFORM_KEY_MISSING', 'The platform OpenRouter key is not configured.');
+    if (isClientAbort(error, request)) {
+      log().info({ err: { name: (error as Error)?.name, code: (error as { code?: unknown })?.code } }, 'gateway client went away');
+      response.destroy();
+      return;
+    }
     log().error({ err: { name: (error as Error)?.name, message: (error as Error)?.message } }, 'gateway error');
     sendError(response, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
   }
@@ -371,6 +384,11 @@ export class InferenceGateway {
       workspace = row;
       break;
     }
+    const overBudget = await this.deps.budget?.refusalFor(workspace.id, path);
+    if (overBudget) {
+      await this.deps.refusedCalls.count({ workspaceId: workspace.id, path, actorUserId, cause: overBudget.code });
+      throw new GatewayError(402, overBudget.code, overBudget.message, { 'x-should-retry': 'false' });
+    }
     const running = this.perWorkspace.get(workspaceId) ?? 0;
     if (running >= this.deps.maxConcurrentPerWorkspace) {
       throw new GatewayError(
@@ -434,12 +452,14 @@ export class InferenceGateway {
     try {
       raw = await readBody(request, MAX_BODY_BYTES);
     } catch (error) {
-      if (error instanceof BodyTooLargeError) throw new GatewayError(413, 'BAD_REQUEST', 'Request body too large');
+      if (error instanceof BodyTooLargeError) throw new GatewayError(413, 'BAD_REQUEST', 'Request body too large', { connection: 'close' });
       throw error;
     }
+    const text = raw.toString('utf8');
+    if (jsonDepthExceeds(text, this.deps.jsonMaxDepth)) throw new GatewayError(400, 'BAD_REQUEST', `Request body JSON is nested deeper than ${this.deps.jsonMaxDepth} levels`);
     let payload: unknown;
     try {
-      payload = JSON.parse(raw.toString('utf8'));
+      payload = JSON.parse(text);
     } catch {
       throw new GatewayError(400, 'BAD_REQUEST', 'Request body must be JSON');
     }
@@ -521,6 +541,7 @@ export class InferenceGateway {
     if (mayFallBack && call.workspace.byokFallback === ByokFallback.PLATFORM) {
       return this.attempt(call, this.deps.keys.platform(), body, response, false);
     }
+    await this.deps.refusedCalls.count({ workspaceId: call.workspace.id, path: call.path, actorUserId: call.actorUserId, cause: refusal.code });
     sendError(response, upstream.status, refusal.code, refusal.message, { 'x-key-source': resolved.source });
   }
 
@@ -612,24 +633,27 @@ export class InferenceGateway {
     let model: string | undefined;
     if (streaming) {
       tap.end();
-      usage = usageFrom(tap.usage);
+      usage = usageFrom(tap.usage, tap.generationId);
       model = tap.model;
     } else {
       const text = Buffer.concat(chunks);
       const parsed = safeJson(text);
-      usage = usageFrom(parsed?.usage as Parameters<typeof usageFrom>[0]);
+      usage = usageFrom(parsed?.usage as Parameters<typeof usageFrom>[0], parsed?.id);
       model = typeof parsed?.model === 'string' ? parsed.model : undefined;
       chunks.length = 0;
       chunks.push(text);
     }
-    if (resolved.source === KeySource.BYOK && resolved.status !== KeyStatus.ACTIVE) {
-      await this.deps.health.mark(call.workspace.id, resolved.rowUpdatedAt, KeyStatus.ACTIVE).catch(() => undefined);
+    if (resolved.source === KeySource.BYOK && KeyHealthService.clearedBySuccess(resolved.status)) {
+      await this.deps.health.markSucceeded(call.workspace.id, resolved.rowUpdatedAt).catch(() => undefined);
     }
     const completed: InferenceCall = {
       ...this.callRecord(call, resolved, model),
       inputTokens: usage.inputTokens,
       outputTokens: usage.outputTokens,
       rawCostMicros: usage.rawCostMicros,
+      generationId: usage.generationId,
+      isByok: usage.isByok,
+      upstreamInferenceCostMicros: usage.upstreamInferenceCostMicros,
     };
     // The completion goes to the journal beside the intent (synced in the next group commit) and to
     // the database after the answer: the database stays off the caller's critical path and no

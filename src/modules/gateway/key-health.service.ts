@@ -1,10 +1,55 @@
 import type { Logger } from 'pino';
-import { In, IsNull, Not, Or, type DataSource } from 'typeorm';
+import { Brackets, EntityManager, In, IsNull, LessThan, Not, Or } from 'typeorm';
+import { supportsRowLocks } from '../../db/data-source';
+import type { TransactionRunner } from '../../db/transaction-runner';
 import { KeyStatus } from '../inference-key/inference-key.enums';
+import { statusForCredit } from '../inference-key/key-credit';
+import type { LiveKeyCheck } from '../inference-key/openrouter-key.verifier';
 import { TenantSecretEntity } from '../secrets/tenant-secret.entity';
 
 /** Not yet marked KEY_UNAVAILABLE: the condition that makes the mark (and its log line) happen once. */
 const NOT_YET_UNAVAILABLE = Or(IsNull(), Not(KeyStatus.KEY_UNAVAILABLE));
+
+/**
+ * What a successful call through the key proves wrong: the error statuses, and UNVERIFIED (a key
+ * saved while OpenRouter was unreachable). Never LOW_CREDIT: a call that works says nothing about
+ * the credit left, which only a re-check reads.
+ */
+const CLEARED_BY_SUCCESS: ReadonlySet<string> = new Set([
+  KeyStatus.INVALID,
+  KeyStatus.OUT_OF_CREDITS,
+  KeyStatus.LIMIT_EXCEEDED,
+  KeyStatus.KEY_UNAVAILABLE,
+  KeyStatus.UNVERIFIED,
+]);
+
+/** What OpenRouter's refusal of `GET /key` says about the key. */
+const STATUS_OF_REFUSAL: Record<number, KeyStatus> = {
+  401: KeyStatus.INVALID,
+  402: KeyStatus.OUT_OF_CREDITS,
+  403: KeyStatus.LIMIT_EXCEEDED,
+};
+
+export interface KeyStatusChange {
+  workspaceId: string;
+  /** null when the key had no status yet */
+  from: KeyStatus | null;
+  to: KeyStatus;
+  at: Date;
+}
+
+/**
+ * Told of every change of a key's status, inside the transaction that makes it: an outbox row
+ * written with `manager` (the `key.status_changed` webhook) commits or rolls back with the change.
+ */
+export type KeyStatusChangedListener = (manager: EntityManager, change: KeyStatusChange) => Promise<void>;
+
+/** When the re-check worker asks next and what it found out; see KeyRecheckWorker. */
+export interface RecheckOutcome {
+  check: LiveKeyCheck;
+  nextCheckAt: Date;
+  failures: number;
+}
 
 /**
  * Records what is known about a workspace's key: what OpenRouter said about it, and whether its
@@ -13,18 +58,35 @@ const NOT_YET_UNAVAILABLE = Or(IsNull(), Not(KeyStatus.KEY_UNAVAILABLE));
  * recovers from any of these statuses).
  */
 export class KeyHealthService {
+  private readonly statusListeners: KeyStatusChangedListener[] = [];
+
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly transactions: TransactionRunner,
     private readonly onChanged: (workspaceId: string) => void,
     private readonly log: Logger,
   ) {}
 
+  onStatusChanged(listener: KeyStatusChangedListener): void {
+    this.statusListeners.push(listener);
+  }
+
+  /** What the gateway learnt from OpenRouter's answer to a call on the key. */
   async mark(workspaceId: string, rowUpdatedAt: Date | null, status: KeyStatus): Promise<void> {
     if (!rowUpdatedAt) return;
-    const result = await this.dataSource
-      .getRepository(TenantSecretEntity)
-      .update({ workspaceId, updatedAt: rowUpdatedAt }, { openrouterStatus: status, openrouterLastCheckedAt: new Date() });
-    if ((result.affected ?? 0) > 0) this.onChanged(workspaceId);
+    await this.changeStatus(workspaceId, rowUpdatedAt, () => status, { openrouterLastCheckedAt: new Date() });
+  }
+
+  /** Whether a successful call on a key with this (cached) status has anything to clear. */
+  static clearedBySuccess(status: string | null): boolean {
+    return status !== null && CLEARED_BY_SUCCESS.has(status);
+  }
+
+  /** A call on the key succeeded: error statuses give way to ACTIVE; LOW_CREDIT and ACTIVE stay. */
+  async markSucceeded(workspaceId: string, rowUpdatedAt: Date | null): Promise<void> {
+    if (!rowUpdatedAt) return;
+    await this.changeStatus(workspaceId, rowUpdatedAt, (from) => (KeyHealthService.clearedBySuccess(from) ? KeyStatus.ACTIVE : undefined), {
+      openrouterLastCheckedAt: new Date(),
+    });
   }
 
   /**
@@ -34,7 +96,7 @@ export class KeyHealthService {
    */
   async noteRefusal(workspaceId: string, rowUpdatedAt: Date | null, model: string, reason: string): Promise<void> {
     if (!rowUpdatedAt) return;
-    const result = await this.dataSource
+    const result = await this.transactions.manager
       .getRepository(TenantSecretEntity)
       .update({ workspaceId, updatedAt: rowUpdatedAt }, { lastRefusalModel: model.slice(0, 200), lastRefusalReason: reason.slice(0, 500), lastRefusalAt: new Date() });
     if ((result.affected ?? 0) > 0) this.onChanged(workspaceId);
@@ -46,24 +108,122 @@ export class KeyHealthService {
    * ACTIVE. Logged when the status changes, not on every request that finds the blob unreadable.
    */
   async markUnavailable(workspaceId: string, rowUpdatedAt: Date): Promise<void> {
-    const result = await this.dataSource
-      .getRepository(TenantSecretEntity)
-      .update(
-        { workspaceId, updatedAt: rowUpdatedAt, openrouterStatus: NOT_YET_UNAVAILABLE },
-        { openrouterStatus: KeyStatus.KEY_UNAVAILABLE, openrouterLastCheckedAt: new Date() },
-      );
-    if ((result.affected ?? 0) === 0) return;
-    this.log.error({ workspaceId }, "the workspace's stored OpenRouter key does not decrypt: marked KEY_UNAVAILABLE until it is replaced");
-    this.onChanged(workspaceId);
+    const changed = await this.changeStatus(workspaceId, rowUpdatedAt, (from) => (from === KeyStatus.KEY_UNAVAILABLE ? undefined : KeyStatus.KEY_UNAVAILABLE), {
+      openrouterLastCheckedAt: new Date(),
+    });
+    if (changed) this.log.error({ workspaceId }, "the workspace's stored OpenRouter key does not decrypt: marked KEY_UNAVAILABLE until it is replaced");
   }
 
   /** At start-up: every blob written under a key id this process cannot derive is unreadable. */
   async markUnavailableUnderKeyIds(keyIds: readonly string[]): Promise<void> {
     if (keyIds.length === 0) return;
-    const rows = await this.dataSource.getRepository(TenantSecretEntity).find({
+    const rows = await this.transactions.manager.getRepository(TenantSecretEntity).find({
       select: ['workspaceId', 'updatedAt'],
       where: { keyId: In([...keyIds]), openrouterStatus: NOT_YET_UNAVAILABLE },
     });
     for (const row of rows) await this.markUnavailable(row.workspaceId, row.updatedAt);
+  }
+
+  /**
+   * Keys whose re-check is due and that no worker holds: those scheduled before `now`, and those
+   * never scheduled whose last check (or save) is an interval old.
+   */
+  async dueForRecheck(now: Date, intervalMs: number, limit: number): Promise<string[]> {
+    const rows = await this.transactions.manager
+      .getRepository(TenantSecretEntity)
+      .createQueryBuilder('s')
+      .select('s.workspaceId', 'workspaceId')
+      .where('s.openrouterMaskedHint IS NOT NULL')
+      .andWhere('(s.recheckLeaseUntil IS NULL OR s.recheckLeaseUntil < :now)', { now })
+      .andWhere(
+        new Brackets((due) =>
+          due
+            .where('s.openrouterNextCheckAt <= :now', { now })
+            .orWhere('(s.openrouterNextCheckAt IS NULL AND COALESCE(s.openrouterLastCheckedAt, s.updatedAt) <= :lastDue)', { lastDue: new Date(now.getTime() - intervalMs) }),
+        ),
+      )
+      .orderBy('s.workspaceId')
+      .limit(limit)
+      .getRawMany<{ workspaceId: string }>();
+    return rows.map((row) => row.workspaceId);
+  }
+
+  /** Takes the key's lease for `owner` unless another worker holds one still running: true when taken. */
+  async claimRecheck(workspaceId: string, owner: string, now: Date, leaseMs: number): Promise<boolean> {
+    const result = await this.transactions.manager
+      .getRepository(TenantSecretEntity)
+      .update({ workspaceId, recheckLeaseUntil: Or(IsNull(), LessThan(now)) }, { recheckLeaseOwner: owner, recheckLeaseUntil: new Date(now.getTime() + leaseMs) });
+    return (result.affected ?? 0) === 1;
+  }
+
+  /** The failures in a row so far of the key's re-checks. */
+  async recheckFailures(workspaceId: string): Promise<number> {
+    const row = await this.transactions.manager.getRepository(TenantSecretEntity).findOne({ select: ['workspaceId', 'recheckFailures'], where: { workspaceId } });
+    return row?.recheckFailures ?? 0;
+  }
+
+  /**
+   * A re-check's verdict on the key of row version `rowUpdatedAt`, then the lease given back with
+   * the next check's time. OpenRouter's answer sets the remaining credit and the status: LOW_CREDIT
+   * below 20 % of the limit, ACTIVE again above it, INVALID / OUT_OF_CREDITS / LIMIT_EXCEEDED for a
+   * refusal. `GET /key` does not show the account's credits, so an OUT_OF_CREDITS key stays so
+   * until a call succeeds; KEY_UNAVAILABLE stays until a replace. An unreachable OpenRouter changes
+   * nothing but the schedule.
+   */
+  async recordRecheck(workspaceId: string, rowUpdatedAt: Date, owner: string, outcome: RecheckOutcome): Promise<void> {
+    const { check } = outcome;
+    const now = new Date();
+    if (check.outcome === 'active') {
+      await this.changeStatus(
+        workspaceId,
+        rowUpdatedAt,
+        (from) => (from === KeyStatus.OUT_OF_CREDITS || from === KeyStatus.KEY_UNAVAILABLE ? undefined : statusForCredit(check.limitMicros, check.limitRemainingMicros)),
+        {
+          openrouterLimitMicros: check.limitMicros,
+          openrouterLimitRemainingMicros: check.limitRemainingMicros,
+          openrouterIsFreeTier: check.isFreeTier,
+          openrouterLastCheckedAt: now,
+        },
+      );
+    } else if (check.outcome === 'refused') {
+      const status = STATUS_OF_REFUSAL[check.status] ?? KeyStatus.INVALID;
+      await this.changeStatus(workspaceId, rowUpdatedAt, () => status, { openrouterLastCheckedAt: now });
+    }
+    await this.releaseRecheck(workspaceId, owner, outcome.nextCheckAt, outcome.failures);
+  }
+
+  async releaseRecheck(workspaceId: string, owner: string, nextCheckAt: Date, failures: number): Promise<void> {
+    await this.transactions.manager
+      .getRepository(TenantSecretEntity)
+      .update({ workspaceId, recheckLeaseOwner: owner }, { recheckLeaseOwner: null, recheckLeaseUntil: null, openrouterNextCheckAt: nextCheckAt, recheckFailures: failures });
+  }
+
+  /**
+   * Sets the status `next(from)` returns (undefined: leave it) and `fields` on the row version,
+   * under its lock, telling the status listeners in the same transaction and the caches after it.
+   * True when the status changed.
+   */
+  private changeStatus(workspaceId: string, rowUpdatedAt: Date, next: (from: string | null) => KeyStatus | undefined, fields: Partial<TenantSecretEntity>): Promise<boolean> {
+    return this.transactions.run(async (manager, unit) => {
+      const repository = manager.getRepository(TenantSecretEntity);
+      const query = repository
+        .createQueryBuilder('s')
+        .select(['s.workspaceId', 's.openrouterStatus'])
+        .where('s.workspaceId = :workspaceId AND s.updatedAt = :rowUpdatedAt', { workspaceId, rowUpdatedAt });
+      if (supportsRowLocks(manager.connection)) query.setLock('pessimistic_write');
+      const row = await query.getOne();
+      if (!row) return false;
+      const from = row.openrouterStatus;
+      const to = next(from);
+      const changed = to !== undefined && to !== from;
+      const update = changed ? { ...fields, openrouterStatus: to } : fields;
+      if (Object.keys(update).length > 0) await repository.update({ workspaceId, updatedAt: rowUpdatedAt }, update);
+      if (changed) {
+        const change: KeyStatusChange = { workspaceId, from: from as KeyStatus | null, to, at: new Date() };
+        for (const listener of this.statusListeners) await listener(manager, change);
+        unit.afterCommit(() => this.onChanged(workspaceId));
+      }
+      return changed;
+    });
   }
 }

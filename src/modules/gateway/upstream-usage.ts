@@ -1,4 +1,5 @@
 import { usdNumberToMicros } from '../billing/usd';
+import { rawCostMicrosOf } from '../usage/raw-cost';
 
 /** What a completed call cost, from OpenRouter's `usage` object. */
 export interface UpstreamUsage {
@@ -6,6 +7,9 @@ export interface UpstreamUsage {
   outputTokens: number;
   /** null when the cost is missing, negative or not finite: the record is flagged for review */
   rawCostMicros: number | null;
+  generationId: string | null;
+  isByok: boolean | null;
+  upstreamInferenceCostMicros: number | null;
 }
 
 interface UsageObject {
@@ -20,19 +24,27 @@ function tokens(value: unknown): number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : 0;
 }
 
-/**
- * Raw cost is `cost`, plus `upstream_inference_cost` when `is_byok`: then the customer's own
- * provider keys ran the call and `cost` is only OpenRouter's fee.
- */
-export function usageFrom(usage: UsageObject | undefined | null): UpstreamUsage {
-  if (!usage || typeof usage !== 'object') return { inputTokens: 0, outputTokens: 0, rawCostMicros: null };
-  const cost = usdNumberToMicros(usage.cost);
-  let rawCostMicros = cost ?? null;
-  if (rawCostMicros !== null && usage.is_byok === true) {
-    const upstream = usdNumberToMicros(usage.cost_details?.upstream_inference_cost);
-    rawCostMicros = upstream === undefined ? null : rawCostMicros + upstream;
+const MAX_GENERATION_ID_LENGTH = 128;
+
+function generationIdOf(value: unknown): string | null {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_GENERATION_ID_LENGTH ? value : null;
+}
+
+/** What OpenRouter reported for a call (its answer's `id` is the generation id); the raw cost is summed by the usage module's rule. */
+export function usageFrom(usage: UsageObject | undefined | null, generationId?: unknown): UpstreamUsage {
+  if (!usage || typeof usage !== 'object') {
+    return { inputTokens: 0, outputTokens: 0, rawCostMicros: null, generationId: generationIdOf(generationId), isByok: null, upstreamInferenceCostMicros: null };
   }
-  return { inputTokens: tokens(usage.prompt_tokens), outputTokens: tokens(usage.completion_tokens), rawCostMicros };
+  const isByok = typeof usage.is_byok === 'boolean' ? usage.is_byok : null;
+  const upstreamInferenceCostMicros = usdNumberToMicros(usage.cost_details?.upstream_inference_cost) ?? null;
+  return {
+    inputTokens: tokens(usage.prompt_tokens),
+    outputTokens: tokens(usage.completion_tokens),
+    rawCostMicros: rawCostMicrosOf(usdNumberToMicros(usage.cost), isByok, upstreamInferenceCostMicros),
+    generationId: generationIdOf(generationId),
+    isByok,
+    upstreamInferenceCostMicros,
+  };
 }
 
 /**
@@ -43,6 +55,7 @@ export class SseUsageTap {
   private pending = '';
   usage?: UsageObject;
   model?: string;
+  generationId?: string;
   /** events carrying some content: the output tokens seen, roughly, when no usage arrives */
   contentEvents = 0;
 
@@ -73,9 +86,10 @@ export class SseUsageTap {
       .join('\n');
     if (!data || data === '[DONE]') return;
     try {
-      const parsed = JSON.parse(data) as { usage?: UsageObject; model?: unknown };
+      const parsed = JSON.parse(data) as { usage?: UsageObject; model?: unknown; id?: unknown };
       if (parsed.usage) this.usage = parsed.usage;
       if (typeof parsed.model === 'string') this.model ??= parsed.model;
+      if (typeof parsed.id === 'string') this.generationId ??= parsed.id;
     } catch {
       // comments and keep-alives are not JSON; they carry no usage
     }

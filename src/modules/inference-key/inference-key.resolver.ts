@@ -4,6 +4,7 @@ import type { GraphQLContext } from '../../graphql/context';
 import { WorkspaceIdArgs } from '../workspace/workspace.args';
 import { AiInferenceKeyType } from './ai-inference-key.type';
 import { KeyArgs } from './inference-key.args';
+import { KeyCheckType } from './key-check.type';
 
 @Resolver(() => AiInferenceKeyType)
 export class InferenceKeyResolver {
@@ -24,6 +25,12 @@ export class InferenceKeyResolver {
   @Allow('manage', 'AiInferenceKey', byWorkspaceIdArg)
   replaceKey(@Args() { workspaceId, key }: KeyArgs, @Ctx() ctx: GraphQLContext): Promise<AiInferenceKeyType> {
     return ctx.services.inferenceKeys.replace(ctx, workspaceId, key);
+  }
+
+  @Mutation(() => KeyCheckType, { description: 'Manage billing holders: checks a key with OpenRouter without saving it; at most 10 a minute per workspace' })
+  @Allow('manage', 'AiInferenceKey', byWorkspaceIdArg)
+  verifyKey(@Args() { workspaceId, key }: KeyArgs, @Ctx() ctx: GraphQLContext): Promise<KeyCheckType> {
+    return ctx.services.keyVerification.verify(workspaceId, key);
   }
 
   @Mutation(() => AiInferenceKeyType)

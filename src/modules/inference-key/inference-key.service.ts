@@ -13,6 +13,7 @@ import { Plan } from '../workspace/workspace.enums';
 import { lockWorkspaceOrThrow } from '../workspace/workspace.lock';
 import { AiInferenceKeyType } from './ai-inference-key.type';
 import { KeyStatus } from './inference-key.enums';
+import { statusForCredit } from './key-credit';
 import { maskedHint } from './masked-hint';
 import { KeyCheck, OpenRouterKeyVerifier } from './openrouter-key.verifier';
 import { validateOpenRouterKeyOrThrow } from './openrouter-key.validation';
@@ -34,7 +35,7 @@ const KEY_HEALTH_CLEARED: Pick<
 function healthFrom(check: KeyCheck): Partial<TenantSecretMetadata> {
   if (check.outcome === 'active') {
     return {
-      openrouterStatus: KeyStatus.ACTIVE,
+      openrouterStatus: statusForCredit(check.limitMicros, check.limitRemainingMicros),
       openrouterLimitMicros: check.limitMicros,
       openrouterLimitRemainingMicros: check.limitRemainingMicros,
       openrouterIsFreeTier: check.isFreeTier,

@@ -48,6 +48,7 @@ export class PartnerTokenService {
         actorUserId: entity.createdBy,
         maskedHint: null,
         detail: tokenDetail(entity),
+        subjectId: entity.id,
       });
     });
     return { token, entity };
@@ -77,6 +78,7 @@ export class PartnerTokenService {
         actorUserId: ctx.auth.userId ?? null,
         maskedHint: null,
         detail: tokenDetail(entity),
+        subjectId: entity.id,
       });
     });
     return entity;

@@ -46,6 +46,20 @@ export class TenantSecretEntity {
 
   @Column(timestampColumn({ name: 'last_refusal_at', nullable: true }))
   lastRefusalAt: Date | null;
+  /** when the re-check worker next asks OpenRouter about the key; null: one interval after the last check */
+  @Column(timestampColumn({ name: 'openrouter_next_check_at', nullable: true }))
+  openrouterNextCheckAt: Date | null;
+
+  /** the worker re-checking the key now, until `recheckLeaseUntil`: one worker per key */
+  @Column({ name: 'recheck_lease_owner', type: 'varchar', length: 64, nullable: true })
+  recheckLeaseOwner: string | null;
+
+  @Column(timestampColumn({ name: 'recheck_lease_until', nullable: true }))
+  recheckLeaseUntil: Date | null;
+
+  /** re-checks that failed in a row (OpenRouter unreachable): each doubles the wait before the next */
+  @Column({ name: 'recheck_failures', type: 'integer', default: 0 })
+  recheckFailures: number;
 
   @Column({ name: 'updated_by', type: 'varchar', length: 191, nullable: true })
   updatedBy: string | null;

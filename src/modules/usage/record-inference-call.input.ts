@@ -47,4 +47,18 @@ export class RecordInferenceCallInput {
   @IsOptional()
   @MaxLength(191)
   actorUserId?: string;
+
+  @Field({ nullable: true, description: "OpenRouter's generation id (the answer's id), to reconcile with its activity export" })
+  @IsOptional()
+  @Length(1, 128)
+  generationId?: string;
+
+  @Field({ nullable: true, description: "OpenRouter's usage.is_byok" })
+  @IsOptional()
+  isByok?: boolean;
+
+  @Field({ nullable: true, description: "OpenRouter's cost_details.upstream_inference_cost in USD; added to rawCostUsd when isByok" })
+  @IsOptional()
+  @MaxLength(64)
+  upstreamInferenceCostUsd?: string;
 }

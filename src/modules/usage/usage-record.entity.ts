@@ -63,6 +63,18 @@ export class UsageRecordEntity {
   @Column(timestampColumn({ name: 'settled_at', nullable: true }))
   settledAt: Date | null;
 
+  /** OpenRouter's generation id (the answer's `id`), to reconcile with its activity export */
+  @Column({ name: 'generation_id', type: 'varchar', length: 128, nullable: true })
+  generationId: string | null;
+
+  /** OpenRouter's `usage.is_byok`; null when it did not say */
+  @Column(flagColumn({ name: 'is_byok', nullable: true }))
+  isByok: boolean | null;
+
+  /** `cost_details.upstream_inference_cost` as reported; already inside rawCostMicros when isByok */
+  @Column(bigintColumn({ name: 'upstream_inference_cost_micros', nullable: true }))
+  upstreamInferenceCostMicros: number | null;
+
   @Column({ type: 'varchar', length: 16, default: UsageOutcome.COMPLETED })
   outcome: UsageOutcome;
 

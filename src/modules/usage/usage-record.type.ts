@@ -53,6 +53,12 @@ export class UsageRecordType {
   @Field(() => ID, { nullable: true, description: 'readable by everyone who reads usage; actor (roles) is null for partner and service tokens' })
   actorUserId: string | null;
 
+  @Field(() => String, { nullable: true, description: "OpenRouter's generation id, to reconcile with its activity export" })
+  generationId: string | null;
+
+  @Field(() => Boolean, { nullable: true, description: "OpenRouter's usage.is_byok: the call ran on the customer's own provider keys" })
+  isByok: boolean | null;
+
   @Field(() => UsageOutcome, { description: 'INTERRUPTED: the call went upstream but its completion never reached the record; flagged and billed 0 until settled' })
   outcome: UsageOutcome;
 
@@ -78,6 +84,8 @@ export class UsageRecordType {
       occurredAt: entity.occurredAt,
       flagged: entity.flagged,
       actorUserId: entity.actorUserId,
+      generationId: entity.generationId,
+      isByok: entity.isByok,
       outcome: entity.outcome,
     });
   }

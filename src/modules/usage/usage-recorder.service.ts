@@ -3,7 +3,7 @@ import { EntityManager, In } from 'typeorm';
 import { supportsRowLocks } from '../../db/data-source';
 import { timeOrderedId } from '../../db/ids';
 import { insertNewRows } from '../../db/insert-new-rows';
-import { TransactionRunner } from '../../db/transaction-runner';
+import { TransactionRunner, UnitOfWork } from '../../db/transaction-runner';
 import { Settled, WriteBatcher } from '../../db/write-batcher';
 import { badUserInput, conflict, notFound } from '../../graphql/app-error';
 import { KEY_POLICY, KeyPolicy } from '../gateway/key-policy';
@@ -14,6 +14,7 @@ import { WorkspaceEntity } from '../workspace/workspace.entity';
 import { ModelTier } from '../workspace/workspace.enums';
 import { MAX_RAW_COST_MICROS_PER_CALL, MAX_TOKENS_PER_CALL } from './call-limits';
 import { UsageRecordEntity } from './usage-record.entity';
+import { rawCostMicrosOf } from './raw-cost';
 import { addToRollup } from './usage-rollup.repository';
 import { InferencePath, KeySource, UsageOutcome } from './usage.enums';
 
@@ -21,6 +22,9 @@ import { InferencePath, KeySource, UsageOutcome } from './usage.enums';
 export interface UnsettledRecordings {
   settled(workspaceId: string): Promise<void>;
 }
+
+/** Work that belongs with new usage records: counters moved after commit, events in the same transaction. */
+export type RecordsWrittenHook = (manager: EntityManager, unit: UnitOfWork, records: readonly UsageRecordEntity[]) => Promise<void>;
 
 /** A completed call as the inference runtime or the gateway reports it. */
 export interface InferenceCall {
@@ -41,13 +45,29 @@ export interface InferenceCall {
   rawCostUsd?: string;
   occurredAt?: Date;
   actorUserId?: string | null;
+  /** OpenRouter's generation id, kept to reconcile a month with its activity export */
+  generationId?: string | null;
+  isByok?: boolean | null;
+  /** as reported; when `isByok` it is already part of rawCostMicros */
+  upstreamInferenceCostMicros?: number | null;
+  /** the upstream cost exactly as reported in USD, part of the payload like rawCostUsd */
+  upstreamInferenceCostUsd?: string;
   /** COMPLETED unless only the call's intent reached the journal */
   outcome?: UsageOutcome;
 }
 
+/** What recordInferenceCall reports: USD as decimal text, the upstream cost apart from `cost`. */
+export type ReportedCall = Omit<InferenceCall, 'rawCostMicros' | 'upstreamInferenceCostMicros' | 'outcome'> & { rawCostUsd: string; upstreamInferenceCostUsd?: string | null };
+
 const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 const MAX_REQUEST_ID_LENGTH = 128;
 const MAX_KNOWN_WORKSPACES = 100_000;
+
+/** The reconciliation fields, hashed only when present, so that the hash of a call reported without them is the one it always had. */
+function reconciliationPart(call: InferenceCall): unknown[] {
+  const part = [call.generationId ?? null, call.isByok ?? null, call.upstreamInferenceCostMicros ?? null, call.upstreamInferenceCostUsd ?? null];
+  return part.every((value) => value === null) ? [] : part;
+}
 
 function payloadHash(call: InferenceCall): string {
   const canonical = JSON.stringify([
@@ -63,6 +83,7 @@ function payloadHash(call: InferenceCall): string {
     call.rawCostUsd ?? null,
     call.occurredAt?.toISOString() ?? null,
     call.actorUserId ?? null,
+    ...reconciliationPart(call),
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }
@@ -95,6 +116,14 @@ function withinCallLimitsOrThrow(call: Pick<InferenceCall, 'inputTokens' | 'outp
   }
 }
 
+function reportedUsdOrThrow(name: string, text: string): number {
+  try {
+    return parseUsdToMicrosOrThrow(text);
+  } catch {
+    throw badUserInput(`${name} must be a non-negative decimal number of US dollars, such as "0.000123"`);
+  }
+}
+
 interface PendingCall {
   call: InferenceCall;
   hash: string;
@@ -117,6 +146,7 @@ const requestKey = (record: { workspaceId: string; requestId: string }) => `${re
  */
 export class UsageRecorderService implements UnsettledRecordings {
   private readonly knownWorkspaces = new Set<string>();
+  private readonly writeHooks: RecordsWrittenHook[] = [];
   private readonly unsettled = new Map<string, Set<Promise<void>>>();
   private readonly batcher = new WriteBatcher<PendingCall, UsageRecordEntity>((batch) => this.writeBatch(batch), MAX_CALLS_PER_BATCH);
 
@@ -130,18 +160,26 @@ export class UsageRecorderService implements UnsettledRecordings {
    * exactly. Values beyond one call's limits are refused here; the gateway, which cannot refuse
    * a call already answered, records such calls its own way.
    */
-  recordReported(call: Omit<InferenceCall, 'rawCostMicros'> & { rawCostUsd: string }): Promise<UsageRecordEntity> {
-    let rawCostMicros: number;
-    try {
-      rawCostMicros = parseUsdToMicrosOrThrow(call.rawCostUsd);
-    } catch {
-      throw badUserInput('rawCostUsd must be a non-negative decimal number of US dollars, such as "0.000123"');
-    }
-    withinCallLimitsOrThrow(call, rawCostMicros);
+  recordReported({ upstreamInferenceCostUsd, ...call }: ReportedCall): Promise<UsageRecordEntity> {
+    const costMicros = reportedUsdOrThrow('rawCostUsd', call.rawCostUsd);
+    const upstreamInferenceCostMicros = upstreamInferenceCostUsd === undefined || upstreamInferenceCostUsd === null ? null : reportedUsdOrThrow('upstreamInferenceCostUsd', upstreamInferenceCostUsd);
+    const rawCostMicros = rawCostMicrosOf(costMicros, call.isByok, upstreamInferenceCostMicros);
+    withinCallLimitsOrThrow(call, rawCostMicros ?? costMicros);
     if (call.keySource === KeySource.BYOK && KEY_POLICY[call.path] === KeyPolicy.PLATFORM_KEY) {
       throw badUserInput(`keySource BYOK is not allowed on ${call.path}: background paths always run on the platform key`);
     }
-    return this.record({ ...call, rawCostMicros, rawCostUsd: canonicalUsdText(call.rawCostUsd) });
+    return this.record({
+      ...call,
+      rawCostMicros,
+      rawCostUsd: canonicalUsdText(call.rawCostUsd),
+      upstreamInferenceCostMicros,
+      ...(upstreamInferenceCostUsd === undefined || upstreamInferenceCostUsd === null ? {} : { upstreamInferenceCostUsd: canonicalUsdText(upstreamInferenceCostUsd) }),
+    });
+  }
+
+  /** Runs in each recording's transaction with the records it inserted (retries of a used request id excluded). */
+  onRecordsWritten(hook: RecordsWrittenHook): void {
+    this.writeHooks.push(hook);
   }
 
   record(call: InferenceCall): Promise<UsageRecordEntity> {
@@ -199,7 +237,7 @@ export class UsageRecorderService implements UnsettledRecordings {
   }
 
   private writeBatch(batch: PendingCall[]): Promise<Array<Settled<UsageRecordEntity>>> {
-    return this.transactions.run(async (manager) => {
+    return this.transactions.run(async (manager, unit) => {
       const schedule = await this.prices.schedule(manager);
       const outcomes: Array<Settled<UsageRecordEntity>> = [];
       const candidates: UsageRecordEntity[] = [];
@@ -225,6 +263,7 @@ export class UsageRecorderService implements UnsettledRecordings {
         manager,
         ...inserted.map((record) => ({ ...record, calls: 1, rawCostMicros: record.rawCostMicros ?? 0, flaggedCalls: record.flagged ? 1 : 0 })),
       );
+      if (inserted.length > 0) for (const hook of this.writeHooks) await hook(manager, unit, inserted);
       return outcomes;
     });
   }
@@ -299,6 +338,9 @@ function billedRecord({ call, hash, now }: PendingCall, schedule: TierPriceSched
     actorUserId: call.actorUserId ?? null,
     flagged: call.rawCostMicros === null || interrupted,
     settledAt: null,
+    generationId: call.generationId ?? null,
+    isByok: call.isByok ?? null,
+    upstreamInferenceCostMicros: call.upstreamInferenceCostMicros ?? null,
     outcome: call.outcome ?? UsageOutcome.COMPLETED,
     payloadHash: hash,
   });

@@ -21,6 +21,8 @@ export interface RollupDelta {
   rawCostMicros: number;
   billedMicros: number;
   flaggedCalls: number;
+  /** the member on whose behalf the call ran, for the per-member totals */
+  actorUserId?: string | null;
 }
 
 const COLUMNS = [
@@ -40,13 +42,22 @@ const COLUMNS = [
   'flagged_calls',
 ];
 const KEY_COLUMNS = COLUMNS.slice(0, 7);
-const SUMMED = COLUMNS.slice(7);
+
+const MEMBER_COLUMNS = ['workspace_id', 'day', 'actor_key', 'shard', 'calls', 'input_tokens', 'output_tokens', 'billed_micros'];
+const MEMBER_KEY_COLUMNS = MEMBER_COLUMNS.slice(0, 4);
+const MEMBER_SUMMED_FIELDS = ['calls', 'inputTokens', 'outputTokens', 'billedMicros'] as const;
+
+/** An upsert that adds each summed column to the row with the same key. */
+export function addingUpsertSql(mysql: boolean, table: string, columns: readonly string[], keyColumns: readonly string[], rows: number): string {
+  const summed = columns.filter((column) => !keyColumns.includes(column));
+  const values = Array.from({ length: rows }, () => `(${columns.map(() => '?').join(', ')})`).join(', ');
+  const insert = `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${values}`;
+  if (mysql) return `${insert} ON DUPLICATE KEY UPDATE ${summed.map((c) => `${c} = ${c} + VALUES(${c})`).join(', ')}`;
+  return `${insert} ON CONFLICT (${keyColumns.join(', ')}) DO UPDATE SET ${summed.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`;
+}
 
 function upsertSql(mysql: boolean, rows: number): string {
-  const values = Array.from({ length: rows }, () => `(${COLUMNS.map(() => '?').join(', ')})`).join(', ');
-  const insert = `INSERT INTO usage_rollup (${COLUMNS.join(', ')}) VALUES ${values}`;
-  if (mysql) return `${insert} ON DUPLICATE KEY UPDATE ${SUMMED.map((c) => `${c} = ${c} + VALUES(${c})`).join(', ')}`;
-  return `${insert} ON CONFLICT (${KEY_COLUMNS.join(', ')}) DO UPDATE SET ${SUMMED.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`;
+  return addingUpsertSql(mysql, 'usage_rollup', COLUMNS, KEY_COLUMNS, rows);
 }
 
 const SUMMED_FIELDS = ['calls', 'inputTokens', 'outputTokens', 'tierPriceMicros', 'rawCostMicros', 'billedMicros', 'flaggedCalls'] as const;
@@ -73,11 +84,32 @@ function rowParameters(deltas: readonly RollupDelta[]): unknown[][] {
     });
 }
 
-/** Adds records' amounts (or corrections' differences) to their days' totals, in the caller's transaction. */
+/** The per-member rows, summed and ordered like rowParameters'. */
+function memberRowParameters(deltas: readonly RollupDelta[]): unknown[][] {
+  const rows = new Map<string, number[]>();
+  for (const delta of deltas) {
+    const key = JSON.stringify([delta.workspaceId, utcDay(delta.occurredAt), delta.actorUserId ?? '']);
+    const sums = rows.get(key);
+    if (!sums) rows.set(key, MEMBER_SUMMED_FIELDS.map((field) => delta[field]));
+    else MEMBER_SUMMED_FIELDS.forEach((field, i) => (sums[i] += delta[field]));
+  }
+  return [...rows.keys()].sort().map((key) => {
+    const [workspaceId, day, actorKey] = JSON.parse(key) as [string, string, string];
+    return [workspaceId, day, actorKey, randomInt(ROLLUP_SHARDS), ...rows.get(key)!];
+  });
+}
+
+/**
+ * Adds records' amounts (or corrections' differences) to their days' totals, overall and per
+ * member, in the caller's transaction.
+ */
 export async function addToRollup(manager: EntityManager, ...deltas: RollupDelta[]): Promise<void> {
   const rows = rowParameters(deltas);
   if (rows.length === 0) return;
-  await manager.query(upsertSql(supportsRowLocks(manager.connection), rows.length), rows.flat());
+  const mysql = supportsRowLocks(manager.connection);
+  await manager.query(upsertSql(mysql, rows.length), rows.flat());
+  const memberRows = memberRowParameters(deltas).filter((row) => row.slice(4).some((value) => value !== 0));
+  if (memberRows.length > 0) await manager.query(addingUpsertSql(mysql, 'usage_member_rollup', MEMBER_COLUMNS, MEMBER_KEY_COLUMNS, memberRows.length), memberRows.flat());
 }
 
 /** The SQL for "the UTC day of occurred_at" in this database's dialect (stored values are UTC). */

@@ -1,3 +1,4 @@
+import type { EntityManager } from 'typeorm';
 import { supportsRowLocks } from '../../db/data-source';
 import { TransactionRunner } from '../../db/transaction-runner';
 import { badUserInput, notFound } from '../../graphql/app-error';
@@ -29,6 +30,8 @@ export class UsageSettlementService {
   constructor(
     private readonly transactions: TransactionRunner,
     private readonly prices: TierPriceService,
+    /** in the settlement's transaction: the usage.settled webhook event */
+    private readonly onSettled: (manager: EntityManager, record: UsageRecordEntity) => Promise<void> = async () => undefined,
   ) {}
 
   settle(recordId: string, rawCostUsd: string, tokens: SettledTokens = {}): Promise<UsageRecordEntity> {
@@ -72,6 +75,7 @@ export class UsageSettlementService {
       const changes = { inputTokens, outputTokens, tierPriceMicros: tierPrice, rawCostMicros, billedMicros: billed, flagged: false, settledAt: new Date() };
       Object.assign(record, changes);
       await manager.update(UsageRecordEntity, { id: record.id }, changes);
+      await this.onSettled(manager, record);
       return record;
     });
   }

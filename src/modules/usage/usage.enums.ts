@@ -31,6 +31,8 @@ export enum AnalyticsGroupBy {
   PATH = 'PATH',
   KEY_SOURCE = 'KEY_SOURCE',
   TIER = 'TIER',
+  /** the call's actor (actorUserId); calls made on nobody's behalf together, under the key '' */
+  MEMBER = 'MEMBER',
 }
 
 registerEnumType(KeySource, { name: 'KeySource' });
