@@ -163,6 +163,8 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
       path: '/readyz',
       methods: ['GET'],
       handle: async ({ response }) => {
+        // Draining: the load balancer should send nothing more here.
+        if (stopping) return sendJson(response, 503, { status: 'stopping' });
         const { ready, detail } = await readiness(dataSource);
         const redis = services.invalidationBus.state;
         sendJson(response, ready ? 200 : 503, {
