@@ -66,6 +66,27 @@ it('serve: while the database is away, cached workspaces are served, ids journal
   for (const requestId of ids) expect(counts.get(requestId)).toBe(1);
 });
 
+it('serve: a 200-call burst while the database is cut is answered throughout, and each call is recorded once after it is back', async () => {
+  const { app, db } = await world('serve');
+  const ws = await byokWorkspace(app.t);
+  for (let i = 0; i < 2; i += 1) expect((await callGateway(app.t, { workspaceId: ws.id })).status).toBe(200);
+  await app.cut();
+  const ids = Array.from({ length: 200 }, () => freshRequestId('burst'));
+  const statuses: number[] = [];
+  for (let next = 0; next < ids.length; next += 20) {
+    const answers = await Promise.all(ids.slice(next, next + 20).map((requestId) => callGateway(app.t, { workspaceId: ws.id, requestId })));
+    statuses.push(...answers.map((answer) => answer.status));
+  }
+  expect(statuses.filter((status) => status !== 200)).toEqual([]);
+  await app.restore();
+  await eventually(async () => (app.t.app.services.spool.pendingFiles().length === 0 && (await storedRecords(app.t, ws.id)).length === ids.length + 2 ? true : undefined), 30_000, 'the burst replayed');
+  const rows = await queryOutside<{ request_id: string; n: number | string }>(db, 'SELECT request_id, COUNT(*) AS n FROM usage_record WHERE workspace_id = ? GROUP BY request_id', [ws.id]);
+  expect(rows.filter((row) => Number(row.n) !== 1)).toEqual([]);
+  const recorded = new Set(rows.map((row) => row.request_id));
+  expect(ids.filter((requestId) => !recorded.has(requestId))).toEqual([]);
+  expect({ kept: app.t.app.services.spool.unrecordableFiles(), logs: app.t.logs.lines.filter((line) => line.includes('kept aside') || line.includes('refused')) }).toEqual({ kept: [], logs: [] });
+});
+
 it('refuse: while the database is away, gateway calls answer 503 DATABASE_UNAVAILABLE and /readyz 503', async () => {
   const { app } = await world('refuse');
   const ws = await byokWorkspace(app.t);
