@@ -2,12 +2,16 @@ import { connect, Socket } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Response } from 'supertest';
+import { JwtCodec } from '../src/auth/jwt';
 import { expectGraphQLError } from './support/errors';
+import { FakeOpenRouter } from './support/fake-openrouter';
 import { sampleKey, seedWorkspace } from './support/fixtures';
-import { eventually } from './support/gateway-client';
+import { CHAT_BODY, callGateway, eventually, openGateway, readAnswer } from './support/gateway-client';
+import { canaryKey } from './support/leak-search';
+import { buildIfStale, gqlOn, ServiceProcess, serviceProcessEnv, startServiceProcess } from './support/service-process';
 import { startCuttableApp } from './support/cuttable-app';
-import { GraphQLResult, startTestApp, TestApp } from './support/test-app';
-import { createTestDatabase } from './support/test-database';
+import { GraphQLResult, startTestApp, TEST_JWT_SECRET, TestApp } from './support/test-app';
+import { createTestDatabase, recordsWithRequestId, TestDatabase } from './support/test-database';
 
 /** Transport and operations concerns, over real HTTP: probes, errors, request ids and hardening. */
 
@@ -24,6 +28,17 @@ async function post(t: TestApp, body: unknown, headers: Record<string, string> =
 
 const sleep = (ms: number) => new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
 
+/** `promise`'s value, or `fallback` once `ms` have passed; the timer never outlives the wait. */
+async function settlesWithin<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<F>((resolveLate) => (timer = setTimeout(() => resolveLate(fallback), ms)));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function connectRefused(port: number): Promise<string> {
   return new Promise((resolveAttempt) => {
     const socket = connect(port, '127.0.0.1');
@@ -34,6 +49,9 @@ function connectRefused(port: number): Promise<string> {
     socket.once('error', (error: NodeJS.ErrnoException) => resolveAttempt(error.code ?? error.message));
   });
 }
+
+/** src/server.ts: how long a stop waits for requests in flight before it cuts their connections. */
+const SHUTDOWN_GRACE_MS = 10_000;
 
 /** The service's own GraphQL IDE (GraphiQL), which admins use in a browser: test/graphql-ide.test.ts runs it. */
 function expectIdePage(page: Response): void {
@@ -81,9 +99,9 @@ describe('operations', () => {
       }
     });
 
-    it('GET /readyz answers 503 while the database is unreachable, and 200 again once it is back', async () => {
+    it('GET /readyz answers 503 while the database is unreachable (GATEWAY_DATABASE_OUTAGE=refuse), and 200 again once it is back', async () => {
       const db = await createTestDatabase();
-      const cuttable = await startCuttableApp(db);
+      const cuttable = await startCuttableApp(db, { gatewayDatabaseOutage: 'refuse' });
       try {
         expect((await cuttable.t.http().get('/readyz')).status).toBe(200);
         await cuttable.cut();
@@ -111,7 +129,7 @@ describe('operations', () => {
 
     it('GET /readyz answers within its 2 s timeout when the database stops answering without breaking connections', async () => {
       const db = await createTestDatabase();
-      const cuttable = await startCuttableApp(db);
+      const cuttable = await startCuttableApp(db, { gatewayDatabaseOutage: 'refuse' });
       try {
         expect((await cuttable.t.http().get('/readyz')).status).toBe(200);
         if (cuttable.stall) {
@@ -421,7 +439,7 @@ describe('operations', () => {
   });
 
   describe('graceful shutdown', () => {
-    it('lets an in-flight request finish while /readyz answers 503, then refuses new connections', async () => {
+    it('lets an in-flight request finish while /readyz answers 503 (the listener stays up to say so), then refuses new connections', async () => {
       const app = await startTestApp();
       const port = Number(new URL(app.url).port);
       const body = JSON.stringify({ query: VIEWER });
@@ -443,9 +461,10 @@ describe('operations', () => {
       });
       await sleep(200);
       expect(stopped).toBe(false); // still waiting for our request
-      // still listening while it drains, so the load balancer learns to send nothing more
-      const readiness = await fetch(`${app.url}/readyz`);
-      expect({ status: readiness.status, body: await readiness.json() }).toEqual({ status: 503, body: { status: 'stopping' } });
+      // draining: still listening, so that the load balancer hears it is to send nothing more
+      const draining = await app.http().get('/readyz');
+      expect(draining.status).toBe(503);
+      expect(draining.body).toEqual({ status: 'stopping' });
 
       socket.write(body.slice(10));
       await stopping;
@@ -457,5 +476,83 @@ describe('operations', () => {
       expect(await connectRefused(port)).toBe('ECONNREFUSED');
       await app.db.drop();
     });
+  });
+
+  describe('SIGTERM on the compiled service', () => {
+    const fake = new FakeOpenRouter();
+    const jwt = new JwtCodec(TEST_JWT_SECRET);
+    let db: TestDatabase;
+    let service: ServiceProcess | undefined;
+    beforeAll(async () => {
+      buildIfStale();
+      await fake.start();
+      db = await createTestDatabase();
+    }, 180_000);
+    afterAll(async () => {
+      await service?.kill();
+      await fake.stop();
+      await db.drop();
+    });
+
+    it.each([
+      ['SIGTERM', {}],
+      ['SIGINT', {}],
+      ['SIGTERM', { REDIS_URL: 'redis://127.0.0.1:1' }],
+    ] as const)('an idle service stops on %s and exits 0 at once (%j)', async (signal, extra) => {
+      const idle = await startServiceProcess(serviceProcessEnv(db, { baseUrl: fake.baseUrl, platformKey: canaryKey() }, extra));
+      try {
+        expect((await fetch(`${idle.url}/readyz`)).status).toBe(200);
+        process.kill(idle.pid, signal);
+        const exit = await settlesWithin(idle.exited, 5_000, 'still running');
+        expect({ exit, output: exit === 0 ? '' : idle.output() }).toEqual({ exit: 0, output: '' });
+      } finally {
+        await idle.kill();
+      }
+    }, 30_000);
+
+    it('finishes the stream in flight, answers new gateway calls and /readyz 503 meanwhile, records the call and exits 0', async () => {
+      service = await startServiceProcess(serviceProcessEnv(db, { baseUrl: fake.baseUrl, platformKey: canaryKey() }));
+      const running = service;
+      const admin = await jwt.sign({ userId: 'sigterm-admin', platformAdmin: true });
+      const workspaceId = (await gqlOn(running, 'mutation { createWorkspace(name: "Sigterm", plan: PRO) { id } }', {}, admin)).createWorkspace.id as string;
+
+      // The upstream sends two events, then waits: the call is mid-stream until the test lets it end.
+      let release!: () => void;
+      fake.chatCompletion({ chunks: ['Still ', 'here ', 'after ', 'SIGTERM.'], holdAfterEvents: 2, release: new Promise<void>((resolveRelease) => (release = resolveRelease)) });
+      const requestId = `sigterm-${Date.now()}`;
+      try {
+        const { response } = await openGateway(running, { workspaceId, requestId, body: { ...CHAT_BODY, stream: true } });
+        expect(response.statusCode).toBe(200);
+        const answer = readAnswer(response);
+
+        let exitedYet = false;
+        void running.exited.then(() => (exitedYet = true));
+        const signalled = Date.now();
+        process.kill(running.pid, 'SIGTERM');
+        const readyz = () => fetch(`${running.url}/readyz`, { headers: { connection: 'close' } }).then((ready) => ready.status, () => undefined);
+        await eventually(async () => ((await readyz()) === 503 ? true : undefined), 5_000, '/readyz to answer 503');
+        const refused = await callGateway(running, { workspaceId, requestId: `${requestId}-new` });
+        expect(refused.status).toBe(503);
+        expect(refused.json?.error?.code).toBe('SHUTTING_DOWN');
+        await sleep(300);
+        // still serving the stream: a shutdown that exits here would cut a paid-for answer
+        expect(exitedYet).toBe(false);
+
+        release();
+        const relayed = await answer;
+        expect(relayed.status).toBe(200);
+        expect(relayed.text).toContain('SIGTERM.');
+        expect(relayed.text.trimEnd()).toMatch(/data: \[DONE\]$/);
+
+        const exit = await settlesWithin(running.exited, SHUTDOWN_GRACE_MS, 'still running');
+        expect({ exit, output: exit === 0 ? '' : running.output() }).toEqual({ exit: 0, output: '' });
+        expect(Date.now() - signalled).toBeLessThan(SHUTDOWN_GRACE_MS);
+        expect(await connectRefused(running.port)).toBe('ECONNREFUSED');
+        // The call was recorded before the pool closed, not left to a replay at the next start.
+        expect(await recordsWithRequestId(db, requestId)).toBe(1);
+      } finally {
+        release();
+      }
+    }, 60_000);
   });
 });
