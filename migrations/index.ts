@@ -26,9 +26,9 @@ export const migrations = [
   AuditMemberChanges1764820000000,
   UsageOutcome1764825000000,
   KeyLastRefusal1764830000000,
+  CreateAiBudget1764850000000,
+  CreateWebhooks1764850000001,
   UsageRecordReconciliation1764860000000,
   KeyHealth1764860000001,
   MemberRollupAndRefusedCalls1764860000002,
-  CreateAiBudget1764850000000,
-  CreateWebhooks1764850000001,
 ];

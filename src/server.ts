@@ -165,7 +165,11 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
       handle: async ({ response }) => {
         // Draining: the load balancer should send nothing more here.
         if (stopping) return sendJson(response, 503, { status: 'stopping' });
-        const { ready, detail } = await readiness(dataSource);
+        const readinessNow = await readiness(dataSource);
+        const { detail } = readinessNow;
+        // GATEWAY_DATABASE_OUTAGE=serve: the gateway keeps answering from its caches, so the worker
+        // stays in the load balancer while the database is away.
+        const ready = readinessNow.ready || (config.gatewayDatabaseOutage === 'serve' && detail.database === 'unreachable');
         const redis = services.invalidationBus.state;
         sendJson(response, ready ? 200 : 503, {
           status: ready ? 'ready' : 'not ready',

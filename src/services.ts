@@ -42,6 +42,9 @@ import type { WorkspaceEntity } from './modules/workspace/workspace.entity';
 /** Cached memberships are authorisation data: without Redis they may be this stale at most. */
 const ACCESS_CACHE_TTL_MS = 5_000;
 
+/** GATEWAY_DATABASE_OUTAGE=serve: cached workspace rows and keys this old at most serve while the database is unreachable (SPEC.md). */
+const STALE_WHILE_UNREACHABLE_MS = 15 * 60_000;
+
 /** The service graph, wired once per process. */
 export function createServices(config: AppConfig, dataSource: DataSource, cipher: TenantSecretsCipher, logger: Logger) {
   const transactions = new TransactionRunner(dataSource);
@@ -106,12 +109,13 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     workspaceRows,
     serviceToken: config.serviceToken,
     jsonMaxDepth: config.httpLimits.jsonMaxDepth,
-    keys: new GatewayKeyResolver(dataSource, secrets, secretsCache, config.platformOpenrouterKey, keyHealth),
+    keys: new GatewayKeyResolver(dataSource, secrets, secretsCache, config.platformOpenrouterKey, keyHealth, config.gatewayDatabaseOutage === 'serve' ? STALE_WHILE_UNREACHABLE_MS : undefined),
     client: new OpenRouterClient(config.openrouterBaseUrl, config.openrouterTimeoutMs),
     recorder: usageRecorder,
     spool,
     health: keyHealth,
     maxConcurrentPerWorkspace: config.gatewayMaxConcurrentPerWorkspace,
+    staleWhileUnreachableMs: config.gatewayDatabaseOutage === 'serve' ? STALE_WHILE_UNREACHABLE_MS : undefined,
     refusedCalls,
     budget: budgetGuard,
   });

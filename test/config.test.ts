@@ -67,6 +67,7 @@ describe('loadConfig', () => {
         },
         gatewayMaxConcurrentPerWorkspace: 64,
         shutdownGraceMs: 120_000,
+        gatewayDatabaseOutage: 'serve',
       });
       expect(notices).toEqual([]);
     });
@@ -223,6 +224,7 @@ describe('loadConfig', () => {
       ['GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', '0'],
       ['GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', 'many'],
       ['SHUTDOWN_GRACE_MS', '-1'],
+      ['GATEWAY_DATABASE_OUTAGE', 'maybe'],
       ['SHUTDOWN_GRACE_MS', 'two minutes'],
     ])('%s=%s', (variable, value) => {
       const env = production({ [variable]: value });
@@ -263,6 +265,7 @@ describe('loadConfig', () => {
       ['GATEWAY_MAX_CONCURRENT_PER_WORKSPACE', '8', { gatewayMaxConcurrentPerWorkspace: 8 }],
       ['WEBHOOK_RETRY_BASE_MS', '250', { webhookRetryBaseMs: 250 }],
       ['SHUTDOWN_GRACE_MS', '0', { shutdownGraceMs: 0 }],
+      ['GATEWAY_DATABASE_OUTAGE', 'refuse', { gatewayDatabaseOutage: 'refuse' }],
     ])('while accepting %s=%s', (variable, value, expected) => {
       const loaded: LoadedConfig = loadConfig(production({ [variable]: value }));
       expect(loaded.config).toMatchObject(expected);

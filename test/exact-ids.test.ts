@@ -1,7 +1,7 @@
 import { ADD_MEMBER, KEY_STATUS, SAVE_KEY } from './support/documents';
 import { expectData, expectErrorCode } from './support/expectations';
 import { sampleKey, seedWorkspace } from './support/fixtures';
-import { callGateway } from './support/gateway-client';
+import { CHAT_BODY, callGateway } from './support/gateway-client';
 import { byokWorkspace, GatewayWorld, startGatewayWorld } from './support/gateway-setup';
 import { callInput, dataOf, LLM_ANALYTICS, recordOk, sql } from './support/usage-calls';
 
@@ -67,7 +67,9 @@ describe('exact comparison of ids', () => {
     for (const requestId of [upper, upper.toLowerCase()]) {
       expect((await callGateway(t, { workspaceId: ws.id, requestId })).status).toBe(200);
     }
-    expect((await callGateway(t, { workspaceId: ws.id, requestId: upper })).status).toBe(409);
+    // another body under the first id: that id, and only it, is used (a same-body retry would be replayed)
+    const reused = await callGateway(t, { workspaceId: ws.id, requestId: upper, body: { ...CHAT_BODY, messages: [{ role: 'user', content: 'Another question' }] } });
+    expect({ status: reused.status, code: reused.json?.error?.code }).toEqual({ status: 409, code: 'REQUEST_ID_USED' });
   });
 
   it('analytics keeps models that differ only in case apart', async () => {

@@ -1,3 +1,4 @@
+import type { AppConfig } from '../src/config/config';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,8 +41,8 @@ const platformKey = canaryKey();
 const databases: TestDatabase[] = [];
 const apps: TestApp[] = [];
 const cuttables: CuttableApp[] = [];
-async function startCuttable(db: TestDatabase): Promise<CuttableApp> {
-  const cuttable = await startCuttableApp(db, { openrouterBaseUrl: fake.baseUrl, platformOpenrouterKey: platformKey, openrouterTimeoutMs: 10_000 });
+async function startCuttable(db: TestDatabase, overrides: Partial<AppConfig> = {}): Promise<CuttableApp> {
+  const cuttable = await startCuttableApp(db, { openrouterBaseUrl: fake.baseUrl, platformOpenrouterKey: platformKey, openrouterTimeoutMs: 10_000, ...overrides });
   cuttables.push(cuttable);
   return cuttable;
 }
@@ -126,9 +127,10 @@ afterAll(async () => {
 });
 
 describe(usingMysql() ? 'MariaDB/MySQL reached through a TCP proxy that is cut and restored' : 'SQLite: the service’s database connection closed under it and reopened', () => {
-  it(`a burst of ${BURST} calls with the database cut mid-way: every call answered 200 is recorded exactly once, after the spool replays`, async () => {
+  it(`a burst of ${BURST} calls with the database cut mid-way (GATEWAY_DATABASE_OUTAGE=refuse): every call answered 200 is recorded exactly once, after the spool replays`, async () => {
     const db = await freshDatabase();
-    const world = await startCuttable(db);
+    // refuse: calls whose database checks fail answer 503 (serve is in gateway-outage.test.ts)
+    const world = await startCuttable(db, { gatewayDatabaseOutage: 'refuse' });
     const { t } = world;
     const ws = await byokWorkspace(t, canaryKey(), 'Burst');
     fake.chatCompletion({ delayMs: UPSTREAM_DELAY_MS }, { key: ws.key });

@@ -112,3 +112,23 @@ it('SIGTERM during a stream: new calls and /readyz answer 503 meanwhile, the str
   expect(record).toMatchObject({ outcome: 'COMPLETED' });
   expect(Number(record.flagged)).toBe(0);
 });
+
+it('SIGTERM with a stream still running past SHUTDOWN_GRACE_MS: the stream is cut and recorded INTERRUPTED with the tokens seen, the process exits 0', async () => {
+  const service = await start({ SHUTDOWN_GRACE_MS: '500' });
+  const workspaceId = await createWorkspace(service, 'Cut');
+  const requestId = `cut-${Date.now()}`;
+  fake.chatCompletion({ chunks: ['one ', 'two ', 'three'], holdAfterEvents: 2, release: new Promise(() => undefined) }, { times: 1, when: (request) => request.headers['x-request-id'] === requestId });
+  const reader = await openStream(service, workspaceId, requestId);
+  await service.stop(30_000);
+  expect(await service.exited).toBe(0);
+  await expect(
+    (async () => {
+      for (;;) if ((await reader.read()).done) return 'ended';
+    })(),
+  ).rejects.toThrow();
+  const record = await recordOf(requestId);
+  expect(record.outcome).toBe('INTERRUPTED');
+  expect(Number(record.flagged)).toBe(1);
+  expect(Number(record.billed_micros)).toBe(0);
+  expect(Number(record.output_tokens)).toBe(2);
+});

@@ -63,4 +63,18 @@ describe('LoadingCache, as the gateway’s copies of workspace rows', () => {
     await off.get('w1', async () => row(ModelTier.BALANCED));
     expect((await off.get('w1', async () => row(ModelTier.FRONTIER)))?.defaultTier).toBe(ModelTier.FRONTIER);
   });
+
+  it('hands out a value past its TTL for an outage while it is young enough, never one an invalidation dropped', async () => {
+    let now = 0;
+    const cache = new LoadingCache<WorkspaceEntity | null>(1000, () => now);
+    await cache.get('w1', async () => row(ModelTier.FRONTIER));
+    now = 5_000;
+    expect(cache.stale('w1', 15 * 60_000)?.defaultTier).toBe(ModelTier.FRONTIER);
+    now = 15 * 60_000 + 1;
+    expect(cache.stale('w1', 15 * 60_000)).toBeUndefined();
+    now = 0;
+    cache.invalidate('w1');
+    expect(cache.stale('w1', 15 * 60_000)).toBeUndefined();
+    expect(cache.stale('never-loaded', 15 * 60_000)).toBeUndefined();
+  });
 });

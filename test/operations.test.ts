@@ -6,7 +6,7 @@ import { JwtCodec } from '../src/auth/jwt';
 import { expectGraphQLError } from './support/errors';
 import { FakeOpenRouter } from './support/fake-openrouter';
 import { sampleKey, seedWorkspace } from './support/fixtures';
-import { CHAT_BODY, eventually, openGateway, readAnswer } from './support/gateway-client';
+import { CHAT_BODY, callGateway, eventually, openGateway, readAnswer } from './support/gateway-client';
 import { canaryKey } from './support/leak-search';
 import { buildIfStale, gqlOn, ServiceProcess, serviceProcessEnv, startServiceProcess } from './support/service-process';
 import { startCuttableApp } from './support/cuttable-app';
@@ -99,9 +99,9 @@ describe('operations', () => {
       }
     });
 
-    it('GET /readyz answers 503 while the database is unreachable, and 200 again once it is back', async () => {
+    it('GET /readyz answers 503 while the database is unreachable (GATEWAY_DATABASE_OUTAGE=refuse), and 200 again once it is back', async () => {
       const db = await createTestDatabase();
-      const cuttable = await startCuttableApp(db);
+      const cuttable = await startCuttableApp(db, { gatewayDatabaseOutage: 'refuse' });
       try {
         expect((await cuttable.t.http().get('/readyz')).status).toBe(200);
         await cuttable.cut();
@@ -129,7 +129,7 @@ describe('operations', () => {
 
     it('GET /readyz answers within its 2 s timeout when the database stops answering without breaking connections', async () => {
       const db = await createTestDatabase();
-      const cuttable = await startCuttableApp(db);
+      const cuttable = await startCuttableApp(db, { gatewayDatabaseOutage: 'refuse' });
       try {
         expect((await cuttable.t.http().get('/readyz')).status).toBe(200);
         if (cuttable.stall) {
@@ -439,7 +439,7 @@ describe('operations', () => {
   });
 
   describe('graceful shutdown', () => {
-    it('lets an in-flight request finish, then refuses new connections', async () => {
+    it('lets an in-flight request finish while /readyz answers 503 (the listener stays up to say so), then refuses new connections', async () => {
       const app = await startTestApp();
       const port = Number(new URL(app.url).port);
       const body = JSON.stringify({ query: VIEWER });
@@ -461,7 +461,10 @@ describe('operations', () => {
       });
       await sleep(200);
       expect(stopped).toBe(false); // still waiting for our request
-      expect(await connectRefused(port)).toBe('ECONNREFUSED'); // no longer accepting
+      // draining: still listening, so that the load balancer hears it is to send nothing more
+      const draining = await app.http().get('/readyz');
+      expect(draining.status).toBe(503);
+      expect(draining.body).toEqual({ status: 'stopping' });
 
       socket.write(body.slice(10));
       await stopping;
@@ -507,7 +510,7 @@ describe('operations', () => {
       }
     }, 30_000);
 
-    it('finishes the stream in flight, refuses new connections meanwhile, records the call and exits 0', async () => {
+    it('finishes the stream in flight, answers new gateway calls and /readyz 503 meanwhile, records the call and exits 0', async () => {
       service = await startServiceProcess(serviceProcessEnv(db, { baseUrl: fake.baseUrl, platformKey: canaryKey() }));
       const running = service;
       const admin = await jwt.sign({ userId: 'sigterm-admin', platformAdmin: true });
@@ -526,7 +529,11 @@ describe('operations', () => {
         void running.exited.then(() => (exitedYet = true));
         const signalled = Date.now();
         process.kill(running.pid, 'SIGTERM');
-        await eventually(async () => ((await connectRefused(running.port)) === 'ECONNREFUSED' ? true : undefined), 5_000, 'the listener to close');
+        const readyz = () => fetch(`${running.url}/readyz`, { headers: { connection: 'close' } }).then((ready) => ready.status, () => undefined);
+        await eventually(async () => ((await readyz()) === 503 ? true : undefined), 5_000, '/readyz to answer 503');
+        const refused = await callGateway(running, { workspaceId, requestId: `${requestId}-new` });
+        expect(refused.status).toBe(503);
+        expect(refused.json?.error?.code).toBe('SHUTTING_DOWN');
         await sleep(300);
         // still serving the stream: a shutdown that exits here would cut a paid-for answer
         expect(exitedYet).toBe(false);

@@ -1,9 +1,14 @@
 import { isPublicAddress, WebhookAddressError, WebhookAddressPolicy, HostResolver } from '../src/modules/webhook/webhook-address.policy';
 import { sendPinned } from '../src/modules/webhook/webhook-sender';
+import { WebhookDispatcher } from '../src/modules/webhook/webhook-dispatcher';
+import { WebhookOutbox } from '../src/modules/webhook/webhook-outbox';
+import { WebhookSecrets, WebhookService } from '../src/modules/webhook/webhook.service';
+import { createLogger } from '../src/logging/logger';
+import type { RequestContext } from '../src/request-context';
 import { Plan } from '../src/modules/workspace/workspace.enums';
 import { expectData, expectErrorCode } from './support/expectations';
 import { seedWorkspace } from './support/fixtures';
-import { startTestApp, TestApp } from './support/test-app';
+import { cipherFor, startTestApp, TEST_SECRETS_PHRASE, TestApp } from './support/test-app';
 import { WebhookReceiver } from './support/webhook-receiver';
 
 const CREATE_ENDPOINT = `mutation($w: ID!, $url: String!) {
@@ -106,6 +111,33 @@ describe('delivery across a restart', () => {
       await second?.close();
       await first.db.drop();
       await receiver.stop();
+    }
+  });
+});
+
+describe('a name that resolves differently on delivery', () => {
+  it('is refused by the dispatcher when its address is checked again, and nothing is sent', async () => {
+    const t = await startTestApp({ overrides: { webhookRetryBaseMs: 60_000 } });
+    // The service's own dispatcher resolves with the system's DNS: this case needs one that rebinds.
+    await t.app.services.webhookDispatcher.stop();
+    const resolver = scriptedResolver(['93.184.216.34'], ['127.0.0.1']);
+    const policy = new WebhookAddressPolicy(true, resolver);
+    const { transactions } = t.app.services;
+    const outbox = new WebhookOutbox();
+    const secrets = new WebhookSecrets(await cipherFor(TEST_SECRETS_PHRASE));
+    const dispatcher = new WebhookDispatcher(transactions, outbox, secrets, policy, 60_000, createLogger('silent'));
+    try {
+      const ws = await seedWorkspace(t, Plan.PRO, 'Rebinding');
+      const endpoints = new WebhookService(transactions, outbox, secrets, policy);
+      const { endpoint } = await endpoints.create({ auth: { userId: 'u' } } as unknown as RequestContext, ws.id, 'https://rebinding.example/hooks', null);
+      await endpoints.sendTestEvent(ws.id, endpoint.id);
+      dispatcher.start();
+      const delivery = async () => (await endpoints.deliveries(ws.id, endpoint.id, 1))[0];
+      for (let wait = 0; wait < 100 && (await delivery()).attempts === 0; wait++) await new Promise((resolveWait) => setTimeout(resolveWait, 50));
+      expect(await delivery()).toMatchObject({ attempts: 1, lastStatus: null, deliveredAt: null, lastError: expect.stringMatching(/^refused: .*loopback/) });
+    } finally {
+      await dispatcher.stop();
+      await t.close();
     }
   });
 });

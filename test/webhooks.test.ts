@@ -1,7 +1,7 @@
 import { Webhook } from 'standardwebhooks';
 import { WebhookEndpointEntity } from '../src/modules/webhook/webhook-endpoint.entity';
 import { Plan } from '../src/modules/workspace/workspace.enums';
-import { SAVE_KEY, REMOVE_KEY } from './support/documents';
+import { CHANGE_PLAN, SAVE_KEY, REMOVE_KEY } from './support/documents';
 import { expectData, expectErrorCode } from './support/expectations';
 import { sampleKey, seedWorkspace, SeededWorkspace } from './support/fixtures';
 import { queryOutside } from './support/test-database';
@@ -107,6 +107,36 @@ describe('webhooks', () => {
     expect(delivered.find((message) => message.type === 'key.saved')!.data).toEqual({ workspaceId: ws.id, actorUserId: ws.userIds.billing, maskedHint: `${key.slice(0, 8)}…${key.slice(-4)}` });
     expect(receiver.received.map((hook) => hook.status)).toEqual([500, 500, 200, 200]);
     expect(receiver.received.filter((hook) => hook.headers['webhook-id'] === ids[0]).map((hook) => hook.status)).toEqual([500, 500, 200]);
+  });
+
+  it('raises key.removed_by_plan_change in the plan change, and skips endpoints that did not subscribe', async () => {
+    const ws = await seedWorkspace(t, Plan.ENTERPRISE, 'Downgraded');
+    const key = sampleKey('downgrade');
+    expectData(await t.gql(SAVE_KEY, { w: ws.id, k: key }, ws.tokens.billing));
+    const endpoint = await endpointFor(t, ws, receiver.url, ['key.removed_by_plan_change']);
+    expectData(await t.gql(CHANGE_PLAN, { w: ws.id, plan: 'PRO' }, ws.adminToken));
+    await receiver.waitFor((got) => got.length === 1);
+    expect(verify(endpoint.secret, receiver.received[0])).toEqual({
+      type: 'key.removed_by_plan_change',
+      timestamp: expect.any(String),
+      data: { workspaceId: ws.id, actorUserId: 'platform-admin', maskedHint: `${key.slice(0, 8)}…${key.slice(-4)}` },
+    });
+    await new Promise((resolveWait) => setTimeout(resolveWait, 300));
+    expect(receiver.received).toHaveLength(1);
+  });
+
+  it('counts a delivery whose signing secret cannot be opened as a failed attempt (backoff as any failure, never sent unsigned)', async () => {
+    const ws = await seedWorkspace(t, Plan.PRO, 'Unreadable secret');
+    const endpoint = await endpointFor(t, ws, receiver.url);
+    const sealed = await t.app.dataSource.getRepository(WebhookEndpointEntity).findOneByOrFail({ id: endpoint.id });
+    sealed.secret[sealed.secret.length - 1] ^= 0xff;
+    await t.app.dataSource.getRepository(WebhookEndpointEntity).update({ id: endpoint.id }, { secret: sealed.secret });
+    expectData(await t.gql(SEND_TEST, { w: ws.id, id: endpoint.id }, ws.tokens.billing));
+    const first = async () => expectData(await t.gql(DELIVERIES, { w: ws.id, e: endpoint.id }, ws.tokens.billing)).webhookDeliveries[0];
+    for (let wait = 0; wait < 50 && (await first()).attempts === 0; wait++) await new Promise((resolveWait) => setTimeout(resolveWait, 50));
+    expect(await first()).toMatchObject({ attempts: expect.any(Number), lastStatus: null, deliveredAt: null });
+    expect((await first()).attempts).toBeGreaterThan(0);
+    expect(receiver.received).toEqual([]);
   });
 
   it('raises nothing when the causing transaction rolls back', async () => {

@@ -14,7 +14,7 @@ export interface CacheStats {
 export class LoadingCache<V> implements CacheStats {
   hits = 0;
   misses = 0;
-  private readonly entries = new Map<string, { value: V; expiresAt: number }>();
+  private readonly entries = new Map<string, { value: V; expiresAt: number; loadedAt: number }>();
   private readonly inFlight = new Map<string, Promise<V>>();
   private readonly generations = new Map<string, number>();
 
@@ -37,7 +37,7 @@ export class LoadingCache<V> implements CacheStats {
       .then((value) => {
         if (value !== null && this.ttlMs > 0 && (this.generations.get(key) ?? 0) === generation) {
           if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
-          this.entries.set(key, { value, expiresAt: this.now() + this.ttlMs });
+          this.entries.set(key, { value, expiresAt: this.now() + this.ttlMs, loadedAt: this.now() });
         }
         return value;
       })
@@ -46,6 +46,15 @@ export class LoadingCache<V> implements CacheStats {
       });
     this.inFlight.set(key, loading);
     return loading;
+  }
+
+  /**
+   * The value kept for `key`, even past its TTL, while it was loaded at most `maxAgeMs` ago: for when
+   * its source cannot be asked. Never one an invalidation dropped.
+   */
+  stale(key: string, maxAgeMs: number): V | undefined {
+    const entry = this.entries.get(key);
+    return entry && this.now() - entry.loadedAt <= maxAgeMs ? entry.value : undefined;
   }
 
   invalidate(key: string): void {

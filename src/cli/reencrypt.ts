@@ -5,12 +5,14 @@ import { KeyHealthService } from '../modules/gateway/key-health.service';
 import { TenantSecretsCipher } from '../modules/secrets/cipher';
 import { reencryptAll } from '../modules/secrets/reencryption';
 import { TenantSecretStore } from '../modules/secrets/tenant-secret.store';
+import { reencryptWebhookSecrets } from '../modules/webhook/webhook-secret-reencryption';
+import { WebhookSecrets } from '../modules/webhook/webhook.service';
 import { configOrExit, flag, openDatabase } from './cli-support';
 
 /**
  * npm run secrets:reencrypt [-- --dry-run]
  * Rewrites every tenant-secrets blob under SECRETS_PHRASE (reading old ones with
- * SECRETS_PHRASE_PREVIOUS). Exits 1 when any row failed, naming each.
+ * SECRETS_PHRASE_PREVIOUS), then every webhook signing secret. Exits 1 when any row failed, naming each.
  */
 async function main(): Promise<void> {
   const dryRun = flag(process.argv, 'dry-run');
@@ -25,7 +27,11 @@ async function main(): Promise<void> {
     process.stdout.write(`${verb} ${report.rewritten.length}, already current ${report.alreadyCurrent.length}, failed ${report.failed.length}\n`);
     for (const workspaceId of report.rewritten) process.stdout.write(`  ${verb}: workspace ${workspaceId}\n`);
     for (const failure of report.failed) process.stdout.write(`  FAILED: workspace ${failure.workspaceId}: ${failure.reason}\n`);
-    process.exitCode = report.failed.length > 0 ? 1 : 0;
+    const webhooks = await reencryptWebhookSecrets(dataSource, new WebhookSecrets(cipher), { dryRun });
+    process.stdout.write(`webhook secrets: ${verb} ${webhooks.rewritten.length}, already current ${webhooks.alreadyCurrent.length}, failed ${webhooks.failed.length}\n`);
+    for (const endpointId of webhooks.rewritten) process.stdout.write(`  ${verb}: webhook endpoint ${endpointId}\n`);
+    for (const failure of webhooks.failed) process.stdout.write(`  FAILED: webhook endpoint ${failure.endpointId}: ${failure.reason}\n`);
+    process.exitCode = report.failed.length + webhooks.failed.length > 0 ? 1 : 0;
   } finally {
     await dataSource.destroy();
   }

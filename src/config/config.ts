@@ -54,6 +54,8 @@ export interface AppConfig {
   webhookRetryBaseMs?: number;
   /** on SIGTERM, how long gateway calls in flight may run on before they are cut and recorded INTERRUPTED */
   shutdownGraceMs: number;
+  /** while the database is unreachable, the gateway serves workspaces it has cached (`serve`) or answers 503 (`refuse`) */
+  gatewayDatabaseOutage: 'serve' | 'refuse';
 }
 
 export class ConfigError extends Error {
@@ -92,6 +94,12 @@ function parseBoolean(env: Env, name: string, fallback: boolean): boolean {
   if (/^(true|1|yes|on)$/i.test(value)) return true;
   if (/^(false|0|no|off)$/i.test(value)) return false;
   throw new ConfigError(name, 'must be true or false');
+}
+
+function parseOutagePolicy(env: Env): 'serve' | 'refuse' {
+  const value = env.GATEWAY_DATABASE_OUTAGE?.trim() || 'serve';
+  if (value !== 'serve' && value !== 'refuse') throw new ConfigError('GATEWAY_DATABASE_OUTAGE', 'must be serve or refuse');
+  return value;
 }
 
 function parseInteger(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -255,6 +263,7 @@ export function loadConfig(env: Env = process.env): LoadedConfig {
     keyRecheckIntervalMs: parseInteger(env, 'KEY_RECHECK_INTERVAL_MS', DEFAULT_KEY_RECHECK_INTERVAL_MS, 1_000, 7 * 86_400_000),
     webhookRetryBaseMs: parseInteger(env, 'WEBHOOK_RETRY_BASE_MS', DEFAULT_WEBHOOK_RETRY_BASE_MS, 1, 3_600_000),
     shutdownGraceMs: parseInteger(env, 'SHUTDOWN_GRACE_MS', 120_000, 0, 3_600_000),
+    gatewayDatabaseOutage: parseOutagePolicy(env),
   };
   return { config, notices };
 }

@@ -64,6 +64,7 @@ export function testConfig(db: Pick<TestDatabase, 'databaseUrl' | 'dataDir'>, ov
     httpLimits: { ...DEFAULT_HTTP_LIMITS },
     gatewayMaxConcurrentPerWorkspace: 64,
     shutdownGraceMs: 10_000,
+    gatewayDatabaseOutage: 'serve',
     ...overrides,
   };
 }

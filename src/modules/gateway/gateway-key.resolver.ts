@@ -20,6 +20,16 @@ export interface ResolvedKey {
   rowUpdatedAt: Date | null;
 }
 
+/** The workspace's key could not be read for want of a database (and no usable cached copy). */
+export class KeyStoreUnreachableError extends Error {
+  readonly retryable = true;
+
+  constructor() {
+    super('the database holding the workspace key cannot be reached');
+    this.name = 'KeyStoreUnreachableError';
+  }
+}
+
 export class PlatformKeyMissingError extends Error {
   constructor() {
     super('PLATFORM_OPENROUTER_KEY is not configured');
@@ -35,6 +45,8 @@ export class GatewayKeyResolver {
     private readonly cache: LoadingCache<CachedSecrets>,
     private readonly platformKey: string | undefined,
     private readonly health: KeyHealthService,
+    /** GATEWAY_DATABASE_OUTAGE=serve: how old a cached key may be when the database cannot be asked; undefined: none */
+    private readonly staleWhileUnreachableMs?: number,
   ) {}
 
   /**
@@ -45,7 +57,12 @@ export class GatewayKeyResolver {
    */
   async resolve(workspace: WorkspaceEntity, path: InferencePath): Promise<ResolvedKey> {
     if (KEY_POLICY[path] === KeyPolicy.WORKSPACE_KEY && workspace.plan === Plan.ENTERPRISE) {
-      const cached = await this.cache.get(workspace.id, () => this.load(workspace.id));
+      const cached = await this.cache.get(workspace.id, () => this.load(workspace.id)).catch((error: unknown) => {
+        if (isKeyUnavailable(error)) throw error;
+        const stale = this.staleWhileUnreachableMs === undefined ? undefined : this.cache.stale(workspace.id, this.staleWhileUnreachableMs);
+        if (!stale) throw new KeyStoreUnreachableError();
+        return stale;
+      });
       const key = cached.secrets.openrouterKey;
       if (key) return { source: KeySource.BYOK, key, status: cached.keyStatus, rowUpdatedAt: cached.rowUpdatedAt };
     }

@@ -18,7 +18,7 @@ import { InferencePath, KeySource, UsageOutcome } from '../usage/usage.enums';
 import { WorkspaceEntity } from '../workspace/workspace.entity';
 import { ModelTier } from '../workspace/workspace.enums';
 import type { BudgetGuard } from '../budget/budget-guard';
-import { GatewayKeyResolver, isKeyUnavailable, PlatformKeyMissingError, ResolvedKey } from './gateway-key.resolver';
+import { GatewayKeyResolver, isKeyUnavailable, KeyStoreUnreachableError, PlatformKeyMissingError, ResolvedKey } from './gateway-key.resolver';
 import { KeyHealthService } from './key-health.service';
 import { OpenRouterClient, UpstreamEndpoint, UpstreamError, UpstreamResponse, upstreamErrorOf } from './openrouter.client';
 import { KeptAnswer, RecentAnswers } from './recent-answers';
@@ -31,6 +31,8 @@ const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 const WORKSPACE_ID = /^[0-9A-Za-z-]{1,36}$/;
 /** Beyond this, a record that has not reached the database goes to the spool instead. */
 const RECORD_TIMEOUT_MS = 5_000;
+/** Request ids remembered for the outage check: at 1,000 calls a second, the last 3 minutes or so. */
+const MAX_JOURNALED_IDS = 200_000;
 /** A retry of a finished non-streaming call within this long gets its answer again (SPEC.md, "The usage ledger"). */
 const KEPT_ANSWER_MS = 60_000;
 /** Memory for kept answers: at ~2 KB an answer, the last 60 s of ~8,000 calls. */
@@ -187,6 +189,12 @@ export interface GatewayDependencies {
   health: KeyHealthService;
   /** calls of one workspace in flight on this worker at most (SPEC.md: GATEWAY_MAX_CONCURRENT_PER_WORKSPACE) */
   maxConcurrentPerWorkspace: number;
+  /**
+   * GATEWAY_DATABASE_OUTAGE=serve: while the database is unreachable, cached workspace rows this
+   * old at most still serve (request ids then checked against this worker's journal); undefined
+   * (`refuse`): 503 DATABASE_UNAVAILABLE.
+   */
+  staleWhileUnreachableMs?: number;
   refusedCalls: RefusedCallsService;
   budget?: Pick<BudgetGuard, 'refusalFor'>;
 }
@@ -241,6 +249,8 @@ export class InferenceGateway {
   /** (workspace, request id) pairs being served by this worker: a concurrent duplicate never reaches OpenRouter */
   private readonly inFlight = new Map<string, ClaimedCall>();
   private readonly recentAnswers = new RecentAnswers(KEPT_ANSWER_MS, KEPT_ANSWER_BYTES);
+  /** (workspace, request id) pairs this worker journaled lately, oldest first: the ids it checks while the database is away */
+  private readonly journaled = new Map<string, number>();
   /** set on SIGTERM: new calls are refused while those in flight finish */
   private draining = false;
   /** one per call at OpenRouter, so that a shutdown past its grace can cut them */
@@ -298,6 +308,9 @@ export class InferenceGateway {
       return sendError(response, 503, ErrorCode.KEY_UNAVAILABLE, "The workspace's stored OpenRouter key cannot be read; no call was made. A billing manager should replace the key.");
     }
     if (error instanceof PlatformKeyMissingError) return sendError(response, 503, 'PLATFORM_KEY_MISSING', 'The platform OpenRouter key is not configured.');
+    if (error instanceof KeyStoreUnreachableError) {
+      return sendError(response, 503, 'DATABASE_UNAVAILABLE', "The workspace's key cannot be read while the database is unreachable, so no call was made and nothing was billed. Retry shortly.");
+    }
     if (isClientAbort(error, request)) {
       log().info({ err: { name: (error as Error)?.name, code: (error as { code?: unknown })?.code } }, 'gateway client went away');
       response.destroy();
@@ -305,6 +318,22 @@ export class InferenceGateway {
     }
     log().error({ err: { name: (error as Error)?.name, message: (error as Error)?.message } }, 'gateway error');
     sendError(response, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
+  }
+
+  private noteJournaled(claim: string): void {
+    const now = Date.now();
+    this.journaled.delete(claim);
+    this.journaled.set(claim, now);
+    const window = this.deps.staleWhileUnreachableMs ?? 0;
+    for (const [oldest, at] of this.journaled) {
+      if (this.journaled.size <= MAX_JOURNALED_IDS && now - at <= window) break;
+      this.journaled.delete(oldest);
+    }
+  }
+
+  private journaledRecently(claim: string): boolean {
+    const at = this.journaled.get(claim);
+    return at !== undefined && Date.now() - at <= (this.deps.staleWhileUnreachableMs ?? 0);
   }
 
   /** From now on new calls answer 503 (another worker takes them); calls in flight go on. */
@@ -372,7 +401,14 @@ export class InferenceGateway {
       const [row, usedBy] = await Promise.all([
         this.deps.workspaceRows.get(workspaceId, () => this.deps.dataSource.getRepository(WorkspaceEntity).findOne({ where: { id: workspaceId } })),
         given === undefined ? null : this.deps.dataSource.getRepository(UsageRecordEntity).findOne({ where: { workspaceId, requestId }, select: { id: true } }),
-      ]).catch((error: Error) => {
+      ]).catch((error: Error): [WorkspaceEntity | null, { id: string } | null] => {
+        const cached = this.deps.staleWhileUnreachableMs === undefined ? undefined : this.deps.workspaceRows.stale(workspaceId, this.deps.staleWhileUnreachableMs);
+        if (cached) {
+          // Serving through the outage: an id this worker journaled is used; the replay keeps aside
+          // any other duplicate it meets once the database is back.
+          if (given !== undefined && this.journaledRecently(claim)) throw requestIdUsed(requestId, undefined);
+          return [cached, null];
+        }
         // Without these answers the call is not made: a used request id would be spent upstream twice.
         baseLog().warn({ reason: error.message }, 'database unavailable: gateway call refused before OpenRouter');
         throw new GatewayError(503, 'DATABASE_UNAVAILABLE', 'The usage database cannot be reached, so no call was made and nothing was billed. Retry shortly.', { 'retry-after': '1' });
@@ -479,6 +515,7 @@ export class InferenceGateway {
       call.meter.upstreamNs += process.hrtime.bigint() - sent;
     };
     // On the record from here on: a crash while OpenRouter works leaves an INTERRUPTED record.
+    this.noteJournaled(call.claim);
     const entry = this.deps.spool.intend({
       requestId: call.requestId,
       workspaceId: call.workspace.id,
@@ -536,7 +573,8 @@ export class InferenceGateway {
     }
     call.meter.outcome = 'key_rejected';
     call.log().warn({ status: upstream.status, keyStatus: refusal.keyStatus, code: refusal.code }, "OpenRouter refused the workspace's key");
-    if (refusal.keyStatus) await this.deps.health.mark(call.workspace.id, resolved.rowUpdatedAt, refusal.keyStatus);
+    // The answer does not wait on a database that may be away: the status is for members to read.
+    if (refusal.keyStatus) await this.deps.health.mark(call.workspace.id, resolved.rowUpdatedAt, refusal.keyStatus).catch(() => undefined);
     if (refusal.modelReason) await this.deps.health.noteRefusal(call.workspace.id, resolved.rowUpdatedAt, call.requestedModel, refusal.modelReason).catch(() => undefined);
     if (mayFallBack && call.workspace.byokFallback === ByokFallback.PLATFORM) {
       return this.attempt(call, this.deps.keys.platform(), body, response, false);

@@ -101,9 +101,14 @@ function callsToRecord(lines: readonly string[], unreadable: () => void): Array<
   return calls;
 }
 
+/** A database connection that failed or went away: the next attempt may well get through. */
+const CONNECTION_LOST: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT']);
+
 /** Whether a failure to record may pass if the call is tried again later: asked of the error, never of its class. */
 export function isRetryable(error: unknown): boolean {
-  return (error as { retryable?: unknown } | undefined)?.retryable === true || isTransientDatabaseError(error);
+  if ((error as { retryable?: unknown } | undefined)?.retryable === true || isTransientDatabaseError(error)) return true;
+  const code = (error as { driverError?: { code?: unknown }; code?: unknown } | undefined)?.driverError?.code ?? (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && CONNECTION_LOST.has(code);
 }
 
 /**

@@ -6,7 +6,7 @@ import { InferencePath } from './usage.enums';
 import { utcDay } from './utc-day';
 
 /** Why a call was refused: OpenRouter's refusal of the workspace's key, or the workspace's budget. */
-export type RefusalCause = 'BYOK_KEY_INVALID' | 'BYOK_OUT_OF_CREDITS' | 'BYOK_LIMIT_EXCEEDED' | 'BYOK_NO_ALLOWED_PROVIDERS' | 'BUDGET_EXCEEDED' | (string & {});
+export type RefusalCause = 'BYOK_KEY_INVALID' | 'BYOK_OUT_OF_CREDITS' | 'BYOK_LIMIT_EXCEEDED' | 'BYOK_MODEL_REFUSED' | 'BUDGET_EXCEEDED' | (string & {});
 
 export interface RefusedCall {
   workspaceId: string;

@@ -118,8 +118,8 @@ export function monthRangeOrThrow(month: string): { from: Date; to: Date } {
 /**
  * A month of a workspace's calls, one row per call, oldest first. Read in keyset pages on
  * (occurred_at, id) through `idx_usage_record_time`: each page is one short query that starts
- * strictly after the last row sent, so memory holds one page whatever the month's size and no
- * transaction or cursor stays open while a slow client downloads.
+ * strictly after the last row sent, so memory holds two pages (one sent, one read ahead) whatever
+ * the month's size, and no transaction or cursor stays open while a slow client downloads.
  */
 export class UsageExportService {
   constructor(
@@ -136,8 +136,7 @@ export class UsageExportService {
                            r.input_tokens, r.output_tokens, r.raw_cost_micros, r.tier_price_micros, r.billed_micros, r.flagged, r.outcome
                       FROM ${table}
                      WHERE r.workspace_id = :workspaceId AND r.occurred_at < :to`;
-    let cursor: { at: Date | string; id: string } | undefined;
-    for (;;) {
+    const read = (cursor?: { at: Date | string; id: string }): Promise<UsageExportRow[]> => {
       const [sql, parameters] = this.dataSource.driver.escapeQueryWithParameters(
         cursor
           ? `${select} AND r.occurred_at >= :at AND (r.occurred_at > :at OR r.id > :id) ORDER BY r.occurred_at, r.id LIMIT ${pageSize}`
@@ -145,11 +144,20 @@ export class UsageExportService {
         { workspaceId, from, to, ...(cursor ?? {}) },
         {},
       );
-      const rows = (await this.dataSource.query(sql, parameters)) as UsageExportRow[];
+      const reading = this.dataSource.query(sql, parameters) as Promise<UsageExportRow[]>;
+      // Awaited below unless the client goes first: then its failure must not be an unhandled rejection.
+      reading.catch(() => undefined);
+      return reading;
+    };
+    // One page ahead: the database reads the next page while this one is formatted and sent, which
+    // on a month larger than the buffer pool (disk reads) is most of the time. Two pages in memory at most.
+    let next = read();
+    for (;;) {
+      const rows = await next;
+      const full = rows.length === pageSize;
+      if (full) next = read({ at: rows[rows.length - 1].occurred_at, id: rows[rows.length - 1].id });
       if (rows.length > 0) yield rows;
-      if (rows.length < pageSize) return;
-      const last = rows[rows.length - 1];
-      cursor = { at: last.occurred_at, id: last.id };
+      if (!full) return;
     }
   }
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { In, IsNull, Not } from 'typeorm';
 import { supportsRowLocks } from '../../db/data-source';
 import { TransactionRunner } from '../../db/transaction-runner';
+import { SecretsDecryptionError } from '../secrets/cipher';
 import { Settled, WriteBatcher } from '../../db/write-batcher';
 import { WebhookAddressError, WebhookAddressPolicy } from './webhook-address.policy';
 import { WebhookDeliveryEntity } from './webhook-delivery.entity';
@@ -21,7 +22,7 @@ const MAX_BACKOFF_MS = 60 * 60_000;
 /** A claimed delivery not finished by then (its worker died) is claimed again. */
 const LEASE_MS = 60_000;
 const POLL_MS = 250;
-const COALESCE_MS = 5;
+const COALESCE_MS = 25;
 const BATCH = 50;
 const MAX_PARALLEL = 64;
 const RESULTS_PER_TRANSACTION = 100;
@@ -173,8 +174,10 @@ export class WebhookDispatcher {
         'webhook-signature': signatureHeader(signingSecrets(this.secrets, endpoint, now), `msg_${event.id}`, timestamp, body),
       }, body);
     } catch (error) {
-      if (!(error instanceof WebhookAddressError)) throw error;
-      outcome = { error: `refused: ${error.message}` };
+      if (error instanceof WebhookAddressError) outcome = { error: `refused: ${error.message}` };
+      // A secret sealed under a phrase this process no longer holds: retrying cannot help until it is rotated.
+      else if (error instanceof SecretsDecryptionError) outcome = { error: 'signing secret unreadable: rotate it' };
+      else throw error;
     }
     const attempts = delivery.attempts + 1;
     if ('status' in outcome && outcome.status >= 200 && outcome.status < 300) {

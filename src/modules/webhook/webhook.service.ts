@@ -2,7 +2,7 @@ import { timeOrderedId } from '../../db/ids';
 import { TransactionRunner } from '../../db/transaction-runner';
 import { badUserInput, notFound } from '../../graphql/app-error';
 import type { RequestContext } from '../../request-context';
-import type { TenantSecretsCipher } from '../secrets/cipher';
+import { TenantSecretsCipher } from '../secrets/cipher';
 import { WebhookAddressError, WebhookAddressPolicy } from './webhook-address.policy';
 import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookEndpointEntity } from './webhook-endpoint.entity';
@@ -25,6 +25,15 @@ export class WebhookSecrets {
 
   seal(workspaceId: string, secret: string): Buffer {
     return this.cipher.encrypt(workspaceId, Buffer.from(secret, 'utf8'));
+  }
+
+  /** Sealed under an older phrase: the re-encryption command reseals it under the current one. */
+  isCurrent(sealed: Buffer): boolean {
+    return TenantSecretsCipher.keyIdOf(sealed) === this.cipher.currentKeyId;
+  }
+
+  reseal(workspaceId: string, sealed: Buffer): Buffer {
+    return this.cipher.encrypt(workspaceId, this.cipher.decrypt(workspaceId, sealed));
   }
 
   /** Opened secrets are kept (keyed by their sealed bytes, so a rotation is a new entry): one decryption per secret, not per delivery. */
