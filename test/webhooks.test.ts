@@ -110,6 +110,7 @@ describe('webhooks', () => {
     const delivered = receiver.received.filter((hook) => hook.status === 200).map((hook) => verify(endpoint.secret, hook));
     expect(delivered.map((message) => message.type).sort()).toEqual(['key.removed', 'key.saved']);
     expect(delivered.find((message) => message.type === 'key.saved')!.data).toEqual({ workspaceId: ws.id, actorUserId: ws.userIds.billing, maskedHint: `${key.slice(0, 8)}…${key.slice(-4)}` });
+    expect(delivered.find((message) => message.type === 'key.removed')!.data).toEqual({ workspaceId: ws.id, actorUserId: ws.userIds.billing, maskedHint: hint(key) });
     expect(receiver.received.map((hook) => hook.status)).toEqual([500, 500, 200, 200]);
     expect(receiver.received.filter((hook) => hook.headers['webhook-id'] === ids[0]).map((hook) => hook.status)).toEqual([500, 500, 200]);
   });
@@ -213,6 +214,17 @@ describe('webhooks', () => {
     await new Promise((resolveWait) => setTimeout(resolveWait, 300));
     const thresholds = receiver.received.map((hook) => (JSON.parse(hook.body) as { data: { threshold: number } }).data.threshold).sort((a, b) => a - b);
     expect(thresholds).toEqual([50, 80, 100]);
+    const month = new Date().toISOString().slice(0, 7);
+    for (const hook of receiver.received) {
+      expect((JSON.parse(hook.body) as { data: unknown }).data).toEqual({
+        workspaceId: ws.id,
+        month,
+        threshold: expect.any(Number),
+        monthlyLimitMicros: 21_000,
+        spentMicros: expect.any(Number),
+        action: 'NOTIFY',
+      });
+    }
   });
 
   it('raises key.replaced once per replacement, with the new key\'s masked hint and never a key', async () => {
