@@ -121,7 +121,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   if (observability) watchServices(observability.metrics, services, dataSource);
   const ide = new GraphqlIde();
   const cors = graphqlCorsPolicy(config.corsOrigins);
-  const apollo = createApollo(config, await buildAppSchema(), observability ? [observability.metrics.graphql.plugin()] : []);
+  const apollo = createApollo(config, await buildAppSchema(services), observability ? [observability.metrics.graphql.plugin()] : []);
   await apollo.start();
 
   const authContextFor = (principal: Principal) => {
@@ -134,7 +134,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   };
   const contextFor = (principal: Principal, requestId: string, log: () => Logger): GraphQLContext => {
     const { auth, loaders } = authContextFor(principal);
-    return new RequestGraphQLContext(requestId, log, auth, loaders, services);
+    return new RequestGraphQLContext(requestId, log, auth, loaders);
   };
   const usageExport = new UsageExportHandler(services.usageExport, cors, async (request) => authContextFor(await authenticator.principalOf(request.headers.authorization)).auth);
 

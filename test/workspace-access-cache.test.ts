@@ -1,7 +1,8 @@
 import { WorkspaceAccessCache, WorkspaceAccess } from '../src/modules/workspace/workspace-access.cache';
 import { MemberEntity } from '../src/modules/workspace/member.entity';
 import { WorkspaceEntity } from '../src/modules/workspace/workspace.entity';
-import { MemberRole, Plan } from '../src/modules/workspace/workspace.enums';
+import { Plan } from '../src/modules/workspace/workspace.enums';
+import { MemberRole } from '../src/auth/member-role';
 import { ADD_MEMBER, CHANGE_PLAN, KEY_STATUS, REMOVE_MEMBER, SAVE_KEY } from './support/documents';
 import { expectData, expectErrorCode } from './support/expectations';
 import { sampleKey, seedWorkspace } from './support/fixtures';

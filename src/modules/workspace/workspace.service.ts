@@ -12,7 +12,8 @@ import { ByokFallback } from '../inference-key/inference-key.enums';
 import { MemberEntity } from './member.entity';
 import type { PlanChangeHook } from './plan-change.hook';
 import { WorkspaceEntity } from './workspace.entity';
-import { MemberRole, ModelTier, Plan } from './workspace.enums';
+import { ModelTier, Plan } from './workspace.enums';
+import { MemberRole } from '../../auth/member-role';
 import { lockWorkspaceOrThrow } from './workspace.lock';
 
 const lastOwner = () => new AppError(ErrorCode.LAST_OWNER, 'A workspace keeps at least one OWNER: make another member OWNER first');
