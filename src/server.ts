@@ -111,7 +111,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   const { config, dataSource, cipher, logger } = deps;
   const limits = config.httpLimits;
   const services = createServices(config, dataSource, cipher, logger);
-  await services.invalidationBus.start(services.dropCachedWorkspace);
+  await services.invalidationBus.start((workspaceId) => services.workspaceEvents.committedElsewhere(workspaceId));
   services.spool.start();
   services.keyRecheck.start();
   await services.budgetGuard.start();
@@ -125,7 +125,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   await apollo.start();
 
   const authContextFor = (principal: Principal) => {
-    const loaders = createLoaders(dataSource, principal.kind === 'user' ? principal.userId : undefined, services.accessCache);
+    const loaders = createLoaders(dataSource, principal.kind === 'user' ? principal.userId : undefined, services.directory.access);
     const auth = new AuthContext(principal, {
       all: (userId) => services.workspaces.membershipsOf(userId),
       in: (workspaceId, fresh) => (fresh ? loaders.freshViewerMembershipIn : loaders.viewerMembershipIn).load(workspaceId),

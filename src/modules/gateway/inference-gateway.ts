@@ -3,7 +3,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { SecretMatcher } from '../../auth/constant-time';
-import type { LoadingCache } from '../../cache/loading-cache';
 import { ErrorCode } from '../../graphql/error-code';
 import { isClientAbort } from '../../http/client-abort';
 import { jsonDepthExceeds } from '../../http/json-depth';
@@ -15,7 +14,8 @@ import { UsageRecordEntity } from '../usage/usage-record.entity';
 import type { RefusedCallsService } from '../usage/refused-calls.service';
 import type { InferenceCall, UsageRecorderService } from '../usage/usage-recorder.service';
 import { InferencePath, KeySource, UsageOutcome } from '../usage/usage.enums';
-import { WorkspaceEntity } from '../workspace/workspace.entity';
+import type { WorkspaceEntity } from '../workspace/workspace.entity';
+import type { WorkspaceDirectory } from '../workspace/workspace-directory';
 import { ModelTier } from '../workspace/workspace.enums';
 import type { BudgetGuard } from '../budget/budget-guard';
 import { GatewayKeyResolver, isKeyUnavailable, KeyStoreUnreachableError, PlatformKeyMissingError, ResolvedKey } from './gateway-key.resolver';
@@ -178,7 +178,7 @@ function scrub(text: string, key: string): string {
 export interface GatewayDependencies {
   dataSource: DataSource;
   /** the worker's copies of workspace rows: an unknown workspace is not kept */
-  workspaceRows: LoadingCache<WorkspaceEntity | null>;
+  workspaces: WorkspaceDirectory;
   serviceToken: string | undefined;
   /** arrays and objects inside one another in a request body (the body is re-serialised upstream) */
   jsonMaxDepth: number;
@@ -399,10 +399,10 @@ export class InferenceGateway {
       // Both lookups at once, the workspace usually from this worker's copy. An id the gateway
       // generated just now cannot have been used, so it is not looked up at all.
       const [row, usedBy] = await Promise.all([
-        this.deps.workspaceRows.get(workspaceId, () => this.deps.dataSource.getRepository(WorkspaceEntity).findOne({ where: { id: workspaceId } })),
+        this.deps.workspaces.workspace(workspaceId),
         given === undefined ? null : this.deps.dataSource.getRepository(UsageRecordEntity).findOne({ where: { workspaceId, requestId }, select: { id: true } }),
       ]).catch((error: Error): [WorkspaceEntity | null, { id: string } | null] => {
-        const cached = this.deps.staleWhileUnreachableMs === undefined ? undefined : this.deps.workspaceRows.stale(workspaceId, this.deps.staleWhileUnreachableMs);
+        const cached = this.deps.staleWhileUnreachableMs === undefined ? undefined : this.deps.workspaces.staleWorkspace(workspaceId, this.deps.staleWhileUnreachableMs);
         if (cached) {
           // Serving through the outage: an id this worker journaled is used; the replay keeps aside
           // any other duplicate it meets once the database is back.
