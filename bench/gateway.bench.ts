@@ -88,7 +88,7 @@ function percent(part: number, whole: number): string {
 function profileNote(label: string, share: FileIoShare): string {
   return (
     `CPU profile of the gateway's process, ${label}: file I/O ${percent(share.fileIoSamples, share.samples)} of all samples (${percent(share.fileIoSamples, share.busySamples)} of busy ones), ` +
-    `synchronous file I/O ${percent(share.syncFileIoSamples, share.samples)} (${share.syncFileIoSamples} of ${share.samples} samples, ${share.busySamples} busy)` +
+    `synchronous file I/O ${percent(share.syncFileIoSamples, share.samples)} (${share.syncFileIoSamples} of ${share.samples} samples, ${share.busySamples} busy${share.syncFunctions.length > 0 ? `; in ${share.syncFunctions.join(', ')}` : ''})` +
     (share.topFrames.length > 0 ? `; file I/O frames by self samples: ${share.topFrames.join(', ')}` : '')
   );
 }

@@ -18,8 +18,10 @@ export interface FileIoShare {
   fileIoSamples: number;
   /** of fileIoSamples, those inside a *Sync function of node:fs (the event loop blocked on the disk) */
   syncFileIoSamples: number;
-  /** file I/O frames by self samples, most first: "fdatasyncSync (node:fs) 120" */
+  /** file I/O frames by self samples, most first: "fdatasync (native) 120" */
   topFrames: string[];
+  /** the node:fs *Sync functions the synchronous samples were in, by samples: "readdirSync 3" */
+  syncFunctions: string[];
 }
 
 /** Samples `work` with V8's CPU profiler, in this process (where the in-process service runs). */
@@ -47,6 +49,10 @@ const isFsFrame = (node: ProfileNode) => /^node:(internal\/)?fs(\/|$)/.test(node
 /** native code (a binding such as fdatasync, or a builtin): no script, and not V8's "(idle)", "(program)"… */
 const isNativeFrame = (node: ProfileNode) => node.callFrame.url === '' && !node.callFrame.functionName.startsWith('(');
 
+function mostFirst(counts: Map<string, number>): string[] {
+  return [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([name, hits]) => `${name} ${hits}`);
+}
+
 /**
  * The share of samples spent in file I/O: a sample counts when its frame is node:fs code, or native
  * code called from node:fs (the fdatasync, write or open binding itself), directly or through other
@@ -56,29 +62,31 @@ export function fileIoShare(profile: Profile): FileIoShare {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parentOf = new Map<number, ProfileNode>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node);
-  const share: FileIoShare = { samples: 0, busySamples: 0, fileIoSamples: 0, syncFileIoSamples: 0, topFrames: [] };
+  const share: FileIoShare = { samples: 0, busySamples: 0, fileIoSamples: 0, syncFileIoSamples: 0, topFrames: [], syncFunctions: [] };
   const perFrame = new Map<string, number>();
+  const perSyncFunction = new Map<string, number>();
   for (const node of byId.values()) {
     const hits = node.hitCount ?? 0;
     if (hits === 0) continue;
     share.samples += hits;
     if (node.callFrame.functionName !== '(idle)') share.busySamples += hits;
     let fs = false;
-    let sync = false;
+    let sync: string | undefined;
     for (let frame: ProfileNode | undefined = node; frame && (isFsFrame(frame) || isNativeFrame(frame)); frame = parentOf.get(frame.id)) {
       if (!isFsFrame(frame)) continue;
       fs = true;
-      if (frame.callFrame.functionName.endsWith('Sync')) sync = true;
+      if (frame.callFrame.functionName.endsWith('Sync')) sync = frame.callFrame.functionName;
     }
     if (!fs) continue;
     share.fileIoSamples += hits;
-    if (sync) share.syncFileIoSamples += hits;
+    if (sync !== undefined) {
+      share.syncFileIoSamples += hits;
+      perSyncFunction.set(sync, (perSyncFunction.get(sync) ?? 0) + hits);
+    }
     const name = `${node.callFrame.functionName || '(anonymous)'} (${node.callFrame.url || 'native'})`;
     perFrame.set(name, (perFrame.get(name) ?? 0) + hits);
   }
-  share.topFrames = [...perFrame.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, 5)
-    .map(([name, hits]) => `${name} ${hits}`);
+  share.topFrames = mostFirst(perFrame).slice(0, 5);
+  share.syncFunctions = mostFirst(perSyncFunction);
   return share;
 }
