@@ -19,6 +19,8 @@ const RATE = 200;
 const CONNECTIONS = 50;
 const WARMUP_SECONDS = 2;
 const PROFILE_SECONDS = 5;
+/** each load's measured seconds are split over this many rounds, in alternating target order */
+const ROUNDS = 2;
 const TARGET_P50_SHARE_OF_PORTKEY = 1 / 3;
 const TARGET_THROUGHPUT_TIMES_PORTKEY = 3;
 /** on a quiet machine (plain node:http ≥ 60k req/s) */
@@ -45,6 +47,39 @@ interface Measured<R> {
   calls: number;
   seconds: number;
   cpu: CpuReading;
+}
+
+/** One target's rounds as one run: latencies and counts together, CPU and seconds summed, throughput averaged. */
+function pooled<R>(runs: Array<Measured<R>>, results: (all: R[]) => R): Measured<R> {
+  const sum = (value: (run: Measured<R>) => number) => runs.reduce((total, run) => total + value(run), 0);
+  return {
+    target: runs[0].target,
+    result: results(runs.map((run) => run.result)),
+    calls: sum((run) => run.calls),
+    seconds: sum((run) => run.seconds),
+    cpu: { direct: sum((run) => run.cpu.direct), gateway: sum((run) => run.cpu.gateway), portkey: sum((run) => run.cpu.portkey) },
+  };
+}
+
+const meanRate = (results: Array<{ requestsPerSecond: number }>) => results.reduce((total, result) => total + result.requestsPerSecond, 0) / results.length;
+
+function pooledOpenLoop(results: FixedRateResult[]): FixedRateResult {
+  const statuses: Record<string, number> = {};
+  for (const result of results) for (const [status, count] of Object.entries(result.statuses)) statuses[status] = (statuses[status] ?? 0) + count;
+  return { latenciesMs: results.flatMap((result) => result.latenciesMs), failures: results.reduce((total, result) => total + result.failures, 0), statuses, requestsPerSecond: meanRate(results) };
+}
+
+function pooledClosedLoop(results: ClosedLoopResult[]): ClosedLoopResult {
+  const sum = (value: (result: ClosedLoopResult) => number) => results.reduce((total, result) => total + value(result), 0);
+  return {
+    latenciesMs: results.flatMap((result) => result.latenciesMs),
+    totalRequests: sum((result) => result.totalRequests),
+    requestsPerSecond: meanRate(results),
+    non2xx: sum((result) => result.non2xx),
+    errors: sum((result) => result.errors),
+    timeouts: sum((result) => result.timeouts),
+    mismatches: sum((result) => result.mismatches),
+  };
 }
 
 async function startFakeUpstream(): Promise<{ url: string; process: ChildProcess }> {
@@ -153,25 +188,33 @@ export const gatewaySuite: BenchSuite = {
         warmPoisson.push(await measure(target, poisson(target, WARMUP_SECONDS, 'warm'), openLoopCalls));
         warmFlat.push(await measure(target, flatOut(target, WARMUP_SECONDS), closedLoopCalls));
       }
-      const seconds = context.load.durationSeconds;
-      const poissonRuns: Array<Measured<FixedRateResult>> = [];
-      for (const target of targets) {
-        context.log(`Poisson arrivals, ${RATE} req/s mean, ${seconds} s: ${target.label}`);
-        poissonRuns.push(await measure(target, poisson(target, seconds, 'poisson'), openLoopCalls));
+      // The machine's load drifts while other work comes and goes: each load runs in rounds, the
+      // targets in one order and then in the reverse, so that none is always measured last.
+      const seconds = context.load.durationSeconds / ROUNDS;
+      const poissonRounds: Array<Measured<FixedRateResult>> = [];
+      const flatRounds: Array<Measured<ClosedLoopResult>> = [];
+      for (let round = 0; round < ROUNDS; round += 1) {
+        for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
+          context.log(`round ${round + 1}/${ROUNDS}, Poisson arrivals, ${RATE} req/s mean, ${seconds} s: ${target.label}`);
+          poissonRounds.push(await measure(target, poisson(target, seconds, `poisson${round}`), openLoopCalls));
+        }
       }
-      const flatRuns: Array<Measured<ClosedLoopResult>> = [];
-      for (const target of targets) {
-        context.log(`${CONNECTIONS} connections flat out, ${seconds} s: ${target.label}`);
-        flatRuns.push(await measure(target, flatOut(target, seconds), closedLoopCalls));
+      for (let round = 0; round < ROUNDS; round += 1) {
+        for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
+          context.log(`round ${round + 1}/${ROUNDS}, ${CONNECTIONS} connections flat out, ${seconds} s: ${target.label}`);
+          flatRounds.push(await measure(target, flatOut(target, seconds), closedLoopCalls));
+        }
       }
+      const poissonRuns = targets.map((target) => pooled(poissonRounds.filter((run) => run.target === target), pooledOpenLoop));
+      const flatRuns = targets.map((target) => pooled(flatRounds.filter((run) => run.target === target), pooledClosedLoop));
       context.log(`CPU profile of the gateway: ${PROFILE_SECONDS} s Poisson, then ${PROFILE_SECONDS} s flat out`);
       const gatewayTarget = targets[1];
       const profiledPoisson = await profileWhile(poisson(gatewayTarget, PROFILE_SECONDS, 'profile'));
       const profiledFlat = await profileWhile(flatOut(gatewayTarget, PROFILE_SECONDS));
 
       const ofGateway = <R>(runs: Array<Measured<R>>) => runs.filter((run) => run.target.name === 'gateway').map((run) => run.result);
-      const gatewayOpenLoop = [...ofGateway(warmPoisson), ...ofGateway(poissonRuns), profiledPoisson.result];
-      const gatewayClosedLoop = [...ofGateway(warmFlat), ...ofGateway(flatRuns), profiledFlat.result];
+      const gatewayOpenLoop = [...ofGateway(warmPoisson), ...ofGateway(poissonRounds), profiledPoisson.result];
+      const gatewayClosedLoop = [...ofGateway(warmFlat), ...ofGateway(flatRounds), profiledFlat.result];
       // The probe, then every open-loop answer (the generator waits for all of them).
       const gatewayAnswered = 1 + gatewayOpenLoop.reduce((sum, result) => sum + result.latenciesMs.length, 0);
       // autocannon counts the answers it waited for; when it stops, up to one call per connection is
@@ -259,7 +302,7 @@ export const gatewaySuite: BenchSuite = {
         `load average ${loadBefore.map((value) => value.toFixed(2)).join(' / ')} when the suite started, ${loadavg()
           .map((value) => value.toFixed(2))
           .join(' / ')} at its end; the fake upstream flat out (node:http reading a POST body) ${Math.round(flatDirect.result.requestsPerSecond)} req/s, where a quiet machine of this kind answers 60k+ req/s from plain node:http (GET, constant body)`,
-        `Poisson: open-loop, ${RATE} req/s mean (exponential gaps), each latency timed from when its request was due, unique X-Request-Id per call; flat out: autocannon, ${CONNECTIONS} connections, unique X-Request-Id per call (1 ms latency resolution); ${seconds} s per target after ${WARMUP_SECONDS} s of warm-up each; the fake upstream, each load generator and ${PORTKEY} run in processes of their own, the gateway in this one; every gateway call is journaled in DATA_DIR (fdatasync'd) and recorded in ${context.database.kind}`,
+        `Poisson: open-loop, ${RATE} req/s mean (exponential gaps), each latency timed from when its request was due, unique X-Request-Id per call; flat out: autocannon, ${CONNECTIONS} connections, unique X-Request-Id per call (1 ms latency resolution); ${context.load.durationSeconds} s per target and load in ${ROUNDS} rounds of ${seconds} s (target order reversed in every other round), after ${WARMUP_SECONDS} s of warm-up each; the fake upstream, each load generator and ${PORTKEY} run in processes of their own, the gateway in this one; every gateway call is journaled in DATA_DIR (fdatasync'd) and recorded in ${context.database.kind}`,
       ];
       return { rows, verdicts, notes };
     } finally {
