@@ -13,6 +13,7 @@ import { KeyHealth1764860000001 } from './1764860000001-key-health';
 import { MemberRollupAndRefusedCalls1764860000002 } from './1764860000002-member-rollup-and-refused-calls';
 import { CreateAiBudget1764850000000 } from './1764850000000-create-ai-budget';
 import { CreateWebhooks1764850000001 } from './1764850000001-create-webhooks';
+import { InferenceKeyRecord1764870000000 } from './1764870000000-inference-key-record';
 
 /** Every migration, in order. Listed explicitly so the same list serves ts (tests) and compiled js. */
 export const migrations = [
@@ -31,4 +32,5 @@ export const migrations = [
   UsageRecordReconciliation1764860000000,
   KeyHealth1764860000001,
   MemberRollupAndRefusedCalls1764860000002,
+  InferenceKeyRecord1764870000000,
 ];

@@ -30,8 +30,8 @@ import { UsageRecorderService } from './modules/usage/usage-recorder.service';
 import { UsageSettlementService } from './modules/usage/usage-settlement.service';
 import { GatewayKeyResolver } from './modules/gateway/gateway-key.resolver';
 import { InferenceGateway } from './modules/gateway/inference-gateway';
-import { KeyHealthService } from './modules/gateway/key-health.service';
-import { KeyRecheckWorker } from './modules/gateway/key-recheck.worker';
+import { KeyHealthService } from './modules/inference-key/key-health.service';
+import { KeyRecheckWorker } from './modules/inference-key/key-recheck.worker';
 import { OpenRouterClient } from './modules/gateway/openrouter.client';
 import { UsageSpool } from './modules/gateway/usage-spool';
 import { SecretsInvalidationBus } from './modules/secrets/secrets-invalidation.bus';
@@ -90,7 +90,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     () => false,
   );
   const spool = new UsageSpool(config.dataDir, usageRecorder, logger, databaseAnswers);
-  const keyHealth = new KeyHealthService(transactions, workspaceEvents, logger);
+  const keyHealth = new KeyHealthService(transactions, secrets, workspaceEvents, logger);
   const keyRecheck = new KeyRecheckWorker(dataSource, keyHealth, secrets, verifier, logger, { intervalMs: config.keyRecheckIntervalMs ?? DEFAULT_KEY_RECHECK_INTERVAL_MS });
   keyHealth.onStatusChanged((manager, change) => webhookEvents.keyStatusChanged(manager, change.workspaceId, change.to));
   const gateway = new InferenceGateway({

@@ -114,8 +114,9 @@ describe('canary keys', () => {
   it('is in no table of the database (nor, on SQLite, its files) in plaintext, hex or base64', async () => {
     const dump = await dumpAllTables(t.app.dataSource);
 
-    // The rows that concern the key are in the dump: the encrypted blob and the audit trail.
-    expect(dump.tenant_secret).toEqual([expect.objectContaining({ workspace_id: ws.id, openrouter_masked_hint: `${replacement.slice(0, 8)}…${replacement.slice(-4)}` })]);
+    // The rows that concern the key are in the dump: the encrypted blob, the key's record and the audit trail.
+    expect(dump.tenant_secret).toEqual([expect.objectContaining({ workspace_id: ws.id })]);
+    expect(dump.inference_key).toEqual([expect.objectContaining({ workspace_id: ws.id, openrouter_masked_hint: `${replacement.slice(0, 8)}…${replacement.slice(-4)}` })]);
     expect(Buffer.isBuffer((dump.tenant_secret[0] as { ciphertext: unknown }).ciphertext)).toBe(true);
     expect(dump.audit_event.length).toBeGreaterThanOrEqual(4);
     for (const [table, rows] of Object.entries(dump)) {

@@ -1,3 +1,4 @@
+import { InferenceKeyRecordEntity } from '../src/modules/inference-key/inference-key-record.entity';
 import { TenantSecretEntity } from '../src/modules/secrets/tenant-secret.entity';
 import { Plan } from '../src/modules/workspace/workspace.enums';
 import { MemberRole } from '../src/auth/member-role';
@@ -31,7 +32,8 @@ describe('concurrency', () => {
 
   const storedKeyOf = async (workspaceId: string) => {
     const row = await t.app.dataSource.getRepository(TenantSecretEntity).findOneBy({ workspaceId });
-    return row && { hint: row.openrouterMaskedHint, key: t.app.services.secrets.decryptOrThrow(row).openrouterKey };
+    const record = await t.app.dataSource.getRepository(InferenceKeyRecordEntity).findOneBy({ workspaceId });
+    return row && { hint: record?.openrouterMaskedHint, key: t.app.services.secrets.decryptOrThrow(row).openrouterKey };
   };
 
   it('20 concurrent replaceKey calls leave exactly one of the 20 keys, hint and ciphertext agreeing, and 20 audit events', async () => {
@@ -99,7 +101,8 @@ describe('concurrency', () => {
 
       expect(expectData(changed).changePlan.plan).toBe('PRO');
       const keysOnNonEnterprise = await t.app.dataSource.query(
-        `SELECT s.workspace_id FROM tenant_secret s JOIN workspace w ON w.id = s.workspace_id WHERE w.plan <> 'ENTERPRISE'`,
+        `SELECT s.workspace_id FROM tenant_secret s JOIN workspace w ON w.id = s.workspace_id WHERE w.plan <> 'ENTERPRISE'
+         UNION SELECT k.workspace_id FROM inference_key k JOIN workspace w ON w.id = k.workspace_id WHERE w.plan <> 'ENTERPRISE'`,
       );
       expect(keysOnNonEnterprise).toEqual([]);
       const actions = (await auditOf(workspaceId, adminToken)).map((event) => [event.action, event.maskedHint]);

@@ -1,4 +1,4 @@
-import type { KeyStatusChange } from '../src/modules/gateway/key-health.service';
+import type { KeyStatusChange } from '../src/modules/inference-key/key-health.service';
 import { KeyStatus } from '../src/modules/inference-key/inference-key.enums';
 import { Plan } from '../src/modules/workspace/workspace.enums';
 import { KEY_STATUS, SAVE_KEY } from './support/documents';
@@ -150,7 +150,7 @@ describe('key health', () => {
       const ws = await workspaceWithKey(100, 90);
       fake.keyInfo({ status: 500 }, { key: ws.key });
       const schedule = async () =>
-        (await t.app.dataSource.query('SELECT recheck_failures AS failures FROM tenant_secret WHERE workspace_id = ?', [ws.id]))[0] as { failures: number | string };
+        (await t.app.dataSource.query('SELECT recheck_failures AS failures FROM inference_key WHERE workspace_id = ?', [ws.id]))[0] as { failures: number | string };
       await eventually(async () => (Number((await schedule()).failures) >= 2 ? true : undefined), 5_000, 'two failures');
       const checks = keyChecks(ws.key).map((request) => request.receivedAt);
       // after the save: one interval, then 2, then 4 intervals (±10 %)

@@ -1,4 +1,5 @@
 import { maskedHint } from '../src/modules/inference-key/masked-hint';
+import { storeKeyDirectly } from './support/stored-key';
 import { TenantSecretStore } from '../src/modules/secrets/tenant-secret.store';
 import { KEY_STATUS } from './support/documents';
 import { expectData } from './support/expectations';
@@ -110,7 +111,7 @@ describe('KEY_UNAVAILABLE at start-up', () => {
     const stranded = await seedWorkspace(first, undefined, 'Stranded');
     const key = canaryKey();
     // What a blob written by a deployment with another phrase looks like to this one.
-    await new TenantSecretStore(await cipherFor(OTHER_PHRASE)).write(first.app.dataSource.manager, stranded.id, { openrouterKey: key }, { openrouterMaskedHint: maskedHint(key), openrouterStatus: 'ACTIVE', updatedBy: null });
+    await storeKeyDirectly(first.app.dataSource.manager, new TenantSecretStore(await cipherFor(OTHER_PHRASE)), stranded.id, key, 'ACTIVE');
     await first.app.stop();
 
     const second = await startTestApp({ db });

@@ -64,6 +64,35 @@ describe('migrations', () => {
     }
   });
 
+  it('1764870000000 moves each stored key\'s record out of tenant_secret, and its down() moves it back', async () => {
+    let reverted = 0;
+    while ((await tables()).includes('inference_key')) {
+      await dataSource.undoLastMigration({ transaction: 'each' });
+      reverted += 1;
+    }
+    const at = '2026-12-05 10:00:00.123';
+    await dataSource.query("INSERT INTO workspace (id, name, plan, default_tier, byok_fallback, created_at) VALUES ('w-moved', 'Moved', 'ENTERPRISE', 'BALANCED', 'NONE', ?)", [at]);
+    await dataSource.query(
+      `INSERT INTO tenant_secret (workspace_id, ciphertext, key_id, openrouter_masked_hint, openrouter_status, openrouter_limit_micros, last_refusal_model, recheck_failures, updated_by, updated_at)
+       VALUES ('w-moved', ?, 'abcd1234', 'sk-or-v1…abcd', 'LOW_CREDIT', 5000000, 'openai/gpt-4o', 2, 'owner-1', ?)`,
+      [Buffer.from([1, 2, 3]), at],
+    );
+    const record = "SELECT workspace_id, openrouter_masked_hint, openrouter_status, openrouter_limit_micros, last_refusal_model, recheck_failures, updated_by FROM %s WHERE workspace_id = 'w-moved'";
+    const moved = { workspace_id: 'w-moved', openrouter_masked_hint: 'sk-or-v1…abcd', openrouter_status: 'LOW_CREDIT', last_refusal_model: 'openai/gpt-4o', updated_by: 'owner-1' };
+    const numbers = (rows: Array<Record<string, unknown>>) => rows.map((row) => ({ ...row, openrouter_limit_micros: Number(row.openrouter_limit_micros), recheck_failures: Number(row.recheck_failures) }));
+
+    await dataSource.runMigrations({ transaction: 'each' });
+    expect(numbers(await dataSource.query(record.replace('%s', 'inference_key')))).toEqual([{ ...moved, openrouter_limit_micros: 5000000, recheck_failures: 2 }]);
+    const [blob] = await dataSource.query("SELECT * FROM tenant_secret WHERE workspace_id = 'w-moved'");
+    expect(Object.keys(blob).sort()).toEqual(['ciphertext', 'key_id', 'updated_at', 'workspace_id']);
+
+    for (let step = 0; step < reverted; step++) await dataSource.undoLastMigration({ transaction: 'each' });
+    expect(numbers(await dataSource.query(record.replace('%s', 'tenant_secret')))).toEqual([{ ...moved, openrouter_limit_micros: 5000000, recheck_failures: 2 }]);
+    await dataSource.query("DELETE FROM workspace WHERE id = 'w-moved'");
+    await dataSource.runMigrations({ transaction: 'each' });
+    expect(await schemaDrift()).toEqual([]);
+  });
+
   it('revert one by one, each down() undoing its up(), until only the migrations table is left', async () => {
     const count = dataSource.migrations.length;
     let previous = await tables();

@@ -146,6 +146,7 @@ describe('permissions', () => {
       workspace: await query('SELECT id, name, plan, default_tier, byok_fallback FROM workspace WHERE id = ?', [scene.workspaceId]),
       members: await query('SELECT user_id, role FROM member WHERE workspace_id = ? ORDER BY user_id', [scene.workspaceId]),
       secret: await query('SELECT * FROM tenant_secret WHERE workspace_id = ?', [scene.workspaceId]),
+      key: await query('SELECT * FROM inference_key WHERE workspace_id = ?', [scene.workspaceId]),
       audit: await query('SELECT id, action, masked_hint FROM audit_event WHERE workspace_id = ? ORDER BY id', [scene.workspaceId]),
       created: await query('SELECT id FROM workspace WHERE name = ?', [scene.newWorkspaceName]),
     };
@@ -216,7 +217,7 @@ describe('permissions', () => {
       run: (scene, token) => t.gql(REPLACE_KEY, { w: scene.workspaceId, k: sampleKey('next') }, token),
       async verify(scene, result) {
         expect(result.data?.replaceKey).toMatchObject({ configured: true, maskedHint: 'sk-or-v1…next' });
-        expect(await query('SELECT openrouter_masked_hint AS hint FROM tenant_secret WHERE workspace_id = ?', [scene.workspaceId])).toEqual([{ hint: 'sk-or-v1…next' }]);
+        expect(await query('SELECT openrouter_masked_hint AS hint FROM inference_key WHERE workspace_id = ?', [scene.workspaceId])).toEqual([{ hint: 'sk-or-v1…next' }]);
       },
     },
     removeKey: {

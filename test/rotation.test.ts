@@ -1,4 +1,4 @@
-import { maskedHint } from '../src/modules/inference-key/masked-hint';
+import { storedKeyStatus, storeKeyDirectly } from './support/stored-key';
 import { reencryptAll } from '../src/modules/secrets/reencryption';
 import { TenantSecretEntity } from '../src/modules/secrets/tenant-secret.entity';
 import { TenantSecretStore } from '../src/modules/secrets/tenant-secret.store';
@@ -39,7 +39,7 @@ describe('secrets phrase rotation', () => {
     return t;
   };
   const rows = () => app().app.dataSource.getRepository(TenantSecretEntity).find({ order: { workspaceId: 'ASC' } });
-  const storedStatus = async (workspaceId: string) => (await rows()).find((row) => row.workspaceId === workspaceId)?.openrouterStatus;
+  const storedStatus = (workspaceId: string) => storedKeyStatus(app().app.dataSource.manager, workspaceId);
   const snapshot = async () => (await rows()).map((row) => `${row.workspaceId} ${row.keyId} ${row.ciphertext.toString('hex')}`);
   const overwriteBlob = (workspaceId: string, ciphertext: Buffer) =>
     app().app.dataSource.query('UPDATE tenant_secret SET ciphertext = ? WHERE workspace_id = ?', [ciphertext, workspaceId]);
@@ -166,7 +166,7 @@ describe('secrets phrase rotation', () => {
       const damaged = (await rows()).find((row) => row.workspaceId === underA[damagedIndex])!;
       appErrorFrom(() => app().app.services.secrets.decryptOrThrow(damaged), 'KEY_UNAVAILABLE');
       // Already on record from the CLI's run: not marked, nor logged, a second time.
-      expect(damaged.openrouterStatus).toBe('KEY_UNAVAILABLE');
+      expect(await storedStatus(damaged.workspaceId)).toBe('KEY_UNAVAILABLE');
       expect(app().logs.text).not.toContain('marked KEY_UNAVAILABLE');
     });
 
@@ -207,7 +207,7 @@ describe('secrets phrase rotation', () => {
       // Written straight through a store holding only A: what a run that was skipped leaves behind.
       leftover = await seedWorkspace(app(), undefined, 'Leftover');
       const key = sampleKey('L');
-      await new TenantSecretStore(await cipherFor(PHRASE_A)).write(app().app.dataSource.manager, leftover.id, { openrouterKey: key }, { openrouterMaskedHint: maskedHint(key), updatedBy: null });
+      await storeKeyDirectly(app().app.dataSource.manager, new TenantSecretStore(await cipherFor(PHRASE_A)), leftover.id, key);
     });
 
     it('fails closed with KEY_UNAVAILABLE in the store, while its status still reads', async () => {

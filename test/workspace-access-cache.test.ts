@@ -11,7 +11,7 @@ import { startTestApp, TestApp } from './support/test-app';
 function access(plan: Plan, role: MemberRole | null): WorkspaceAccess {
   return {
     workspace: Object.assign(new WorkspaceEntity(), { id: 'w1', plan }),
-    secret: null,
+    key: null,
     membership: role ? Object.assign(new MemberEntity(), { workspaceId: 'w1', userId: 'u1', role }) : null,
   };
 }
@@ -78,8 +78,8 @@ describe('cached workspace access over HTTP', () => {
     const status = expectData(await t.gql(KEY_STATUS, { w: ws.id }, ws.tokens.member));
     expect(status.aiInferenceKey.configured).toBe(true);
     const cached = t.app.services.directory.access.get(ws.id, ws.userIds.member);
-    expect(cached?.secret?.openrouterMaskedHint).toBe(status.aiInferenceKey.maskedHint);
-    expect(cached?.secret?.ciphertext).toBeUndefined();
+    expect(cached?.key?.openrouterMaskedHint).toBe(status.aiInferenceKey.maskedHint);
+    expect(cached?.key).not.toHaveProperty('ciphertext');
   });
 
   it('writes authorise against the database, not the cache', async () => {

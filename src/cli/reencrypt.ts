@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { TransactionRunner } from '../db/transaction-runner';
 import { createLogger } from '../logging/logger';
-import { KeyHealthService } from '../modules/gateway/key-health.service';
+import { KeyHealthService } from '../modules/inference-key/key-health.service';
 import { TenantSecretsCipher } from '../modules/secrets/cipher';
 import { reencryptAll } from '../modules/secrets/reencryption';
 import { TenantSecretStore } from '../modules/secrets/tenant-secret.store';
@@ -22,8 +22,9 @@ async function main(): Promise<void> {
   const dataSource = await openDatabase(loaded);
   try {
     // Log lines go to stderr: stdout is the report. No worker caches anything here, so no event has a subscriber.
-    const health = new KeyHealthService(new TransactionRunner(dataSource), new WorkspaceEvents(), createLogger(loaded.config.logLevel, pino.destination(2)));
-    const report = await reencryptAll(dataSource, new TenantSecretStore(cipher), { dryRun, unreadable: health });
+    const store = new TenantSecretStore(cipher);
+    const health = new KeyHealthService(new TransactionRunner(dataSource), store, new WorkspaceEvents(), createLogger(loaded.config.logLevel, pino.destination(2)));
+    const report = await reencryptAll(dataSource, store, { dryRun, unreadable: health });
     const verb = dryRun ? 'would rewrite' : 'rewrote';
     process.stdout.write(`${verb} ${report.rewritten.length}, already current ${report.alreadyCurrent.length}, failed ${report.failed.length}\n`);
     for (const workspaceId of report.rewritten) process.stdout.write(`  ${verb}: workspace ${workspaceId}\n`);

@@ -3,6 +3,7 @@ import { WebhookDeliveryEntity } from '../modules/webhook/webhook-delivery.entit
 import { WebhookEndpointEntity } from '../modules/webhook/webhook-endpoint.entity';
 import { WebhookEventEntity } from '../modules/webhook/webhook-event.entity';
 import { AuditEventEntity } from '../modules/audit/audit-event.entity';
+import { InferenceKeyRecordEntity } from '../modules/inference-key/inference-key-record.entity';
 import { KeyVerificationAttemptEntity } from '../modules/inference-key/key-verification-attempt.entity';
 import { PartnerTokenEntity } from '../modules/partner-token/partner-token.entity';
 import { TierPriceEntity } from '../modules/tier-price/tier-price.entity';
@@ -18,6 +19,7 @@ export const entities = [
   WorkspaceEntity,
   MemberEntity,
   TenantSecretEntity,
+  InferenceKeyRecordEntity,
   AuditEventEntity,
   TierPriceEntity,
   UsageRecordEntity,

@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import { DataSource, In } from 'typeorm';
-import { TenantSecretEntity } from '../modules/secrets/tenant-secret.entity';
+import { InferenceKeyRecordEntity } from '../modules/inference-key/inference-key-record.entity';
 import { MemberEntity } from '../modules/workspace/member.entity';
 import { WorkspaceAccessCache } from '../modules/workspace/workspace-access.cache';
 import { WorkspaceEntity } from '../modules/workspace/workspace.entity';
@@ -10,27 +10,7 @@ function byKey<K, V>(keys: readonly K[], rows: V[], keyOf: (row: V) => K): Array
   return keys.map((key) => found.get(key) ?? null);
 }
 
-/**
- * What the status and the authorisation of reads need of a tenant-secret row: everything but the
- * ciphertext, which stays in the database (and out of every per-worker cache) until a call needs it.
- */
-const SECRET_METADATA = [
-  'workspaceId',
-  'keyId',
-  'openrouterMaskedHint',
-  'openrouterStatus',
-  'openrouterLimitMicros',
-  'openrouterLimitRemainingMicros',
-  'openrouterIsFreeTier',
-  'openrouterLastCheckedAt',
-  'lastRefusalModel',
-  'lastRefusalReason',
-  'lastRefusalAt',
-  'updatedBy',
-  'updatedAt',
-] as const satisfies ReadonlyArray<keyof TenantSecretEntity>;
-
-type WorkspaceWithAccess = WorkspaceEntity & { viewerMembership?: MemberEntity | null; tenantSecret?: TenantSecretEntity | null };
+type WorkspaceWithAccess = WorkspaceEntity & { viewerMembership?: MemberEntity | null; inferenceKey?: InferenceKeyRecordEntity | null };
 
 /**
  * Made anew for every request: a loader's cache must never carry one request's rows into another.
@@ -41,15 +21,8 @@ export function createLoaders(dataSource: DataSource, userId?: string, access?: 
     workspaceById: new DataLoader<string, WorkspaceEntity | null>(async (ids) =>
       byKey(ids, await dataSource.getRepository(WorkspaceEntity).findBy({ id: In([...ids]) }), (row) => row.id),
     ),
-    tenantSecretByWorkspaceId: new DataLoader<string, TenantSecretEntity | null>(async (ids) =>
-      byKey(
-        ids,
-        await dataSource.getRepository(TenantSecretEntity).find({
-          where: { workspaceId: In([...ids]) },
-          select: [...SECRET_METADATA],
-        }),
-        (row) => row.workspaceId,
-      ),
+    inferenceKeyByWorkspaceId: new DataLoader<string, InferenceKeyRecordEntity | null>(async (ids) =>
+      byKey(ids, await dataSource.getRepository(InferenceKeyRecordEntity).findBy({ workspaceId: In([...ids]) }), (row) => row.workspaceId),
     ),
     /** keyed by `${workspaceId}\0${userId}`: one query for every actor on a page */
     memberByWorkspaceAndUser: new DataLoader<string, MemberEntity | null>(async (keys) => {
@@ -61,7 +34,7 @@ export function createLoaders(dataSource: DataSource, userId?: string, access?: 
     }),
     /**
      * The caller's membership in a workspace, read in one query together with the workspace and
-     * its tenant-secret row, which prime their own loaders: authorising and answering a question
+     * its key's record, which prime their own loaders: authorising and answering a question
      * about one workspace costs one round trip, or none when the worker's access cache has it.
      */
     viewerMembershipIn: new DataLoader<string, MemberEntity | null>(async (ids) => {
@@ -73,8 +46,7 @@ export function createLoaders(dataSource: DataSource, userId?: string, access?: 
             .getRepository(WorkspaceEntity)
             .createQueryBuilder('w')
             .leftJoinAndMapOne('w.viewerMembership', MemberEntity, 'm', 'm.workspaceId = w.id AND m.userId = :userId', { userId: userId ?? '' })
-            .leftJoinAndMapOne('w.tenantSecret', TenantSecretEntity, 's', 's.workspaceId = w.id')
-            .select(['w', 'm', ...SECRET_METADATA.map((column) => `s.${column}`)])
+            .leftJoinAndMapOne('w.inferenceKey', InferenceKeyRecordEntity, 'k', 'k.workspaceId = w.id')
             .where('w.id IN (:...ids)', { ids: missing })
             .getMany()) as WorkspaceWithAccess[])
         : [];
@@ -83,12 +55,12 @@ export function createLoaders(dataSource: DataSource, userId?: string, access?: 
         let entry = cached[i];
         const row = found.get(id);
         if (!entry && row) {
-          const { viewerMembership, tenantSecret, ...workspace } = row;
-          entry = { workspace: Object.assign(new WorkspaceEntity(), workspace), secret: tenantSecret ?? null, membership: viewerMembership ?? null };
+          const { viewerMembership, inferenceKey, ...workspace } = row;
+          entry = { workspace: Object.assign(new WorkspaceEntity(), workspace), key: inferenceKey ?? null, membership: viewerMembership ?? null };
           if (access && userId !== undefined) access.put(id, userId, entry, generations.get(id) ?? 0);
         }
         loaders.workspaceById.prime(id, entry?.workspace ?? null);
-        if (entry) loaders.tenantSecretByWorkspaceId.prime(id, entry.secret);
+        if (entry) loaders.inferenceKeyByWorkspaceId.prime(id, entry.key);
         return entry?.membership ?? null;
       });
     }),

@@ -1,5 +1,4 @@
 import type { DataSource } from 'typeorm';
-import { TenantSecretEntity } from '../secrets/tenant-secret.entity';
 import { isKeyUnavailable, TenantSecretStore } from '../secrets/tenant-secret.store';
 import type { LoadingCache } from '../../cache/loading-cache';
 import type { CachedSecrets } from '../secrets/tenant-secrets.cache';
@@ -7,7 +6,7 @@ import { InferencePath, KeySource } from '../usage/usage.enums';
 import type { WorkspaceEntity } from '../workspace/workspace.entity';
 import { Plan } from '../workspace/workspace.enums';
 import { KEY_POLICY, KeyPolicy } from './key-policy';
-import type { KeyHealthService } from './key-health.service';
+import type { KeyHealthService } from '../inference-key/key-health.service';
 
 /** How the gateway tells a resolve() refused for an unreadable blob from other failures. */
 export { isKeyUnavailable };
@@ -75,10 +74,12 @@ export class GatewayKeyResolver {
   }
 
   private async load(workspaceId: string): Promise<CachedSecrets> {
-    const row = await this.dataSource.getRepository(TenantSecretEntity).findOne({ where: { workspaceId } });
+    // The status only says whether a success has anything to clear: every verdict is bound to the
+    // blob's version, so a replace committing between the two reads cannot misplace one.
+    const [row, keyStatus] = await Promise.all([this.store.findRow(this.dataSource.manager, workspaceId), this.health.statusOf(workspaceId)]);
     if (!row) return { secrets: {}, keyStatus: null, rowUpdatedAt: null };
     try {
-      return { secrets: this.store.decryptOrThrow(row), keyStatus: row.openrouterStatus, rowUpdatedAt: row.updatedAt };
+      return { secrets: this.store.decryptOrThrow(row), keyStatus, rowUpdatedAt: row.updatedAt };
     } catch (error) {
       // The call is refused either way; the status is what tells members why, so a failure to
       // write it must not turn KEY_UNAVAILABLE into some other answer.

@@ -19,7 +19,7 @@ import type { WorkspaceDirectory } from '../workspace/workspace-directory';
 import { ModelTier } from '../workspace/workspace.enums';
 import type { BudgetGuard } from '../budget/budget-guard';
 import { GatewayKeyResolver, isKeyUnavailable, KeyStoreUnreachableError, PlatformKeyMissingError, ResolvedKey } from './gateway-key.resolver';
-import { KeyHealthService } from './key-health.service';
+import { KeyHealthService } from '../inference-key/key-health.service';
 import { OpenRouterClient, UpstreamEndpoint, UpstreamError, UpstreamResponse, upstreamErrorOf } from './openrouter.client';
 import { KeptAnswer, RecentAnswers } from './recent-answers';
 import { SseUsageTap, usageFrom } from './upstream-usage';

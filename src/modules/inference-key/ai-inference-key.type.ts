@@ -1,6 +1,6 @@
 import { Field, ID, ObjectType } from 'type-graphql';
 import { SafeIntScalar } from '../../graphql/scalars';
-import type { TenantSecretEntity } from '../secrets/tenant-secret.entity';
+import type { InferenceKeyRecordEntity } from './inference-key-record.entity';
 import type { WorkspaceEntity } from '../workspace/workspace.entity';
 import { Plan } from '../workspace/workspace.enums';
 import { KeyStatus } from './inference-key.enums';
@@ -60,9 +60,9 @@ export class AiInferenceKeyType {
   @Field(() => KeyRefusalType, { nullable: true, description: 'the last model refused on this key (no allowed provider, key restrictions); null when none since the key was saved' })
   lastRefusal: KeyRefusalType | null;
 
-  /** Built from the metadata beside the ciphertext: reading the status never decrypts. */
-  static from(workspace: WorkspaceEntity, row: TenantSecretEntity | null, canManage: boolean): AiInferenceKeyType {
-    const configured = Boolean(row?.openrouterMaskedHint);
+  /** Built from the key's record: reading the status never decrypts. `row` null: no key configured. */
+  static from(workspace: WorkspaceEntity, row: InferenceKeyRecordEntity | null, canManage: boolean): AiInferenceKeyType {
+    const configured = row !== null;
     return Object.assign(new AiInferenceKeyType(), {
       workspaceId: workspace.id,
       configured,
@@ -82,7 +82,7 @@ export class AiInferenceKeyType {
 }
 
 /** A refusal noted before the key was last saved or replaced was about another key. */
-function lastRefusalOf(row: TenantSecretEntity): KeyRefusalType | null {
+function lastRefusalOf(row: InferenceKeyRecordEntity): KeyRefusalType | null {
   if (!row.lastRefusalModel || !row.lastRefusalReason || !row.lastRefusalAt || row.lastRefusalAt < row.updatedAt) return null;
   return Object.assign(new KeyRefusalType(), { model: row.lastRefusalModel, reason: row.lastRefusalReason, at: row.lastRefusalAt });
 }

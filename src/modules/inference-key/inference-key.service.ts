@@ -6,12 +6,13 @@ import { ErrorCode } from '../../graphql/error-code';
 import { AuditAction } from '../audit/audit-action.enum';
 import { AuditService } from '../audit/audit.service';
 import { TenantSecretEntity } from '../secrets/tenant-secret.entity';
-import { TenantSecretMetadata, TenantSecrets, TenantSecretStore } from '../secrets/tenant-secret.store';
+import { TenantSecrets, TenantSecretStore } from '../secrets/tenant-secret.store';
 import type { PlanChange, PlanChangeHook } from '../workspace/plan-change.hook';
 import { WorkspaceEntity } from '../workspace/workspace.entity';
 import { Plan } from '../workspace/workspace.enums';
 import { lockWorkspaceOrThrow } from '../workspace/workspace.lock';
 import { AiInferenceKeyType } from './ai-inference-key.type';
+import { InferenceKeyRecordEntity } from './inference-key-record.entity';
 import { KeyStatus } from './inference-key.enums';
 import { statusForCredit } from './key-credit';
 import { maskedHint } from './masked-hint';
@@ -19,19 +20,12 @@ import { KeyCheck, OpenRouterKeyVerifier } from './openrouter-key.verifier';
 import { validateOpenRouterKeyOrThrow } from './openrouter-key.validation';
 import type { WorkspaceEvents } from '../workspace/workspace-events';
 
-/** Told after commit whenever a workspace's secrets change, so caches drop what they hold. */
-const KEY_HEALTH_CLEARED: Pick<
-  TenantSecretMetadata,
+type KeyHealth = Pick<
+  InferenceKeyRecordEntity,
   'openrouterStatus' | 'openrouterLimitMicros' | 'openrouterLimitRemainingMicros' | 'openrouterIsFreeTier' | 'openrouterLastCheckedAt'
-> = {
-  openrouterStatus: null,
-  openrouterLimitMicros: null,
-  openrouterLimitRemainingMicros: null,
-  openrouterIsFreeTier: null,
-  openrouterLastCheckedAt: null,
-};
+>;
 
-function healthFrom(check: KeyCheck): Partial<TenantSecretMetadata> {
+function healthFrom(check: KeyCheck): KeyHealth {
   if (check.outcome === 'active') {
     return {
       openrouterStatus: statusForCredit(check.limitMicros, check.limitRemainingMicros),
@@ -41,7 +35,17 @@ function healthFrom(check: KeyCheck): Partial<TenantSecretMetadata> {
       openrouterLastCheckedAt: new Date(),
     };
   }
-  return { ...KEY_HEALTH_CLEARED, openrouterStatus: KeyStatus.UNVERIFIED };
+  return {
+    openrouterStatus: KeyStatus.UNVERIFIED,
+    openrouterLimitMicros: null,
+    openrouterLimitRemainingMicros: null,
+    openrouterIsFreeTier: null,
+    openrouterLastCheckedAt: null,
+  };
+}
+
+function findRecord(manager: EntityManager, workspaceId: string): Promise<InferenceKeyRecordEntity | null> {
+  return manager.findOne(InferenceKeyRecordEntity, { where: { workspaceId } });
 }
 
 function requireEnterpriseOrThrow(workspace: WorkspaceEntity): void {
@@ -66,7 +70,7 @@ export class InferenceKeyService implements PlanChangeHook {
 
   async status(ctx: RequestContext, workspace: WorkspaceEntity): Promise<AiInferenceKeyType> {
     const [row, canManage] = await Promise.all([
-      ctx.loaders.tenantSecretByWorkspaceId.load(workspace.id),
+      ctx.loaders.inferenceKeyByWorkspaceId.load(workspace.id),
       // Shown to the viewer, not acted on: the cached membership is good enough.
       ctx.auth.can('manage', 'AiInferenceKey', workspace.id, { fresh: false }),
     ]);
@@ -80,8 +84,14 @@ export class InferenceKeyService implements PlanChangeHook {
   async countByStatus(): Promise<Record<KeyStatus | 'NONE', number>> {
     const statuses: string[] = Object.values(KeyStatus);
     const counts = Object.fromEntries([...statuses, 'NONE'].map((status) => [status, 0])) as Record<KeyStatus | 'NONE', number>;
-    for (const { status, keys } of await this.store.countKeysByStatus(this.transactions.manager)) {
-      counts[status !== null && statuses.includes(status) ? (status as KeyStatus) : 'NONE'] += keys;
+    const rows = await this.transactions.manager
+      .createQueryBuilder(InferenceKeyRecordEntity, 'key')
+      .select('key.openrouterStatus', 'status')
+      .addSelect('COUNT(*)', 'keys')
+      .groupBy('key.openrouterStatus')
+      .getRawMany<{ status: string | null; keys: number | string }>();
+    for (const { status, keys } of rows) {
+      counts[status !== null && statuses.includes(status) ? (status as KeyStatus) : 'NONE'] += Number(keys);
     }
     return counts;
   }
@@ -98,14 +108,14 @@ export class InferenceKeyService implements PlanChangeHook {
   remove(ctx: RequestContext, workspaceId: string): Promise<AiInferenceKeyType> {
     return this.transactions.run(async (manager, unit) => {
       const workspace = await lockWorkspaceOrThrow(manager, workspaceId);
-      const row = await this.store.findRow(manager, workspaceId);
-      if (row?.openrouterMaskedHint) {
-        await this.removeKeyEntry(manager, unit, row);
+      const record = await findRecord(manager, workspaceId);
+      if (record) {
+        await this.removeKeyEntry(manager, unit, workspaceId);
         await this.audit.record(manager, {
           workspaceId,
           action: AuditAction.KEY_REMOVED,
           actorUserId: ctx.auth.userId ?? null,
-          maskedHint: row.openrouterMaskedHint,
+          maskedHint: record.openrouterMaskedHint,
         });
       }
       return AiInferenceKeyType.from(workspace, null, true);
@@ -115,14 +125,14 @@ export class InferenceKeyService implements PlanChangeHook {
   /** Leaving ENTERPRISE deletes the key, in the plan change's own transaction. */
   async onPlanChanged(manager: EntityManager, unit: UnitOfWork, change: PlanChange): Promise<void> {
     if (change.from !== Plan.ENTERPRISE || change.to === Plan.ENTERPRISE) return;
-    const row = await this.store.findRow(manager, change.workspace.id);
-    if (!row?.openrouterMaskedHint) return;
-    await this.removeKeyEntry(manager, unit, row);
+    const record = await findRecord(manager, change.workspace.id);
+    if (!record) return;
+    await this.removeKeyEntry(manager, unit, change.workspace.id);
     await this.audit.record(manager, {
       workspaceId: change.workspace.id,
       action: AuditAction.KEY_REMOVED_PLAN_CHANGE,
       actorUserId: change.actorUserId,
-      maskedHint: row.openrouterMaskedHint,
+      maskedHint: record.openrouterMaskedHint,
       detail: `plan changed from ${change.from} to ${change.to}`,
     });
   }
@@ -140,16 +150,27 @@ export class InferenceKeyService implements PlanChangeHook {
 
     return this.transactions.run(async (manager, unit) => {
       const workspace = await lockWorkspaceOrThrow(manager, workspaceId);
-      const row = await this.store.findRow(manager, workspaceId);
-      this.checkPreconditions(workspace, row, mode);
-      const others = row ? this.readOtherSecrets(ctx, row) : {};
+      this.checkPreconditions(workspace, await findRecord(manager, workspaceId), mode);
+      const blob = await this.store.findRow(manager, workspaceId);
+      const others = blob ? this.readOtherSecrets(ctx, blob) : {};
       const hint = maskedHint(key);
-      const saved = await this.store.write(
-        manager,
+      const written = await this.store.write(manager, workspaceId, { ...others, openrouterKey: key });
+      // A new key starts a new record: no refusal, schedule or lease of the key it replaces carries over.
+      const saved = Object.assign(new InferenceKeyRecordEntity(), {
         workspaceId,
-        { ...others, openrouterKey: key },
-        { ...healthFrom(check), openrouterMaskedHint: hint, updatedBy: ctx.auth.userId ?? null },
-      );
+        ...healthFrom(check),
+        openrouterMaskedHint: hint,
+        lastRefusalModel: null,
+        lastRefusalReason: null,
+        lastRefusalAt: null,
+        openrouterNextCheckAt: null,
+        recheckLeaseOwner: null,
+        recheckLeaseUntil: null,
+        recheckFailures: 0,
+        updatedBy: ctx.auth.userId ?? null,
+        updatedAt: written!.updatedAt,
+      });
+      await manager.save(InferenceKeyRecordEntity, saved);
       await this.audit.record(manager, {
         workspaceId,
         action: mode === 'save' ? AuditAction.KEY_SAVED : AuditAction.KEY_REPLACED,
@@ -171,13 +192,13 @@ export class InferenceKeyService implements PlanChangeHook {
     const workspace = await manager.findOne(WorkspaceEntity, { where: { id: workspaceId } });
     if (workspace) requireEnterpriseOrThrow(workspace);
     const key = validateOpenRouterKeyOrThrow(submittedKey);
-    if (workspace) this.checkPreconditions(workspace, await this.store.findRow(manager, workspaceId), mode);
+    if (workspace) this.checkPreconditions(workspace, await findRecord(manager, workspaceId), mode);
     return key;
   }
 
-  private checkPreconditions(workspace: WorkspaceEntity, row: TenantSecretEntity | null, mode: 'save' | 'replace'): void {
+  private checkPreconditions(workspace: WorkspaceEntity, record: InferenceKeyRecordEntity | null, mode: 'save' | 'replace'): void {
     requireEnterpriseOrThrow(workspace);
-    const configured = Boolean(row?.openrouterMaskedHint);
+    const configured = record !== null;
     if (mode === 'save' && configured) {
       throw new AppError(ErrorCode.KEY_ALREADY_CONFIGURED, 'An OpenRouter key is already configured; use replaceKey to change it');
     }
@@ -201,15 +222,19 @@ export class InferenceKeyService implements PlanChangeHook {
     }
   }
 
-  private async removeKeyEntry(manager: EntityManager, unit: UnitOfWork, row: TenantSecretEntity): Promise<void> {
+  private async removeKeyEntry(manager: EntityManager, unit: UnitOfWork, workspaceId: string): Promise<void> {
+    const blob = await this.store.findRow(manager, workspaceId);
     let others: TenantSecrets = {};
     try {
-      const { openrouterKey: _removed, ...rest } = this.store.decryptOrThrow(row);
-      others = rest;
+      if (blob) {
+        const { openrouterKey: _removed, ...rest } = this.store.decryptOrThrow(blob);
+        others = rest;
+      }
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
     }
-    await this.store.write(manager, row.workspaceId, others, { ...KEY_HEALTH_CLEARED, openrouterMaskedHint: null });
-    await this.events.publish(manager, unit, { kind: 'keyChanged', workspaceId: row.workspaceId });
+    await this.store.write(manager, workspaceId, others);
+    await manager.delete(InferenceKeyRecordEntity, { workspaceId });
+    await this.events.publish(manager, unit, { kind: 'keyChanged', workspaceId });
   }
 }

@@ -1,4 +1,4 @@
-import { EntityManager } from 'typeorm';
+import { EntityManager, In } from 'typeorm';
 import { AppError } from '../../graphql/app-error';
 import { ErrorCode } from '../../graphql/error-code';
 import { SecretsDecryptionError, TenantSecretsCipher } from './cipher';
@@ -8,18 +8,6 @@ import { TenantSecretEntity } from './tenant-secret.entity';
 export interface TenantSecrets {
   openrouterKey?: string;
 }
-
-/** Display metadata kept beside the ciphertext, readable without decrypting. */
-export type TenantSecretMetadata = Pick<
-  TenantSecretEntity,
-  | 'openrouterMaskedHint'
-  | 'openrouterStatus'
-  | 'openrouterLimitMicros'
-  | 'openrouterLimitRemainingMicros'
-  | 'openrouterIsFreeTier'
-  | 'openrouterLastCheckedAt'
-  | 'updatedBy'
->;
 
 const PAYLOAD_VERSION = 1;
 
@@ -71,20 +59,15 @@ export class TenantSecretStore {
 
   /**
    * Writes the secrets under the current key with a fresh nonce, or deletes the row when nothing
-   * is left in it. Returns the row as stored, or null when deleted.
+   * is left in it. Returns the row as stored (its `updatedAt` is the new version), or null when deleted.
    */
-  async write(
-    manager: EntityManager,
-    workspaceId: string,
-    secrets: TenantSecrets,
-    metadata: Partial<TenantSecretMetadata>,
-  ): Promise<TenantSecretEntity | null> {
+  async write(manager: EntityManager, workspaceId: string, secrets: TenantSecrets): Promise<TenantSecretEntity | null> {
     if (isEmpty(secrets)) {
       await manager.delete(TenantSecretEntity, { workspaceId });
       return null;
     }
     const existing = await this.findRow(manager, workspaceId);
-    const row = Object.assign(existing ?? new TenantSecretEntity(), metadata, {
+    const row = Object.assign(existing ?? new TenantSecretEntity(), {
       workspaceId,
       ciphertext: this.cipher.encrypt(workspaceId, serialise(secrets)),
       keyId: this.cipher.currentKeyId,
@@ -93,16 +76,10 @@ export class TenantSecretStore {
     return manager.save(TenantSecretEntity, row);
   }
 
-  /** Configured OpenRouter keys by their stored status (null: none recorded), from the metadata alone. */
-  async countKeysByStatus(manager: EntityManager): Promise<Array<{ status: string | null; keys: number }>> {
-    const rows = await manager
-      .createQueryBuilder(TenantSecretEntity, 'secret')
-      .select('secret.openrouterStatus', 'status')
-      .addSelect('COUNT(*)', 'keys')
-      .where('secret.openrouterMaskedHint IS NOT NULL')
-      .groupBy('secret.openrouterStatus')
-      .getRawMany<{ status: string | null; keys: number | string }>();
-    return rows.map((row) => ({ status: row.status, keys: Number(row.keys) }));
+  /** The workspaces whose blob was written under one of these key ids, with the blob's version. */
+  async versionsUnderKeyIds(manager: EntityManager, keyIds: readonly string[]): Promise<Array<{ workspaceId: string; updatedAt: Date }>> {
+    if (keyIds.length === 0) return [];
+    return manager.find(TenantSecretEntity, { select: ['workspaceId', 'updatedAt'], where: { keyId: In([...keyIds]) } });
   }
 
   /** Re-encrypts one row under the current key, keeping its contents; used by key rotation. */

@@ -1,19 +1,19 @@
 import type { CacheStats } from '../../cache/loading-cache';
-import type { TenantSecretEntity } from '../secrets/tenant-secret.entity';
+import type { InferenceKeyRecordEntity } from '../inference-key/inference-key-record.entity';
 import type { MemberEntity } from './member.entity';
 import type { WorkspaceEntity } from './workspace.entity';
 
-/** What answering a read about one workspace needs: its row, its secret metadata, and who is a member. */
+/** What answering a read about one workspace needs: its row, its key's record, and who is a member. */
 export interface WorkspaceAccess {
   workspace: WorkspaceEntity;
-  secret: TenantSecretEntity | null;
+  key: InferenceKeyRecordEntity | null;
   /** the caller's membership, or null when the caller is not a member */
   membership: MemberEntity | null;
 }
 
 interface Entry {
   workspace: WorkspaceEntity;
-  secret: TenantSecretEntity | null;
+  key: InferenceKeyRecordEntity | null;
   members: Map<string, MemberEntity | null>;
   expiresAt: number;
 }
@@ -42,7 +42,7 @@ export class WorkspaceAccessCache implements CacheStats {
       return undefined;
     }
     this.hits += 1;
-    return { workspace: entry.workspace, secret: entry.secret, membership: entry.members.get(userId) ?? null };
+    return { workspace: entry.workspace, key: entry.key, membership: entry.members.get(userId) ?? null };
   }
 
   /** A token to pass back to `put`, so that a read which raced an invalidation is not cached. */
@@ -54,7 +54,7 @@ export class WorkspaceAccessCache implements CacheStats {
     if (this.ttlMs <= 0 || this.generation(workspaceId) !== generation) return;
     const existing = this.entries.get(workspaceId);
     const fresh = existing && existing.expiresAt > this.now() ? existing : undefined;
-    const entry: Entry = fresh ?? { workspace: access.workspace, secret: access.secret, members: new Map(), expiresAt: this.now() + this.ttlMs };
+    const entry: Entry = fresh ?? { workspace: access.workspace, key: access.key, members: new Map(), expiresAt: this.now() + this.ttlMs };
     entry.members.set(userId, access.membership);
     this.entries.set(workspaceId, entry);
   }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
-import type { OpenRouterKeyVerifier } from '../inference-key/openrouter-key.verifier';
+import type { OpenRouterKeyVerifier } from './openrouter-key.verifier';
 import { isKeyUnavailable, TenantSecretStore } from '../secrets/tenant-secret.store';
 import type { KeyHealthService } from './key-health.service';
 

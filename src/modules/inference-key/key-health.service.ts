@@ -1,15 +1,13 @@
 import type { Logger } from 'pino';
-import { Brackets, EntityManager, In, IsNull, LessThan, Not, Or } from 'typeorm';
+import { Brackets, EntityManager, IsNull, LessThan, Or } from 'typeorm';
 import { supportsRowLocks } from '../../db/data-source';
 import type { TransactionRunner } from '../../db/transaction-runner';
-import { KeyStatus } from '../inference-key/inference-key.enums';
-import { statusForCredit } from '../inference-key/key-credit';
-import type { LiveKeyCheck } from '../inference-key/openrouter-key.verifier';
-import { TenantSecretEntity } from '../secrets/tenant-secret.entity';
+import { KeyStatus } from './inference-key.enums';
+import { statusForCredit } from './key-credit';
+import type { LiveKeyCheck } from './openrouter-key.verifier';
+import type { TenantSecretStore } from '../secrets/tenant-secret.store';
+import { InferenceKeyRecordEntity } from './inference-key-record.entity';
 import type { WorkspaceEvents } from '../workspace/workspace-events';
-
-/** Not yet marked KEY_UNAVAILABLE: the condition that makes the mark (and its log line) happen once. */
-const NOT_YET_UNAVAILABLE = Or(IsNull(), Not(KeyStatus.KEY_UNAVAILABLE));
 
 /**
  * What a successful call through the key proves wrong: the error statuses, and UNVERIFIED (a key
@@ -63,6 +61,7 @@ export class KeyHealthService {
 
   constructor(
     private readonly transactions: TransactionRunner,
+    private readonly secrets: TenantSecretStore,
     private readonly events: WorkspaceEvents,
     private readonly log: Logger,
   ) {}
@@ -99,7 +98,7 @@ export class KeyHealthService {
     if (!rowUpdatedAt) return;
     await this.transactions.run(async (manager, unit) => {
       const result = await manager
-        .getRepository(TenantSecretEntity)
+        .getRepository(InferenceKeyRecordEntity)
         .update({ workspaceId, updatedAt: rowUpdatedAt }, { lastRefusalModel: model.slice(0, 200), lastRefusalReason: reason.slice(0, 500), lastRefusalAt: new Date() });
       if ((result.affected ?? 0) > 0) await this.events.publish(manager, unit, { kind: 'keyChanged', workspaceId });
     });
@@ -119,12 +118,7 @@ export class KeyHealthService {
 
   /** At start-up: every blob written under a key id this process cannot derive is unreadable. */
   async markUnavailableUnderKeyIds(keyIds: readonly string[]): Promise<void> {
-    if (keyIds.length === 0) return;
-    const rows = await this.transactions.manager.getRepository(TenantSecretEntity).find({
-      select: ['workspaceId', 'updatedAt'],
-      where: { keyId: In([...keyIds]), openrouterStatus: NOT_YET_UNAVAILABLE },
-    });
-    for (const row of rows) await this.markUnavailable(row.workspaceId, row.updatedAt);
+    for (const blob of await this.secrets.versionsUnderKeyIds(this.transactions.manager, keyIds)) await this.markUnavailable(blob.workspaceId, blob.updatedAt);
   }
 
   /**
@@ -133,11 +127,10 @@ export class KeyHealthService {
    */
   async dueForRecheck(now: Date, intervalMs: number, limit: number): Promise<string[]> {
     const rows = await this.transactions.manager
-      .getRepository(TenantSecretEntity)
+      .getRepository(InferenceKeyRecordEntity)
       .createQueryBuilder('s')
       .select('s.workspaceId', 'workspaceId')
-      .where('s.openrouterMaskedHint IS NOT NULL')
-      .andWhere('(s.recheckLeaseUntil IS NULL OR s.recheckLeaseUntil < :now)', { now })
+      .where('(s.recheckLeaseUntil IS NULL OR s.recheckLeaseUntil < :now)', { now })
       .andWhere(
         new Brackets((due) =>
           due
@@ -154,14 +147,20 @@ export class KeyHealthService {
   /** Takes the key's lease for `owner` unless another worker holds one still running: true when taken. */
   async claimRecheck(workspaceId: string, owner: string, now: Date, leaseMs: number): Promise<boolean> {
     const result = await this.transactions.manager
-      .getRepository(TenantSecretEntity)
+      .getRepository(InferenceKeyRecordEntity)
       .update({ workspaceId, recheckLeaseUntil: Or(IsNull(), LessThan(now)) }, { recheckLeaseOwner: owner, recheckLeaseUntil: new Date(now.getTime() + leaseMs) });
     return (result.affected ?? 0) === 1;
   }
 
+  /** The key's last known status; null when none is recorded or no key is configured. */
+  async statusOf(workspaceId: string): Promise<string | null> {
+    const row = await this.transactions.manager.getRepository(InferenceKeyRecordEntity).findOne({ select: ['workspaceId', 'openrouterStatus'], where: { workspaceId } });
+    return row?.openrouterStatus ?? null;
+  }
+
   /** The failures in a row so far of the key's re-checks. */
   async recheckFailures(workspaceId: string): Promise<number> {
-    const row = await this.transactions.manager.getRepository(TenantSecretEntity).findOne({ select: ['workspaceId', 'recheckFailures'], where: { workspaceId } });
+    const row = await this.transactions.manager.getRepository(InferenceKeyRecordEntity).findOne({ select: ['workspaceId', 'recheckFailures'], where: { workspaceId } });
     return row?.recheckFailures ?? 0;
   }
 
@@ -197,7 +196,7 @@ export class KeyHealthService {
 
   async releaseRecheck(workspaceId: string, owner: string, nextCheckAt: Date, failures: number): Promise<void> {
     await this.transactions.manager
-      .getRepository(TenantSecretEntity)
+      .getRepository(InferenceKeyRecordEntity)
       .update({ workspaceId, recheckLeaseOwner: owner }, { recheckLeaseOwner: null, recheckLeaseUntil: null, openrouterNextCheckAt: nextCheckAt, recheckFailures: failures });
   }
 
@@ -206,9 +205,9 @@ export class KeyHealthService {
    * under its lock, telling the status listeners in the same transaction and the caches after it.
    * True when the status changed.
    */
-  private changeStatus(workspaceId: string, rowUpdatedAt: Date, next: (from: string | null) => KeyStatus | undefined, fields: Partial<TenantSecretEntity>): Promise<boolean> {
+  private changeStatus(workspaceId: string, rowUpdatedAt: Date, next: (from: string | null) => KeyStatus | undefined, fields: Partial<InferenceKeyRecordEntity>): Promise<boolean> {
     return this.transactions.run(async (manager, unit) => {
-      const repository = manager.getRepository(TenantSecretEntity);
+      const repository = manager.getRepository(InferenceKeyRecordEntity);
       const query = repository
         .createQueryBuilder('s')
         .select(['s.workspaceId', 's.openrouterStatus'])
