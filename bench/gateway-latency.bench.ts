@@ -88,7 +88,7 @@ async function breakdown(app: RunningApp, request: Omit<FixedRateRequest, 'durat
           }
         : Reflect.get(target, property, receiver),
   });
-  const restore = [timeMethod(deps.client, 'post', upstream), timeMethod(deps.recorder, 'record', record), timeMethod(deps.spool, 'intend', journal)];
+  const restore = [timeMethod(deps.client, 'post', upstream), timeMethod(app.services.usageRecorder, 'record', record), timeMethod(app.services.usageJournal, 'intend', journal)];
   try {
     total = await sequentialLatencies(request, calls);
   } finally {
@@ -161,7 +161,7 @@ export const gatewayLatencySuite: BenchSuite = {
       // Every answered call is recorded right after its answer; the last calls of a run, which
       // autocannon stopped waiting for, are recorded too (at most one per connection per run).
       await service.app.services.usageRecorder.settled(workspaceId);
-      await service.app.services.spool.replay();
+      await service.app.services.usageLedger.replay();
       const gatewayRuns = [warmGateway, ...shapes.map((shape) => shape.gateway)];
       const answered = 1 + gatewayRuns.reduce((sum, run) => sum + run.latenciesMs.length, 0);
       const recorded = await service.app.dataSource.getRepository(UsageRecordEntity).count({ where: { workspaceId } });
