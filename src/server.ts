@@ -20,12 +20,13 @@ import { frontDoor, refuseTunnels, sendJson } from './http/front-door';
 import { GatewayHandler } from './http/gateway.handler';
 import { graphqlHandler, refuseRateLimited } from './http/graphql-handler';
 import { GraphqlIde, IDE_ASSET_PREFIX, prefersHtml } from './http/graphql-ide.page';
-import { ConcurrencyLimiter, concurrencyKeyOf } from './http/principal-concurrency';
+import { concurrencyKeyOf } from './http/principal-concurrency';
 import { Exchange, RouteTable } from './http/route-table';
 import { USAGE_EXPORT_PATH, UsageExportHandler } from './http/usage-export.handler';
 import { METRICS_PATH, MetricsListener } from './metrics/metrics-endpoint';
 import { setUpMetrics, watchServices } from './metrics/metrics.setup';
 import type { TenantSecretsCipher } from './modules/secrets/cipher';
+import { ConcurrencyLimiter } from './concurrency-limiter';
 import { AppServices, createServices } from './services';
 
 export interface ServerDependencies {

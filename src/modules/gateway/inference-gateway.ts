@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { LoadingCache } from '../../cache/loading-cache';
+import { ConcurrencyLimiter } from '../../concurrency-limiter';
 import { AppError } from '../../graphql/app-error';
 import { ErrorCode } from '../../graphql/error-code';
 import { lazyChild } from '../../logging/logger';
@@ -44,11 +45,12 @@ export class InferenceGateway {
   /** set on SIGTERM: new calls are refused while those in flight finish */
   private draining = false;
   /** calls in flight per workspace, so that one workspace's burst cannot take every connection upstream */
-  private readonly perWorkspace = new Map<string, number>();
+  private readonly perWorkspace: ConcurrencyLimiter;
   private readonly relay: UpstreamRelay;
   private metrics: GatewayMetrics = NO_GATEWAY_METRICS;
 
   constructor(private readonly deps: GatewayDependencies) {
+    this.perWorkspace = new ConcurrencyLimiter(deps.maxConcurrentPerWorkspace);
     this.relay = new UpstreamRelay(deps);
   }
 
@@ -135,7 +137,14 @@ export class InferenceGateway {
       await this.deps.refusedCalls.count({ workspaceId: workspace.id, path, actorUserId, cause: overBudget.code });
       throw new AppError(ErrorCode.BUDGET_EXCEEDED, overBudget.message);
     }
-    const freeSlot = this.takeSlot(workspaceId);
+    const freeSlot = this.perWorkspace.tryAcquire(workspaceId);
+    if (!freeSlot) {
+      throw new AppError(
+        ErrorCode.CONCURRENCY_LIMIT,
+        `This workspace already has ${this.deps.maxConcurrentPerWorkspace} gateway calls in progress on this worker, the most allowed; nothing was sent upstream. Retry shortly.`,
+        { retryable: true },
+      );
+    }
     const claim = this.deps.ledger.begin(claimRequest);
     try {
       const call: CallContext = {
@@ -164,26 +173,5 @@ export class InferenceGateway {
       claim.end();
       freeSlot();
     }
-  }
-
-  /** A slot among the workspace's concurrent calls on this worker, or 429; the function returned frees it (once). */
-  private takeSlot(workspaceId: string): () => void {
-    const running = this.perWorkspace.get(workspaceId) ?? 0;
-    if (running >= this.deps.maxConcurrentPerWorkspace) {
-      throw new AppError(
-        ErrorCode.CONCURRENCY_LIMIT,
-        `This workspace already has ${running} gateway calls in progress on this worker, the most allowed; nothing was sent upstream. Retry shortly.`,
-        { retryable: true },
-      );
-    }
-    this.perWorkspace.set(workspaceId, running + 1);
-    let freed = false;
-    return () => {
-      if (freed) return;
-      freed = true;
-      const left = (this.perWorkspace.get(workspaceId) ?? 1) - 1;
-      if (left > 0) this.perWorkspace.set(workspaceId, left);
-      else this.perWorkspace.delete(workspaceId);
-    };
   }
 }
