@@ -38,7 +38,7 @@ export async function startApp(config: AppConfig, logger: Logger, options: { hos
     }
     const unknown = await unknownStoredKeyIds(dataSource, cipher);
     if (unknown.length > 0) {
-      const message = `stored tenant secrets use key id(s) ${unknown.join(', ')}, which neither SECRETS_PHRASE nor SECRETS_PHRASE_PREVIOUS derives`;
+      const message = `stored secrets (tenant secrets or webhook signing secrets) use key id(s) ${unknown.join(', ')}, which neither SECRETS_PHRASE nor SECRETS_PHRASE_PREVIOUS derives`;
       if (config.nodeEnv === 'production') throw new StartupError(message);
       logger.warn(message);
     }

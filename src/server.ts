@@ -113,7 +113,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   const { config, dataSource, cipher, logger } = deps;
   const limits = config.httpLimits;
   const services = createServices(config, dataSource, cipher, logger);
-  await services.invalidationBus.start(services.dropCachedWorkspace);
+  await services.invalidationBus.start((workspaceId) => services.workspaceEvents.committedElsewhere(workspaceId));
   services.usageLedger.start();
   services.keyRecheck.start();
   await services.budgetGuard.start();
@@ -123,11 +123,11 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   if (observability) watchServices(observability.metrics, services, dataSource);
   const ide = new GraphqlIde();
   const cors = graphqlCorsPolicy(config.corsOrigins);
-  const apollo = createApollo(config, await buildAppSchema(), observability ? [observability.metrics.graphql.plugin()] : []);
+  const apollo = createApollo(config, await buildAppSchema(services), observability ? [observability.metrics.graphql.plugin()] : []);
   await apollo.start();
 
   const authContextFor = (principal: Principal) => {
-    const loaders = createLoaders(dataSource, principal.kind === 'user' ? principal.userId : undefined, services.accessCache);
+    const loaders = createLoaders(dataSource, principal.kind === 'user' ? principal.userId : undefined, services.directory.access);
     const auth = new AuthContext(principal, {
       all: (userId) => services.workspaces.membershipsOf(userId),
       in: (workspaceId, fresh) => (fresh ? loaders.freshViewerMembershipIn : loaders.viewerMembershipIn).load(workspaceId),
@@ -136,7 +136,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   };
   const contextFor = (principal: Principal, requestId: string, log: () => Logger): GraphQLContext => {
     const { auth, loaders } = authContextFor(principal);
-    return new RequestGraphQLContext(requestId, log, auth, loaders, services);
+    return new RequestGraphQLContext(requestId, log, auth, loaders);
   };
   const usageExport = new UsageExportHandler(services.usageExport, cors, async (request) => authContextFor(await authenticator.principalOf(request.headers.authorization)).auth);
 

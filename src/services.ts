@@ -38,8 +38,8 @@ import { KeyRecheckWorker } from './modules/gateway/key-recheck.worker';
 import { OpenRouterClient } from './modules/gateway/openrouter.client';
 import { SecretsInvalidationBus } from './modules/secrets/secrets-invalidation.bus';
 import type { CachedSecrets } from './modules/secrets/tenant-secrets.cache';
-import { WorkspaceAccessCache } from './modules/workspace/workspace-access.cache';
-import type { WorkspaceEntity } from './modules/workspace/workspace.entity';
+import { WorkspaceDirectory } from './modules/workspace/workspace-directory';
+import { WorkspaceEvents } from './modules/workspace/workspace-events';
 
 /** Cached memberships are authorisation data: without Redis they may be this stale at most. */
 const ACCESS_CACHE_TTL_MS = 5_000;
@@ -56,13 +56,18 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   audit.onRecorded(webhookEvents.audited);
   const secrets = new TenantSecretStore(cipher);
   const verifier = new OpenRouterKeyVerifier(config.openrouterBaseUrl, config.openrouterVerifyKeys);
-  const inferenceKeys = new InferenceKeyService(transactions, secrets, audit, verifier);
-  const keyVerification = new KeyVerificationService(transactions, verifier);
-  const workspaces = new WorkspaceService(transactions, audit, [inferenceKeys]);
+  const workspaceEvents = new WorkspaceEvents();
   // Memberships and workspace rows are kept no longer than that.
-  const shortTtlMs = Math.min(config.secretsCacheTtlMs, ACCESS_CACHE_TTL_MS);
+  const directory = new WorkspaceDirectory(dataSource, Math.min(config.secretsCacheTtlMs, ACCESS_CACHE_TTL_MS), workspaceEvents);
+  const secretsCache = new LoadingCache<CachedSecrets>(config.secretsCacheTtlMs);
+  workspaceEvents.subscribeAfterCommit((event) => secretsCache.invalidate(event.workspaceId));
+  const invalidationBus = new SecretsInvalidationBus(config.redisUrl, logger);
+  workspaceEvents.subscribeToLocalCommits((event) => invalidationBus.publish(event.workspaceId));
+  const inferenceKeys = new InferenceKeyService(transactions, secrets, audit, workspaceEvents, verifier);
+  const keyVerification = new KeyVerificationService(transactions, verifier);
+  const workspaces = new WorkspaceService(transactions, audit, workspaceEvents, [inferenceKeys]);
   const tierPrices = new TierPriceService(transactions);
-  const usageRecorder = new UsageRecorderService(transactions, tierPrices);
+  const usageRecorder = new UsageRecorderService(transactions, tierPrices, directory);
   const usageQueries = new UsageQueryService(dataSource, usageRecorder);
   const usageExport = new UsageExportService(dataSource, usageRecorder);
   const billingSummaries = new BillingSummaryService(dataSource, usageRecorder);
@@ -82,22 +87,6 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   const webhooks = new WebhookService(transactions, webhookOutbox, webhookSecrets, webhookAddresses);
   const webhookDispatcher = new WebhookDispatcher(transactions, webhookOutbox, webhookSecrets, webhookAddresses, config.webhookRetryBaseMs ?? DEFAULT_WEBHOOK_RETRY_BASE_MS, logger);
 
-  const secretsCache = new LoadingCache<CachedSecrets>(config.secretsCacheTtlMs);
-  const accessCache = new WorkspaceAccessCache(shortTtlMs);
-  const workspaceRows = new LoadingCache<WorkspaceEntity | null>(shortTtlMs);
-  const invalidationBus = new SecretsInvalidationBus(config.redisUrl, logger);
-  const dropCachedWorkspace = (workspaceId: string) => {
-    secretsCache.invalidate(workspaceId);
-    accessCache.invalidate(workspaceId);
-    workspaceRows.invalidate(workspaceId);
-  };
-  // A change drops this worker's cached copies at once and tells the others through Redis.
-  const secretsChanged = (workspaceId: string) => {
-    dropCachedWorkspace(workspaceId);
-    invalidationBus.publish(workspaceId);
-  };
-  inferenceKeys.onSecretsChanged(secretsChanged);
-  workspaces.onChanged(secretsChanged);
   const databaseAnswers = () => dataSource.query('SELECT 1').then(
     () => true,
     () => false,
@@ -112,12 +101,11 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     log: logger,
     outageWindowMs: staleWhileUnreachableMs ?? 0,
   });
-  const keyHealth = new KeyHealthService(transactions, secretsChanged, logger);
+  const keyHealth = new KeyHealthService(transactions, workspaceEvents, logger);
   const keyRecheck = new KeyRecheckWorker(dataSource, keyHealth, secrets, verifier, logger, { intervalMs: config.keyRecheckIntervalMs ?? DEFAULT_KEY_RECHECK_INTERVAL_MS });
   keyHealth.onStatusChanged((manager, change) => webhookEvents.keyStatusChanged(manager, change.workspaceId, change.to));
   const gateway = new InferenceGateway({
-    dataSource,
-    workspaceRows,
+    workspaces: directory,
     keys: new GatewayKeyResolver(dataSource, secrets, secretsCache, config.platformOpenrouterKey, keyHealth, staleWhileUnreachableMs),
     client: new OpenRouterClient(config.openrouterBaseUrl, config.openrouterTimeoutMs),
     ledger: usageLedger,
@@ -149,8 +137,8 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     webhooks,
     webhookDispatcher,
     secretsCache,
-    accessCache,
-    dropCachedWorkspace,
+    workspaceEvents,
+    directory,
     invalidationBus,
     usageJournal,
     usageLedger,

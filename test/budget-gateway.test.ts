@@ -1,8 +1,9 @@
-import { BUDGET_RELOAD_MS } from '../src/modules/budget/budget-guard';
+import { BUDGET_LOAD_WAIT_MS, BUDGET_RELOAD_MS } from '../src/modules/budget/budget-guard';
 import { Plan } from '../src/modules/workspace/workspace.enums';
 import { expectData } from './support/expectations';
 import { seedWorkspace, SeededWorkspace } from './support/fixtures';
 import { callGateway } from './support/gateway-client';
+import { holdUsageWrites } from './support/hold-usage-writes';
 import { currentMonth, freshRequestId, startGatewayWorld, tierPrice } from './support/gateway-setup';
 import { queryOutside } from './support/test-database';
 import { startTestApp, TestApp } from './support/test-app';
@@ -66,6 +67,31 @@ describe('the gateway and the budget', () => {
       await world.close();
     }
   });
+
+  it('a spend read the database holds up does not hold the call: it is served unchecked after the wait, and checked again once the read lands', async () => {
+    const world = await startGatewayWorld();
+    try {
+      const { t } = world;
+      const ws = await seedWorkspace(t, Plan.PRO, 'Stalled');
+      expectData(await t.gql(SET_BUDGET, { w: ws.id, limit: CALL_COST, action: 'BLOCK' }, ws.tokens.billing));
+      const release = await holdUsageWrites(t);
+      try {
+        // a background call is never checked; its record now waits, and so does any read of the month's spend
+        expect((await callGateway(t, { workspaceId: ws.id, path: 'SEARCH_INDEXER', requestId: freshRequestId() })).status).toBe(200);
+        const startedAt = Date.now();
+        expect((await callGateway(t, { workspaceId: ws.id, path: 'AGENT_RUN', requestId: freshRequestId() })).status).toBe(200);
+        expect(Date.now() - startedAt).toBeGreaterThanOrEqual(BUDGET_LOAD_WAIT_MS);
+      } finally {
+        await release();
+      }
+      expect(await spent(t, ws)).toBe(2 * CALL_COST);
+      const refused = await callGateway(t, { workspaceId: ws.id, path: 'AGENT_RUN', requestId: freshRequestId() });
+      expect(refused.status).toBe(402);
+      expect(refused.json.error.code).toBe('BUDGET_EXCEEDED');
+    } finally {
+      await world.close();
+    }
+  }, 30_000);
 
   describe.each([
     ['with Redis', 'redis://127.0.0.1:6379'],

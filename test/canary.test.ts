@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MemberRole, Plan } from '../src/modules/workspace/workspace.enums';
+import { Plan } from '../src/modules/workspace/workspace.enums';
+import { MemberRole } from '../src/auth/member-role';
 import { ADD_MEMBER, AUDIT_EVENTS, CHANGE_PLAN, KEY_STATUS, REPLACE_KEY, SAVE_KEY, VIEWER, WORKSPACE } from './support/documents';
 import { expectData, expectErrorCode } from './support/expectations';
 import { SeededWorkspace, seedWorkspace } from './support/fixtures';

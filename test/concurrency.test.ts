@@ -1,5 +1,6 @@
 import { TenantSecretEntity } from '../src/modules/secrets/tenant-secret.entity';
-import { MemberRole, Plan } from '../src/modules/workspace/workspace.enums';
+import { Plan } from '../src/modules/workspace/workspace.enums';
+import { MemberRole } from '../src/auth/member-role';
 import { ADD_MEMBER, AUDIT_EVENTS, CHANGE_PLAN, CREATE_WORKSPACE, KEY_STATUS, REMOVE_KEY, REPLACE_KEY, SAVE_KEY } from './support/documents';
 import { expectData, expectErrorCode } from './support/expectations';
 import { sampleKey, seedWorkspace } from './support/fixtures';

@@ -1,5 +1,4 @@
 import { readdirSync } from 'node:fs';
-import { createConnection } from 'mysql2/promise';
 import { Plan } from '../src/modules/workspace/workspace.enums';
 import { SAVE_KEY } from './support/documents';
 import { expectData, expectErrorCode } from './support/expectations';
@@ -7,6 +6,7 @@ import { SeededWorkspace, seedWorkspace } from './support/fixtures';
 import { CHAT_BODY, callGateway, eventually, recordFor, StoredRecord, storedRecords } from './support/gateway-client';
 import { byokWorkspace, currentMonth, freshRequestId, GatewayWorld, startGatewayWorld, tierPrice } from './support/gateway-setup';
 import type { UsageObject } from './support/fake-openrouter';
+import { holdUsageWrites } from './support/hold-usage-writes';
 import { canaryKey } from './support/leak-search';
 import { GraphQLResult, TEST_SERVICE_TOKEN } from './support/test-app';
 
@@ -311,43 +311,10 @@ describe('gateway billing', () => {
   });
 
   describe('answered before recorded', () => {
-    /**
-     * Keeps usage records from being written until released: on SQLite by holding the one
-     * connection's transaction queue, on MySQL by locking the rollup table from another session.
-     */
-    async function holdUsageWrites(): Promise<() => Promise<void>> {
-      const url = world.t.db.databaseUrl;
-      if (!url) {
-        let release!: () => void;
-        const held = new Promise<void>((resolveHeld) => {
-          release = resolveHeld;
-        });
-        let started!: () => void;
-        const running = new Promise<void>((resolveRunning) => {
-          started = resolveRunning;
-        });
-        const holder = world.t.app.services.transactions.run(async () => {
-          started();
-          await held;
-        });
-        await running;
-        return async () => {
-          release();
-          await holder;
-        };
-      }
-      const session = await createConnection({ uri: url });
-      await session.query('LOCK TABLES usage_rollup WRITE');
-      return async () => {
-        await session.query('UNLOCK TABLES');
-        await session.end();
-      };
-    }
-
     it('journals each answered call until it is recorded, then leaves no file behind', async () => {
       const ws = await seedWorkspace(world.t, Plan.ENTERPRISE, 'Journal');
       const journals = () => readdirSync(world.t.db.dataDir).filter((name) => name.startsWith('usage-'));
-      const release = await holdUsageWrites();
+      const release = await holdUsageWrites(world.t);
       try {
         expect((await callGateway(world.t, { workspaceId: ws.id, body: CHAT_BODY })).status).toBe(200);
         expect(journals()).toEqual([expect.stringMatching(/^usage-journal-/)]);
@@ -362,7 +329,7 @@ describe('gateway billing', () => {
       const ws = await seedWorkspace(world.t, Plan.ENTERPRISE, 'Answer first');
       const requestId = freshRequestId('first');
       world.fake.chatCompletion({ usage: { prompt_tokens: IN, completion_tokens: OUT, cost: 0.004 } }, { times: 1, when: (request) => request.headers['x-request-id'] === requestId });
-      const release = await holdUsageWrites();
+      const release = await holdUsageWrites(world.t);
       let read: Promise<GraphQLResult>;
       try {
         const answer = await callGateway(world.t, { workspaceId: ws.id, requestId, body: CHAT_BODY });

@@ -37,7 +37,7 @@ it('serve: while the database is away, cached workspaces are served, ids journal
   // The first success marks the new key ACTIVE, which drops the cached copies; the second caches them.
   for (let i = 0; i < 2; i += 1) expect((await callGateway(app.t, { workspaceId: ws.id })).status).toBe(200);
   const uncached = await byokWorkspace(app.t, canaryKey(), 'Uncached');
-  app.t.app.services.dropCachedWorkspace(uncached.id);
+  app.t.app.services.workspaceEvents.committedElsewhere(uncached.id);
   await app.cut();
 
   const ids = Array.from({ length: 5 }, () => freshRequestId('outage'));

@@ -1,5 +1,6 @@
 import { JwtCodec } from '../src/auth/jwt';
-import { MemberRole, Plan } from '../src/modules/workspace/workspace.enums';
+import { Plan } from '../src/modules/workspace/workspace.enums';
+import { MemberRole } from '../src/auth/member-role';
 import { ADD_MEMBER, CREATE_WORKSPACE, REMOVE_MEMBER } from './support/documents';
 import { FakeOpenRouter } from './support/fake-openrouter';
 import { canaryKey } from './support/leak-search';

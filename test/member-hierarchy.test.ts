@@ -1,4 +1,5 @@
-import { MemberRole, Plan } from '../src/modules/workspace/workspace.enums';
+import { Plan } from '../src/modules/workspace/workspace.enums';
+import { MemberRole } from '../src/auth/member-role';
 import { ADD_MEMBER, AUDIT_TRAIL, CREATE_WORKSPACE, REMOVE_MEMBER } from './support/documents';
 import { expectData, expectErrorCode } from './support/expectations';
 import { GraphQLResult, startTestApp, TestApp } from './support/test-app';

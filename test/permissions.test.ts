@@ -1,7 +1,8 @@
 import { SignJWT } from 'jose';
 import { abilityForMembership, Action, defineAbilityFor, Membership, roleCanManageBilling, scoped, SubjectType } from '../src/auth/ability.factory';
 import type { Principal } from '../src/auth/principal';
-import { MemberRole, Plan } from '../src/modules/workspace/workspace.enums';
+import { Plan } from '../src/modules/workspace/workspace.enums';
+import { MemberRole } from '../src/auth/member-role';
 import {
   ADD_MEMBER,
   AUDIT_EVENTS,

@@ -38,16 +38,23 @@ describe('webhook events raised by the gateway and settlement', () => {
     expect((await callGateway(t, { workspaceId: ws.id, requestId: freshRequestId() })).status).toBe(200);
     await receiver.waitFor(() => receiver.ofType('usage.flagged').length === 1);
     const flagged = data('usage.flagged')[0];
-    expect(flagged).toMatchObject({ workspaceId: ws.id, keySource: 'BYOK', path: 'AGENT_RUN' });
+    expect(flagged).toEqual({ workspaceId: ws.id, usageRecordId: expect.any(String), requestId: expect.any(String), keySource: 'BYOK', path: 'AGENT_RUN' });
 
     expectData(await t.gql('mutation($id: ID!) { settleUsageRecord(id: $id, rawCostUsd: "0.001") { id } }', { id: flagged.usageRecordId }, ws.adminToken));
     await receiver.waitFor(() => receiver.ofType('usage.settled').length === 1);
-    expect(data('usage.settled')[0]).toMatchObject({ workspaceId: ws.id, usageRecordId: flagged.usageRecordId, rawCostMicros: 1_000 });
+    expect(data('usage.settled')[0]).toEqual({ workspaceId: ws.id, usageRecordId: flagged.usageRecordId, rawCostMicros: 1_000, billedMicros: expect.any(Number) });
 
     // the success above cleared INVALID: that is a change too; the second 401 was not
     await receiver.waitFor(() => receiver.ofType('key.status_changed').length >= 2);
     const statuses = data('key.status_changed').map((event) => event.status);
     expect(statuses).toEqual(['INVALID', 'ACTIVE']);
+    expect(data('key.status_changed')).toEqual(statuses.map((status) => ({ workspaceId: ws.id, status })));
+    // one event per cause: nothing raised twice by the time the last one arrived
+    await new Promise((resolveWait) => setTimeout(resolveWait, 300));
+    expect(receiver.ofType('usage.flagged')).toHaveLength(1);
+    expect(receiver.ofType('usage.settled')).toHaveLength(1);
+    expect(receiver.ofType('key.status_changed')).toHaveLength(2);
+    expect(new Set(receiver.received.map((hook) => hook.headers['webhook-id'])).size).toBe(receiver.received.length);
     for (const hook of receiver.received) expect(hook.body).not.toContain(ws.key.slice(12));
   });
 });

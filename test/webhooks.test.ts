@@ -1,7 +1,9 @@
 import { Webhook } from 'standardwebhooks';
 import { WebhookEndpointEntity } from '../src/modules/webhook/webhook-endpoint.entity';
 import { Plan } from '../src/modules/workspace/workspace.enums';
-import { CHANGE_PLAN, SAVE_KEY, REMOVE_KEY } from './support/documents';
+import { createHash } from 'node:crypto';
+import { WebhookDeliveryEntity } from '../src/modules/webhook/webhook-delivery.entity';
+import { CHANGE_PLAN, REPLACE_KEY, SAVE_KEY, REMOVE_KEY } from './support/documents';
 import { expectData, expectErrorCode } from './support/expectations';
 import { sampleKey, seedWorkspace, SeededWorkspace } from './support/fixtures';
 import { queryOutside } from './support/test-database';
@@ -30,6 +32,9 @@ async function endpointFor(t: TestApp, ws: SeededWorkspace, url: string, events?
   const created = expectData(await t.gql(CREATE_ENDPOINT, { w: ws.id, url, events }, ws.tokens.billing)).createWebhookEndpoint;
   return { id: created.endpoint.id, secret: created.secret };
 }
+
+const pause = (ms: number) => new Promise((resolveWait) => setTimeout(resolveWait, ms));
+const hint = (key: string) => `${key.slice(0, 8)}…${key.slice(-4)}`;
 
 describe('webhooks', () => {
   let t: TestApp;
@@ -105,6 +110,7 @@ describe('webhooks', () => {
     const delivered = receiver.received.filter((hook) => hook.status === 200).map((hook) => verify(endpoint.secret, hook));
     expect(delivered.map((message) => message.type).sort()).toEqual(['key.removed', 'key.saved']);
     expect(delivered.find((message) => message.type === 'key.saved')!.data).toEqual({ workspaceId: ws.id, actorUserId: ws.userIds.billing, maskedHint: `${key.slice(0, 8)}…${key.slice(-4)}` });
+    expect(delivered.find((message) => message.type === 'key.removed')!.data).toEqual({ workspaceId: ws.id, actorUserId: ws.userIds.billing, maskedHint: hint(key) });
     expect(receiver.received.map((hook) => hook.status)).toEqual([500, 500, 200, 200]);
     expect(receiver.received.filter((hook) => hook.headers['webhook-id'] === ids[0]).map((hook) => hook.status)).toEqual([500, 500, 200]);
   });
@@ -208,6 +214,108 @@ describe('webhooks', () => {
     await new Promise((resolveWait) => setTimeout(resolveWait, 300));
     const thresholds = receiver.received.map((hook) => (JSON.parse(hook.body) as { data: { threshold: number } }).data.threshold).sort((a, b) => a - b);
     expect(thresholds).toEqual([50, 80, 100]);
+    const month = new Date().toISOString().slice(0, 7);
+    for (const hook of receiver.received) {
+      expect((JSON.parse(hook.body) as { data: unknown }).data).toEqual({
+        workspaceId: ws.id,
+        month,
+        threshold: expect.any(Number),
+        monthlyLimitMicros: 21_000,
+        spentMicros: expect.any(Number),
+        action: 'NOTIFY',
+      });
+    }
+  });
+
+  it('raises key.replaced once per replacement, with the new key\'s masked hint and never a key', async () => {
+    const ws = await seedWorkspace(t, Plan.ENTERPRISE, 'Replaced');
+    const keys = [sampleKey('replaced-1'), sampleKey('replaced-2'), sampleKey('replaced-3')];
+    expectData(await t.gql(SAVE_KEY, { w: ws.id, k: keys[0] }, ws.tokens.billing));
+    const endpoint = await endpointFor(t, ws, receiver.url, ['key.replaced']);
+    receiver.answer(500);
+    expectData(await t.gql(REPLACE_KEY, { w: ws.id, k: keys[1] }, ws.tokens.billing));
+    expectData(await t.gql(REPLACE_KEY, { w: ws.id, k: keys[2] }, ws.tokens.owner));
+    await receiver.waitFor((got) => got.filter((hook) => hook.status === 200).length === 2);
+    await pause(300);
+    expect(receiver.received).toHaveLength(3);
+    expect(new Set(receiver.received.map((hook) => hook.headers['webhook-id'])).size).toBe(2);
+    const delivered = receiver.received.filter((hook) => hook.status === 200).map((hook) => verify(endpoint.secret, hook));
+    expect(delivered.map((message) => message.type)).toEqual(['key.replaced', 'key.replaced']);
+    expect(delivered.map((message) => message.data)).toEqual(
+      expect.arrayContaining([
+        { workspaceId: ws.id, actorUserId: ws.userIds.billing, maskedHint: hint(keys[1]) },
+        { workspaceId: ws.id, actorUserId: ws.userIds.owner, maskedHint: hint(keys[2]) },
+      ]),
+    );
+    for (const hook of receiver.received) for (const key of keys) expect(hook.body).not.toContain(key.slice(10));
+  });
+
+  it('raises partner_token.created and partner_token.revoked once per cause (revoking again raises nothing), with the token id and never the token', async () => {
+    const ws = await seedWorkspace(t, Plan.PRO, 'Partner events');
+    const endpoint = await endpointFor(t, ws, receiver.url, ['partner_token.created', 'partner_token.revoked']);
+    const created = expectData(
+      await t.gql('mutation($w: ID!) { createPartnerToken(workspaceId: $w, name: "crm sync") { token partnerToken { id } } }', { w: ws.id }, ws.tokens.billing),
+    ).createPartnerToken;
+    const revoke = 'mutation($id: ID!) { revokePartnerToken(id: $id) { revokedAt } }';
+    expect(expectData(await t.gql(revoke, { id: created.partnerToken.id }, ws.tokens.owner)).revokePartnerToken.revokedAt).toBeTruthy();
+    expectData(await t.gql(revoke, { id: created.partnerToken.id }, ws.tokens.billing));
+    await receiver.waitFor((got) => got.length === 2);
+    await pause(300);
+    expect(receiver.received).toHaveLength(2);
+    expect(new Set(receiver.received.map((hook) => hook.headers['webhook-id'])).size).toBe(2);
+    const messages = receiver.received.map((hook) => verify(endpoint.secret, hook));
+    const ofType = (type: string) => messages.filter((message) => message.type === type).map((message) => message.data);
+    expect(ofType('partner_token.created')).toEqual([{ workspaceId: ws.id, actorUserId: ws.userIds.billing, partnerTokenId: created.partnerToken.id }]);
+    expect(ofType('partner_token.revoked')).toEqual([{ workspaceId: ws.id, actorUserId: ws.userIds.owner, partnerTokenId: created.partnerToken.id }]);
+    const tokenHash = createHash('sha256').update(created.token).digest('hex');
+    for (const hook of receiver.received) {
+      expect(hook.body).not.toContain(created.token);
+      expect(hook.body).not.toContain(created.token.slice(-16));
+      expect(hook.body).not.toContain(tokenHash);
+      expect(hook.body).not.toContain('crm sync');
+    }
+  });
+
+  it('gives a delivery up once its next retry would fall more than 24 h after the event, after retrying until then', async () => {
+    const ws = await seedWorkspace(t, Plan.PRO, 'Given up');
+    const endpoint = await endpointFor(t, ws, receiver.url);
+    receiver.answer(...Array.from({ length: 100 }, () => 500));
+    const { transactions, webhookOutbox } = t.app.services;
+    // The event as if raised 24 h ago less 1.5 s: with a 50 ms base the retries (50, 100, 200, 400, 800 ms…) reach the window's end in a few attempts.
+    const windowEndsAt = Date.now() + 1_500;
+    await transactions.run(async (manager) => {
+      const eventId = await webhookOutbox.enqueue(manager, ws.id, 'usage.settled', { workspaceId: ws.id, usageRecordId: 'given-up' });
+      await manager.update(WebhookDeliveryEntity, { eventId: eventId! }, { createdAt: new Date(windowEndsAt - 24 * 3600_000) });
+    });
+    const delivery = async () => expectData(await t.gql(DELIVERIES, { w: ws.id, e: endpoint.id }, ws.tokens.billing)).webhookDeliveries[0];
+    const deadline = Date.now() + 10_000;
+    let givenUp = await delivery();
+    while (Date.now() < deadline && (givenUp.attempts === 0 || givenUp.nextAttemptAt !== null)) {
+      await pause(50);
+      givenUp = await delivery();
+    }
+    expect(givenUp).toMatchObject({ eventType: 'usage.settled', lastStatus: 500, deliveredAt: null, nextAttemptAt: null });
+    expect(givenUp.attempts).toBeGreaterThanOrEqual(3);
+    await pause(500);
+    expect(receiver.received).toHaveLength(givenUp.attempts);
+    expect(new Set(receiver.received.map((hook) => hook.headers['webhook-id'])).size).toBe(1);
+    expect(expectData(await t.gql(ENDPOINTS, { w: ws.id }, ws.tokens.billing)).webhookEndpoints[0]).toMatchObject({ enabled: true, disabledReason: null });
+  });
+
+  it('keeps an endpoint that has failed for just under 5 days enabled, its delivery still scheduled', async () => {
+    const ws = await seedWorkspace(t, Plan.PRO, 'Nearly failing');
+    const endpoint = await endpointFor(t, ws, receiver.url);
+    await t.app.dataSource.getRepository(WebhookEndpointEntity).update({ id: endpoint.id }, { failingSince: new Date(Date.now() - 5 * 24 * 3600_000 + 60_000) });
+    receiver.answer(503);
+    expectData(await t.gql(SEND_TEST, { w: ws.id, id: endpoint.id }, ws.tokens.billing));
+    await receiver.waitFor((got) => got.length === 2);
+    expect(receiver.received.map((hook) => hook.status)).toEqual([503, 200]);
+    const listed = expectData(await t.gql(ENDPOINTS, { w: ws.id }, ws.tokens.billing)).webhookEndpoints[0];
+    expect(listed).toMatchObject({ enabled: true, disabledReason: null });
+    // the success ends the failing stretch: the 5 days start again at the next failure
+    const failingSince = async () => (await t.app.dataSource.getRepository(WebhookEndpointEntity).findOneByOrFail({ id: endpoint.id })).failingSince;
+    for (let wait = 0; wait < 50 && (await failingSince()) !== null; wait++) await pause(50);
+    expect(await failingSince()).toBeNull();
   });
 
   it('disables an endpoint that has failed for 5 days, with a reason', async () => {

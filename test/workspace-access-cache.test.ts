@@ -1,7 +1,8 @@
 import { WorkspaceAccessCache, WorkspaceAccess } from '../src/modules/workspace/workspace-access.cache';
 import { MemberEntity } from '../src/modules/workspace/member.entity';
 import { WorkspaceEntity } from '../src/modules/workspace/workspace.entity';
-import { MemberRole, Plan } from '../src/modules/workspace/workspace.enums';
+import { Plan } from '../src/modules/workspace/workspace.enums';
+import { MemberRole } from '../src/auth/member-role';
 import { ADD_MEMBER, CHANGE_PLAN, KEY_STATUS, REMOVE_MEMBER, SAVE_KEY } from './support/documents';
 import { expectData, expectErrorCode } from './support/expectations';
 import { sampleKey, seedWorkspace } from './support/fixtures';
@@ -76,7 +77,7 @@ describe('cached workspace access over HTTP', () => {
     expectData(await t.gql(SAVE_KEY, { w: ws.id, k: sampleKey() }, ws.tokens.owner));
     const status = expectData(await t.gql(KEY_STATUS, { w: ws.id }, ws.tokens.member));
     expect(status.aiInferenceKey.configured).toBe(true);
-    const cached = t.app.services.accessCache.get(ws.id, ws.userIds.member);
+    const cached = t.app.services.directory.access.get(ws.id, ws.userIds.member);
     expect(cached?.secret?.openrouterMaskedHint).toBe(status.aiInferenceKey.maskedHint);
     expect(cached?.secret?.ciphertext).toBeUndefined();
   });

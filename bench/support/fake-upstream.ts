@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 
 /**
  * A constant OpenRouter stand-in for the gateway benchmark, run in its own process (forked by
- * gateway-latency.bench.ts) so that it shares an event loop with neither the service nor the load
+ * gateway.bench.ts) so that it shares an event loop with neither the service nor the load
  * generator. It reads the whole request, then answers one chat completion with a usage object.
  */
 export const FAKE_COMPLETION = JSON.stringify({

@@ -1,99 +1,78 @@
-import autocannon from 'autocannon';
 import { Agent, request as httpRequest } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { FixedRateRequest, FixedRateResult } from './fixed-rate-load';
 
 /**
- * A fixed request rate, in its own process (forked by ./fixed-rate-load.ts). Each 2xx answer's
- * latency is kept as measured (float ms): autocannon's own histogram has a 1 ms resolution, too
- * coarse for targets of a millisecond.
- *
- * autocannon's overallRate is a budget per connection per second, refilled by a 1 s timer: at each
- * tick every connection sends its share back to back, then waits for the next tick. At 200 req/s
- * over 10 connections, each second starts with all 200 requests, 10 at a time. With `spread`, a
- * minimal open-loop generator sends one request every 1000/rate ms instead, on keep-alive
- * connections, and times each answer from the moment its request was due (so a generator that
- * falls behind cannot hide latency).
+ * An open-loop load generator, in its own process (forked by ./fixed-rate-load.ts): requests go
+ * out on a schedule fixed in advance, whether or not earlier ones have been answered, on keep-alive
+ * connections (a new one whenever all are busy). Each answer is timed from the moment its request
+ * was due, so neither a slow server nor a generator that falls behind can hide latency (no
+ * coordinated omission). Latencies are kept as measured (float ms): autocannon's histogram has a
+ * 1 ms resolution, too coarse for targets of a millisecond.
  */
 
-type Collector = Pick<FixedRateResult, 'latenciesMs' | 'statuses'> & { failures: number };
-
-function collect(collector: Collector, statusCode: number, latencyMs: number): void {
-  collector.statuses[statusCode] = (collector.statuses[statusCode] ?? 0) + 1;
-  if (statusCode >= 200 && statusCode < 300) collector.latenciesMs.push(latencyMs);
-  else collector.failures += 1;
+/** Send times in ms from the start: evenly spaced, or a Poisson process (exponential gaps) of the same mean rate. */
+function schedule(request: FixedRateRequest): number[] {
+  const total = Math.round(request.rate * request.durationSeconds);
+  const meanGapMs = 1000 / request.rate;
+  const times: number[] = [];
+  let at = 0;
+  for (let i = 0; i < total; i += 1) {
+    times.push(at);
+    at += request.arrivals === 'poisson' ? -Math.log(1 - Math.random()) * meanGapMs : meanGapMs;
+  }
+  return times;
 }
 
-function withAutocannon(request: FixedRateRequest, collector: Collector): Promise<number> {
-  return new Promise((resolveRun, rejectRun) => {
-    const instance = autocannon(
-      {
-        url: request.url,
-        method: request.method,
-        headers: request.headers,
-        body: request.body,
-        connections: request.connections,
-        overallRate: request.overallRate,
-        duration: request.durationSeconds,
-      },
-      (error, result) => {
-        if (error) return rejectRun(error);
-        collector.failures += result.errors + result.timeouts;
-        resolveRun(result.requests.average);
-      },
-    );
-    instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTimeMs: number) => collect(collector, statusCode, responseTimeMs));
-  });
-}
-
-function evenlySpaced(request: FixedRateRequest, collector: Collector): Promise<number> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 512 });
-  const interval = 1000 / request.overallRate;
-  const total = Math.round(request.overallRate * request.durationSeconds);
+function run(request: FixedRateRequest): Promise<FixedRateResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
+  const due = schedule(request);
+  const result: FixedRateResult = { latenciesMs: [], failures: 0, statuses: {}, requestsPerSecond: 0 };
   const started = performance.now();
   let sent = 0;
   let settled = 0;
   return new Promise((resolveRun) => {
     const settle = () => {
       settled += 1;
-      if (settled === total) {
+      if (settled === due.length) {
         agent.destroy();
-        resolveRun(total / ((performance.now() - started) / 1000));
+        result.requestsPerSecond = due.length / ((performance.now() - started) / 1000);
+        resolveRun(result);
       }
     };
-    const fire = (dueAt: number) => {
-      const outgoing = httpRequest(request.url, { method: request.method, headers: request.headers, agent }, (response) => {
+    const fire = (index: number, dueAt: number) => {
+      const headers = request.requestIdPrefix === undefined ? request.headers : { ...request.headers, 'x-request-id': `${request.requestIdPrefix}-${index}` };
+      const outgoing = httpRequest(request.url, { method: request.method, headers, agent }, (response) => {
         response.resume();
         response.on('end', () => {
-          collect(collector, response.statusCode ?? 0, performance.now() - dueAt);
+          const status = response.statusCode ?? 0;
+          result.statuses[status] = (result.statuses[status] ?? 0) + 1;
+          if (status >= 200 && status < 300) result.latenciesMs.push(performance.now() - dueAt);
+          else result.failures += 1;
           settle();
         });
       });
       outgoing.on('error', () => {
-        collector.failures += 1;
+        result.failures += 1;
         settle();
       });
       outgoing.end(request.body);
     };
     const tick = () => {
       const now = performance.now();
-      while (sent < total && started + sent * interval <= now) {
-        fire(started + sent * interval);
+      while (sent < due.length && started + due[sent] <= now) {
+        fire(sent, started + due[sent]);
         sent += 1;
       }
-      if (sent < total) setTimeout(tick, Math.max(0, started + sent * interval - performance.now()));
+      if (sent < due.length) setTimeout(tick, Math.max(0, started + due[sent] - performance.now()));
     };
     tick();
   });
 }
 
 process.once('message', (request: FixedRateRequest) => {
-  const collector: Collector = { latenciesMs: [], statuses: {}, failures: 0 };
-  (request.spread ? evenlySpaced(request, collector) : withAutocannon(request, collector)).then(
-    (requestsPerSecond) => {
-      const summary: FixedRateResult = { ...collector, requestsPerSecond };
-      process.send?.(summary, () => process.exit(0));
-    },
+  run(request).then(
+    (summary) => process.send?.(summary, () => process.exit(0)),
     (error: Error) => {
       process.stderr.write(`load generator failed: ${error.message}\n`);
       process.exit(1);

@@ -6,16 +6,17 @@ export interface FixedRateRequest {
   method: 'GET' | 'POST';
   headers: Record<string, string>;
   body?: string;
-  connections: number;
-  /** requests per second over all connections (autocannon's overallRate) */
-  overallRate: number;
+  /** mean requests per second */
+  rate: number;
   durationSeconds: number;
-  /** evenly spaced requests from a minimal open-loop generator (`connections` is ignored) instead of autocannon's per-second bursts */
-  spread?: boolean;
+  /** `even`: one request every 1000/rate ms; `poisson`: exponentially distributed gaps of the same mean */
+  arrivals: 'even' | 'poisson';
+  /** each request carries `X-Request-Id: <prefix>-<n>`, unique per request when the prefix is unique per run */
+  requestIdPrefix?: string;
 }
 
 export interface FixedRateResult {
-  /** every 2xx answer's latency in ms, unrounded */
+  /** every 2xx answer's latency in ms from when its request was due, unrounded */
   latenciesMs: number[];
   /** non-2xx answers, socket errors and timeouts */
   failures: number;
@@ -24,7 +25,7 @@ export interface FixedRateResult {
   requestsPerSecond: number;
 }
 
-/** Runs a fixed request rate in a separate process and returns every latency it saw. */
+/** Runs an open-loop fixed mean rate in a separate process and returns every latency it saw. */
 export function runAtFixedRate(request: FixedRateRequest): Promise<FixedRateResult> {
   return new Promise((resolveRun, reject) => {
     const worker = fork(join(__dirname, 'fixed-rate-load-worker.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });

@@ -1,5 +1,5 @@
 import { AbilityBuilder, createMongoAbility, ForcedSubject, MongoAbility, MongoQuery, subject as asSubject } from '@casl/ability';
-import { MemberRole } from '../modules/workspace/workspace.enums';
+import { MemberRole } from './member-role';
 import type { Principal } from './principal';
 
 /**

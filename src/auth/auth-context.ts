@@ -1,5 +1,5 @@
 import { unauthenticated, forbidden } from '../graphql/app-error';
-import type { MemberRole } from '../modules/workspace/workspace.enums';
+import type { MemberRole } from './member-role';
 import { abilityForMembership, Action, AppAbility, Membership, scoped, SubjectType } from './ability.factory';
 import type { Principal } from './principal';
 

@@ -8,6 +8,7 @@ import { TenantSecretStore } from '../modules/secrets/tenant-secret.store';
 import { reencryptWebhookSecrets } from '../modules/webhook/webhook-secret-reencryption';
 import { WebhookSecrets } from '../modules/webhook/webhook.service';
 import { configOrExit, flag, openDatabase } from './cli-support';
+import { WorkspaceEvents } from '../modules/workspace/workspace-events';
 
 /**
  * npm run secrets:reencrypt [-- --dry-run]
@@ -20,8 +21,8 @@ async function main(): Promise<void> {
   const cipher = await TenantSecretsCipher.fromPhrases(loaded.config.secretsPhrase, loaded.config.secretsPhrasePrevious);
   const dataSource = await openDatabase(loaded);
   try {
-    // Log lines go to stderr: stdout is the report.
-    const health = new KeyHealthService(new TransactionRunner(dataSource), () => undefined, createLogger(loaded.config.logLevel, pino.destination(2)));
+    // Log lines go to stderr: stdout is the report. No worker caches anything here, so no event has a subscriber.
+    const health = new KeyHealthService(new TransactionRunner(dataSource), new WorkspaceEvents(), createLogger(loaded.config.logLevel, pino.destination(2)));
     const report = await reencryptAll(dataSource, new TenantSecretStore(cipher), { dryRun, unreadable: health });
     const verb = dryRun ? 'would rewrite' : 'rewrote';
     process.stdout.write(`${verb} ${report.rewritten.length}, already current ${report.alreadyCurrent.length}, failed ${report.failed.length}\n`);

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { JwtCodec } from '../auth/jwt';
 import { MemberEntity } from '../modules/workspace/member.entity';
 import { WorkspaceEntity } from '../modules/workspace/workspace.entity';
-import { MemberRole, ModelTier, Plan } from '../modules/workspace/workspace.enums';
+import { ModelTier, Plan } from '../modules/workspace/workspace.enums';
+import { MemberRole } from '../auth/member-role';
 import { ByokFallback } from '../modules/inference-key/inference-key.enums';
 import { configOrExit, openDatabase } from './cli-support';
 

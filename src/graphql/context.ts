@@ -1,13 +1,10 @@
 import type { Logger } from 'pino';
 import type { AuthContext } from '../auth/auth-context';
 import type { RequestContext } from '../request-context';
-import type { AppServices } from '../services';
 import type { RequestLoaders } from './loaders';
 
-/** Built once per request: the request context plus the services resolvers delegate to. */
-export interface GraphQLContext extends RequestContext {
-  services: AppServices;
-}
+/** Built once per request; the services resolvers delegate to are their constructors'. */
+export type GraphQLContext = RequestContext;
 
 /**
  * The context of one GraphQL request. Its logger is made on first use, through a getter on the
@@ -19,7 +16,6 @@ export class RequestGraphQLContext implements GraphQLContext {
     private readonly logOf: () => Logger,
     readonly auth: AuthContext,
     readonly loaders: RequestLoaders,
-    readonly services: AppServices,
   ) {}
 
   get log(): Logger {

@@ -24,7 +24,7 @@ export function setUpMetrics(config: AppConfig, logger: Logger): MetricsSetup | 
 /** Points the scrape-time series at the service's caches, key statuses, database pool and ledger files; the gateway reports its calls. */
 export function watchServices(metrics: ServiceMetrics, services: AppServices, dataSource: DataSource): void {
   metrics.watch({
-    caches: { secrets: services.secretsCache, workspace_access: services.accessCache },
+    caches: { secrets: services.secretsCache, workspace_access: services.directory.access },
     keyStatusCounts: () => services.inferenceKeys.countByStatus(),
     poolUsage: () => poolUsageOf(dataSource),
   });

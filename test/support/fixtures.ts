@@ -1,4 +1,5 @@
-import { MemberRole, Plan } from '../../src/modules/workspace/workspace.enums';
+import { Plan } from '../../src/modules/workspace/workspace.enums';
+import { MemberRole } from '../../src/auth/member-role';
 import type { TestApp } from './test-app';
 
 /** A key that passes validation; the suffix makes each one distinct. */

@@ -1,6 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { timestampColumn } from '../../db/columns';
-import { MemberRole } from '../workspace/workspace.enums';
+import { MemberRole } from '../../auth/member-role';
 import { AuditAction } from './audit-action.enum';
 
 @Entity('audit_event')

@@ -1,6 +1,6 @@
 import { Field, ID, ObjectType } from 'type-graphql';
 import { PageInfo } from '../../graphql/pagination';
-import { MemberRole } from '../workspace/workspace.enums';
+import { MemberRole } from '../../auth/member-role';
 import { AuditAction } from './audit-action.enum';
 import type { AuditEventEntity } from './audit-event.entity';
 

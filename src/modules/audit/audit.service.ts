@@ -1,7 +1,7 @@
 import { DataSource, EntityManager } from 'typeorm';
 import { timeOrderedId } from '../../db/ids';
 import { decodeCursor, encodeCursor, pageSizeOrThrow } from '../../graphql/pagination';
-import type { MemberRole } from '../workspace/workspace.enums';
+import type { MemberRole } from '../../auth/member-role';
 import { AuditAction } from './audit-action.enum';
 import { AuditEventEntity } from './audit-event.entity';
 import { AuditEventConnection, AuditEventType } from './audit-event.type';

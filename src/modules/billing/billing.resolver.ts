@@ -4,24 +4,31 @@ import type { GraphQLContext } from '../../graphql/context';
 import { BillingSummaryArgs, LlmAnalyticsArgs } from '../usage/usage.args';
 import { AnalyticsBucket, BillingSummary } from './billing-summary.type';
 import { InvoiceLine } from './invoice-line.type';
+import type { BillingSummaryService } from './billing-summary.service';
+import type { LlmAnalyticsService } from './llm-analytics.service';
 
 @Resolver()
 export class BillingResolver {
+  constructor(
+    private readonly billingSummaries: BillingSummaryService,
+    private readonly analytics: LlmAnalyticsService,
+  ) {}
+
   @Query(() => BillingSummary)
   @Allow('read', 'Usage', byWorkspaceIdArg)
   billingSummary(@Args() { workspaceId, month }: BillingSummaryArgs, @Ctx() ctx: GraphQLContext): Promise<BillingSummary> {
-    return ctx.services.billingSummaries.summary(workspaceId, month, ctx.auth.isPlatformAdmin);
+    return this.billingSummaries.summary(workspaceId, month, ctx.auth.isPlatformAdmin);
   }
 
   @Query(() => [InvoiceLine], { description: 'lines per tier and key source that sum to billingSummary.totalBilledMicros' })
   @Allow('read', 'Usage', byWorkspaceIdArg)
-  invoicePreview(@Args() { workspaceId, month }: BillingSummaryArgs, @Ctx() ctx: GraphQLContext): Promise<InvoiceLine[]> {
-    return ctx.services.billingSummaries.invoicePreview(workspaceId, month);
+  invoicePreview(@Args() { workspaceId, month }: BillingSummaryArgs): Promise<InvoiceLine[]> {
+    return this.billingSummaries.invoicePreview(workspaceId, month);
   }
 
   @Query(() => [AnalyticsBucket])
   @Allow('read', 'Usage', byWorkspaceIdArg)
-  llmAnalytics(@Args() { workspaceId, from, to, groupBy }: LlmAnalyticsArgs, @Ctx() ctx: GraphQLContext): Promise<AnalyticsBucket[]> {
-    return ctx.services.llmAnalytics.buckets(workspaceId, from, to, groupBy);
+  llmAnalytics(@Args() { workspaceId, from, to, groupBy }: LlmAnalyticsArgs): Promise<AnalyticsBucket[]> {
+    return this.analytics.buckets(workspaceId, from, to, groupBy);
   }
 }

@@ -14,6 +14,11 @@ import type { Budget, BudgetService } from './budget.service';
  */
 export const BUDGET_RELOAD_MS = 1_000;
 export const BUDGET_RELOAD_WITH_REDIS_MS = 30_000;
+/**
+ * How long a workspace's first call waits for its budget and spend: a database that is up but
+ * stalled (locks, a failover) must not hold inference, which is served unchecked meanwhile.
+ */
+export const BUDGET_LOAD_WAIT_MS = 1_000;
 const MAX_WORKSPACES = 100_000;
 
 export interface BudgetRefusal {
@@ -49,6 +54,8 @@ const USER_INITIATED = new Set(Object.values(InferencePath).filter((path) => KEY
  */
 export class BudgetGuard {
   private readonly counters = new Map<string, Counter>();
+  /** one load per workspace at a time, however many first calls wait for it */
+  private readonly loading = new Map<string, Promise<Counter>>();
   private monthEndsAt = 0;
   private month = '';
 
@@ -78,7 +85,7 @@ export class BudgetGuard {
     let counter = this.counters.get(workspaceId);
     if (!counter || counter.month !== month) {
       try {
-        counter = await this.load(workspaceId, month);
+        counter = await this.loadWithin(workspaceId, month, BUDGET_LOAD_WAIT_MS);
       } catch (error) {
         // A budget is a spending control, not a security boundary: without the database it is not enforced.
         this.log.warn({ workspaceId, reason: (error as Error).message }, 'budget not checked: spend could not be read');
@@ -128,7 +135,7 @@ export class BudgetGuard {
 
   private async checkThresholds(workspaceId: string, month: string): Promise<void> {
     try {
-      const counter = this.counters.get(workspaceId)?.month === month ? this.counters.get(workspaceId)! : await this.load(workspaceId, month);
+      const counter = this.counters.get(workspaceId)?.month === month ? this.counters.get(workspaceId)! : await this.loadOnce(workspaceId, month);
       await this.raiseCrossings(counter);
     } catch (error) {
       this.log.warn({ workspaceId, reason: (error as Error).message }, 'budget thresholds not checked; the next recording checks again');
@@ -156,8 +163,41 @@ export class BudgetGuard {
     return this.month;
   }
 
+  /** The load goes on after the wait so that a later call finds the counter. */
+  private loadWithin(workspaceId: string, month: string, waitMs: number): Promise<Counter> {
+    return new Promise((resolveLoad, rejectLoad) => {
+      const timer = setTimeout(() => rejectLoad(new Error(`budget and spend not read within ${waitMs} ms`)), waitMs);
+      this.loadOnce(workspaceId, month).then(
+        (counter) => {
+          clearTimeout(timer);
+          resolveLoad(counter);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          rejectLoad(error);
+        },
+      );
+    });
+  }
+
+  private loadOnce(workspaceId: string, month: string): Promise<Counter> {
+    const key = `${workspaceId}\u0000${month}`;
+    let pending = this.loading.get(key);
+    if (!pending) {
+      pending = this.load(workspaceId, month).finally(() => this.loading.delete(key));
+      this.loading.set(key, pending);
+    }
+    return pending;
+  }
+
+  /** A workspace without a budget needs no spend: setting one drops the counter (`changed`). */
+  private async read(workspaceId: string, month: string): Promise<{ budget: Budget | null; spentMicros: number }> {
+    const budget = await this.budgets.get(workspaceId);
+    return { budget, spentMicros: budget ? await this.budgets.spentMicros(workspaceId, month) : 0 };
+  }
+
   private async load(workspaceId: string, month: string): Promise<Counter> {
-    const [budget, spentMicros] = await Promise.all([this.budgets.get(workspaceId), this.budgets.spentMicros(workspaceId, month)]);
+    const { budget, spentMicros } = await this.read(workspaceId, month);
     const counter: Counter = { budget, month, spentMicros, loadedAt: Date.now(), sinceReload: 0, raised: new Set() };
     if (this.counters.size >= MAX_WORKSPACES) this.counters.clear();
     this.counters.set(workspaceId, counter);
@@ -171,8 +211,8 @@ export class BudgetGuard {
   private reloadInBackground(workspaceId: string, counter: Counter): void {
     if (counter.reloading) return;
     counter.sinceReload = 0;
-    counter.reloading = Promise.all([this.budgets.get(workspaceId), this.budgets.spentMicros(workspaceId, counter.month)])
-      .then(([budget, spentMicros]) => {
+    counter.reloading = this.read(workspaceId, counter.month)
+      .then(({ budget, spentMicros }) => {
         counter.budget = budget;
         counter.spentMicros = spentMicros + counter.sinceReload;
         counter.loadedAt = Date.now();

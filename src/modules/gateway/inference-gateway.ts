@@ -1,5 +1,3 @@
-import type { DataSource } from 'typeorm';
-import type { LoadingCache } from '../../cache/loading-cache';
 import { ConcurrencyLimiter } from '../../concurrency-limiter';
 import { AppError } from '../../graphql/app-error';
 import { ErrorCode } from '../../graphql/error-code';
@@ -8,7 +6,7 @@ import { GatewayMetrics, NO_GATEWAY_METRICS } from '../../metrics/gateway.metric
 import type { BudgetGuard } from '../budget/budget-guard';
 import type { RefusedCallsService } from '../usage/refused-calls.service';
 import type { UsageLedger } from '../usage/usage-ledger';
-import { WorkspaceEntity } from '../workspace/workspace.entity';
+import type { WorkspaceDirectory } from '../workspace/workspace-directory';
 import type { GatewayKeyResolver } from './gateway-key.resolver';
 import type { GatewayRequest, GatewayResponse, IncomingCall } from './gateway-exchange';
 import type { KeyHealthService } from './key-health.service';
@@ -16,9 +14,8 @@ import type { OpenRouterClient } from './openrouter.client';
 import { CallContext, CallMeter, UpstreamRelay } from './upstream-relay';
 
 export interface GatewayDependencies {
-  dataSource: DataSource;
   /** the worker's copies of workspace rows: an unknown workspace is not kept */
-  workspaceRows: LoadingCache<WorkspaceEntity | null>;
+  workspaces: WorkspaceDirectory;
   keys: GatewayKeyResolver;
   client: OpenRouterClient;
   ledger: UsageLedger;
@@ -118,8 +115,8 @@ export class InferenceGateway {
       claimRequest,
       {
         what: 'Workspace',
-        load: () => this.deps.workspaceRows.get(workspaceId, () => this.deps.dataSource.getRepository(WorkspaceEntity).findOne({ where: { id: workspaceId } })),
-        cachedDuringOutage: () => (this.deps.staleWhileUnreachableMs === undefined ? undefined : this.deps.workspaceRows.stale(workspaceId, this.deps.staleWhileUnreachableMs)) ?? undefined,
+        load: () => this.deps.workspaces.workspace(workspaceId),
+        cachedDuringOutage: () => (this.deps.staleWhileUnreachableMs === undefined ? undefined : this.deps.workspaces.staleWorkspace(workspaceId, this.deps.staleWhileUnreachableMs)) ?? undefined,
       },
       incoming.log,
     );

@@ -6,6 +6,7 @@ import { KeyStatus } from '../inference-key/inference-key.enums';
 import { statusForCredit } from '../inference-key/key-credit';
 import type { LiveKeyCheck } from '../inference-key/openrouter-key.verifier';
 import { TenantSecretEntity } from '../secrets/tenant-secret.entity';
+import type { WorkspaceEvents } from '../workspace/workspace-events';
 
 /** Not yet marked KEY_UNAVAILABLE: the condition that makes the mark (and its log line) happen once. */
 const NOT_YET_UNAVAILABLE = Or(IsNull(), Not(KeyStatus.KEY_UNAVAILABLE));
@@ -62,7 +63,7 @@ export class KeyHealthService {
 
   constructor(
     private readonly transactions: TransactionRunner,
-    private readonly onChanged: (workspaceId: string) => void,
+    private readonly events: WorkspaceEvents,
     private readonly log: Logger,
   ) {}
 
@@ -96,10 +97,12 @@ export class KeyHealthService {
    */
   async noteRefusal(workspaceId: string, rowUpdatedAt: Date | null, model: string, reason: string): Promise<void> {
     if (!rowUpdatedAt) return;
-    const result = await this.transactions.manager
-      .getRepository(TenantSecretEntity)
-      .update({ workspaceId, updatedAt: rowUpdatedAt }, { lastRefusalModel: model.slice(0, 200), lastRefusalReason: reason.slice(0, 500), lastRefusalAt: new Date() });
-    if ((result.affected ?? 0) > 0) this.onChanged(workspaceId);
+    await this.transactions.run(async (manager, unit) => {
+      const result = await manager
+        .getRepository(TenantSecretEntity)
+        .update({ workspaceId, updatedAt: rowUpdatedAt }, { lastRefusalModel: model.slice(0, 200), lastRefusalReason: reason.slice(0, 500), lastRefusalAt: new Date() });
+      if ((result.affected ?? 0) > 0) await this.events.publish(manager, unit, { kind: 'keyChanged', workspaceId });
+    });
   }
 
   /**
@@ -221,7 +224,7 @@ export class KeyHealthService {
       if (changed) {
         const change: KeyStatusChange = { workspaceId, from: from as KeyStatus | null, to, at: new Date() };
         for (const listener of this.statusListeners) await listener(manager, change);
-        unit.afterCommit(() => this.onChanged(workspaceId));
+        await this.events.publish(manager, unit, { kind: 'keyChanged', workspaceId });
       }
       return changed;
     });

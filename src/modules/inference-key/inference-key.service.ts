@@ -17,10 +17,9 @@ import { statusForCredit } from './key-credit';
 import { maskedHint } from './masked-hint';
 import { KeyCheck, OpenRouterKeyVerifier } from './openrouter-key.verifier';
 import { validateOpenRouterKeyOrThrow } from './openrouter-key.validation';
+import type { WorkspaceEvents } from '../workspace/workspace-events';
 
 /** Told after commit whenever a workspace's secrets change, so caches drop what they hold. */
-export type SecretsChangedListener = (workspaceId: string) => void;
-
 const KEY_HEALTH_CLEARED: Pick<
   TenantSecretMetadata,
   'openrouterStatus' | 'openrouterLimitMicros' | 'openrouterLimitRemainingMicros' | 'openrouterIsFreeTier' | 'openrouterLastCheckedAt'
@@ -57,18 +56,13 @@ function requireEnterpriseOrThrow(workspace: WorkspaceEntity): void {
  * one transaction.
  */
 export class InferenceKeyService implements PlanChangeHook {
-  private readonly listeners: SecretsChangedListener[] = [];
-
   constructor(
     private readonly transactions: TransactionRunner,
     private readonly store: TenantSecretStore,
     private readonly audit: AuditService,
+    private readonly events: WorkspaceEvents,
     private readonly verifier: OpenRouterKeyVerifier,
   ) {}
-
-  onSecretsChanged(listener: SecretsChangedListener): void {
-    this.listeners.push(listener);
-  }
 
   async status(ctx: RequestContext, workspace: WorkspaceEntity): Promise<AiInferenceKeyType> {
     const [row, canManage] = await Promise.all([
@@ -162,7 +156,7 @@ export class InferenceKeyService implements PlanChangeHook {
         actorUserId: ctx.auth.userId ?? null,
         maskedHint: hint,
       });
-      unit.afterCommit(() => this.notify(workspaceId));
+      await this.events.publish(manager, unit, { kind: 'keyChanged', workspaceId });
       return AiInferenceKeyType.from(workspace, saved, true);
     });
   }
@@ -216,10 +210,6 @@ export class InferenceKeyService implements PlanChangeHook {
       if (!(error instanceof AppError)) throw error;
     }
     await this.store.write(manager, row.workspaceId, others, { ...KEY_HEALTH_CLEARED, openrouterMaskedHint: null });
-    unit.afterCommit(() => this.notify(row.workspaceId));
-  }
-
-  private notify(workspaceId: string): void {
-    for (const listener of this.listeners) listener(workspaceId);
+    await this.events.publish(manager, unit, { kind: 'keyChanged', workspaceId: row.workspaceId });
   }
 }

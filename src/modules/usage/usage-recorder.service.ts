@@ -10,7 +10,7 @@ import { KEY_POLICY, KeyPolicy } from '../gateway/key-policy';
 import { BillingRangeError, billedMicros, tierPriceMicros } from '../billing/billing-calculator';
 import { canonicalUsdText, parseUsdToMicrosOrThrow } from '../billing/usd';
 import { TierPriceSchedule, TierPriceService } from '../tier-price/tier-price.service';
-import { WorkspaceEntity } from '../workspace/workspace.entity';
+import type { WorkspaceDirectory } from '../workspace/workspace-directory';
 import { ModelTier } from '../workspace/workspace.enums';
 import { MAX_RAW_COST_MICROS_PER_CALL, MAX_TOKENS_PER_CALL } from './call-limits';
 import { UsageRecordEntity } from './usage-record.entity';
@@ -61,7 +61,6 @@ export type ReportedCall = Omit<InferenceCall, 'rawCostMicros' | 'upstreamInfere
 
 const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 const MAX_REQUEST_ID_LENGTH = 128;
-const MAX_KNOWN_WORKSPACES = 100_000;
 
 /** The reconciliation fields, hashed only when present, so that the hash of a call reported without them is the one it always had. */
 function reconciliationPart(call: InferenceCall): unknown[] {
@@ -145,7 +144,6 @@ const requestKey = (record: { workspaceId: string; requestId: string }) => `${re
  * and adds them to the daily rollups.
  */
 export class UsageRecorderService implements UnsettledRecordings {
-  private readonly knownWorkspaces = new Set<string>();
   private readonly writeHooks: RecordsWrittenHook[] = [];
   private readonly unsettled = new Map<string, Set<Promise<void>>>();
   private readonly batcher = new WriteBatcher<PendingCall, UsageRecordEntity>((batch) => this.writeBatch(batch), MAX_CALLS_PER_BATCH);
@@ -153,6 +151,7 @@ export class UsageRecorderService implements UnsettledRecordings {
   constructor(
     private readonly transactions: TransactionRunner,
     private readonly prices: TierPriceService,
+    private readonly workspaces: WorkspaceDirectory,
   ) {}
 
   /**
@@ -224,16 +223,9 @@ export class UsageRecorderService implements UnsettledRecordings {
     return this.batcher.submit({ call, hash: payloadHash(call), now });
   }
 
-  /**
-   * Workspaces are never deleted through the API, so once seen a workspace id stays valid: the
-   * hot recording path then skips a round trip to the database.
-   */
+  /** From this worker's copy of the row, so the hot recording path rarely waits for the database. */
   private async workspaceExistsOrThrow(workspaceId: string): Promise<void> {
-    if (this.knownWorkspaces.has(workspaceId)) return;
-    const found = await this.transactions.manager.exists(WorkspaceEntity, { where: { id: workspaceId } });
-    if (!found) throw notFound('Workspace');
-    if (this.knownWorkspaces.size >= MAX_KNOWN_WORKSPACES) this.knownWorkspaces.clear();
-    this.knownWorkspaces.add(workspaceId);
+    if (!(await this.workspaces.workspace(workspaceId))) throw notFound('Workspace');
   }
 
   private writeBatch(batch: PendingCall[]): Promise<Array<Settled<UsageRecordEntity>>> {

@@ -6,26 +6,35 @@ import { MemberType } from '../workspace/member.type';
 import { RecordInferenceCallInput } from './record-inference-call.input';
 import { UsageConnection, UsageRecordType } from './usage-record.type';
 import { SettleUsageRecordArgs, UsageArgs } from './usage.args';
+import type { UsageQueryService } from './usage-query.service';
+import type { UsageRecorderService } from './usage-recorder.service';
+import type { UsageSettlementService } from './usage-settlement.service';
 
 @Resolver(() => UsageRecordType)
 export class UsageRecordResolver {
+  constructor(
+    private readonly usageQueries: UsageQueryService,
+    private readonly usageRecorder: UsageRecorderService,
+    private readonly usageSettlement: UsageSettlementService,
+  ) {}
+
   @Query(() => UsageConnection)
   @Allow('read', 'Usage', byWorkspaceIdArg)
   usage(@Args() { workspaceId, from, to, keySource, path, first, after }: UsageArgs, @Ctx() ctx: GraphQLContext): Promise<UsageConnection> {
-    return ctx.services.usageQueries.list({ workspaceId, from, to, keySource, path }, first, after, ctx.auth.isPlatformAdmin);
+    return this.usageQueries.list({ workspaceId, from, to, keySource, path }, first, after, ctx.auth.isPlatformAdmin);
   }
 
   @Mutation(() => UsageRecordType, { description: "the inference runtime's service token only; idempotent on (workspaceId, requestId)" })
   @Allow('record', 'InferenceCall')
   async recordInferenceCall(@Arg('input') input: RecordInferenceCallInput, @Ctx() ctx: GraphQLContext): Promise<UsageRecordType> {
-    const record = await ctx.services.usageRecorder.recordReported(input);
+    const record = await this.usageRecorder.recordReported(input);
     return UsageRecordType.from(record, ctx.auth.isPlatformAdmin);
   }
 
   @Mutation(() => UsageRecordType, { description: 'platform admins: give a flagged record its raw cost and re-bill it' })
   @Allow('settle', 'Usage')
   async settleUsageRecord(@Args() { id, rawCostUsd, inputTokens, outputTokens }: SettleUsageRecordArgs, @Ctx() ctx: GraphQLContext): Promise<UsageRecordType> {
-    const settled = await ctx.services.usageSettlement.settle(id, rawCostUsd, { inputTokens: inputTokens ?? undefined, outputTokens: outputTokens ?? undefined });
+    const settled = await this.usageSettlement.settle(id, rawCostUsd, { inputTokens: inputTokens ?? undefined, outputTokens: outputTokens ?? undefined });
     return UsageRecordType.from(settled, ctx.auth.isPlatformAdmin);
   }
 
@@ -44,8 +53,10 @@ export class UsageRecordResolver {
 
 @Resolver(() => UsageConnection)
 export class UsageConnectionResolver {
+  constructor(private readonly usageQueries: UsageQueryService) {}
+
   @FieldResolver(() => SafeIntScalar)
-  totalCount(@Root() connection: UsageConnection, @Ctx() ctx: GraphQLContext): Promise<number> {
-    return ctx.services.usageQueries.count(connection.filter);
+  totalCount(@Root() connection: UsageConnection): Promise<number> {
+    return this.usageQueries.count(connection.filter);
   }
 }

@@ -1,7 +1,7 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import { timestampColumn } from '../../db/columns';
 import { WorkspaceEntity } from './workspace.entity';
-import { MemberRole } from './workspace.enums';
+import { MemberRole } from '../../auth/member-role';
 
 @Entity('member')
 @Index('idx_member_user', ['userId'])

@@ -1,7 +1,7 @@
 import { Field, ID, ObjectType } from 'type-graphql';
 import { roleCanManageBilling } from '../../auth/ability.factory';
 import type { MemberEntity } from './member.entity';
-import { MemberRole } from './workspace.enums';
+import { MemberRole } from '../../auth/member-role';
 
 @ObjectType('Member')
 export class MemberType {

@@ -1,7 +1,8 @@
 import { ArgsType, Field, ID } from 'type-graphql';
 import { IsNotEmpty, Length, MaxLength } from 'class-validator';
 import { ByokFallback } from '../inference-key/inference-key.enums';
-import { MemberRole, ModelTier, Plan } from './workspace.enums';
+import { ModelTier, Plan } from './workspace.enums';
+import { MemberRole } from '../../auth/member-role';
 
 @ArgsType()
 export class WorkspaceIdArgs {

@@ -6,13 +6,6 @@ export enum Plan {
   ENTERPRISE = 'ENTERPRISE',
 }
 
-export enum MemberRole {
-  OWNER = 'OWNER',
-  ADMIN = 'ADMIN',
-  BILLING_MANAGER = 'BILLING_MANAGER',
-  MEMBER = 'MEMBER',
-}
-
 export enum ModelTier {
   FRONTIER = 'FRONTIER',
   BALANCED = 'BALANCED',
@@ -20,5 +13,4 @@ export enum ModelTier {
 }
 
 registerEnumType(Plan, { name: 'Plan' });
-registerEnumType(MemberRole, { name: 'MemberRole' });
 registerEnumType(ModelTier, { name: 'ModelTier' });

@@ -6,24 +6,31 @@ import { MemberType } from './member.type';
 import { AddMemberArgs, ChangePlanArgs, CreateWorkspaceArgs, RemoveMemberArgs, SetByokFallbackArgs, WorkspaceByIdArgs } from './workspace.args';
 import { WorkspaceEntity } from './workspace.entity';
 import { WorkspaceType } from './workspace.type';
+import type { InferenceKeyService } from '../inference-key/inference-key.service';
+import type { WorkspaceService } from './workspace.service';
 
 @Resolver(() => WorkspaceType)
 export class WorkspaceResolver {
+  constructor(
+    private readonly workspaces: WorkspaceService,
+    private readonly inferenceKeys: InferenceKeyService,
+  ) {}
+
   @Query(() => WorkspaceType)
   @Allow('read', 'Workspace', (args) => args.id)
   workspace(@Args() { id }: WorkspaceByIdArgs, @Ctx() ctx: GraphQLContext): Promise<WorkspaceEntity> {
-    return ctx.services.workspaces.getOrThrow(ctx, id);
+    return this.workspaces.getOrThrow(ctx, id);
   }
 
   @FieldResolver(() => AiInferenceKeyType)
   aiInferenceKey(@Root() workspace: WorkspaceEntity, @Ctx() ctx: GraphQLContext): Promise<AiInferenceKeyType> {
-    return ctx.services.inferenceKeys.status(ctx, workspace);
+    return this.inferenceKeys.status(ctx, workspace);
   }
 
   @Mutation(() => WorkspaceType, { description: 'platform admins' })
   @Allow('create', 'Workspace')
   createWorkspace(@Args() args: CreateWorkspaceArgs, @Ctx() ctx: GraphQLContext): Promise<WorkspaceEntity> {
-    return ctx.services.workspaces.create(ctx, args);
+    return this.workspaces.create(ctx, args);
   }
 
   @Mutation(() => WorkspaceType, {
@@ -31,24 +38,24 @@ export class WorkspaceResolver {
   })
   @Allow('update', 'Plan', byWorkspaceIdArg)
   changePlan(@Args() { workspaceId, plan }: ChangePlanArgs, @Ctx() ctx: GraphQLContext): Promise<WorkspaceEntity> {
-    return ctx.services.workspaces.changePlan(ctx, workspaceId, plan);
+    return this.workspaces.changePlan(ctx, workspaceId, plan);
   }
 
   @Mutation(() => MemberType, { description: "platform admins, or the workspace's OWNER or ADMIN" })
   @Allow('manage', 'Member', byWorkspaceIdArg)
   async addMember(@Args() { workspaceId, userId, role }: AddMemberArgs, @Ctx() ctx: GraphQLContext): Promise<MemberType> {
-    return MemberType.from(await ctx.services.workspaces.addMember(ctx, workspaceId, userId, role));
+    return MemberType.from(await this.workspaces.addMember(ctx, workspaceId, userId, role));
   }
 
   @Mutation(() => Boolean)
   @Allow('manage', 'Member', byWorkspaceIdArg)
   removeMember(@Args() { workspaceId, userId }: RemoveMemberArgs, @Ctx() ctx: GraphQLContext): Promise<boolean> {
-    return ctx.services.workspaces.removeMember(ctx, workspaceId, userId);
+    return this.workspaces.removeMember(ctx, workspaceId, userId);
   }
 
   @Mutation(() => WorkspaceType, { description: 'Manage billing holders' })
   @Allow('update', 'ByokFallback', byWorkspaceIdArg)
   setByokFallback(@Args() { workspaceId, fallback }: SetByokFallbackArgs, @Ctx() ctx: GraphQLContext): Promise<WorkspaceEntity> {
-    return ctx.services.workspaces.setByokFallback(ctx, workspaceId, fallback);
+    return this.workspaces.setByokFallback(ctx, workspaceId, fallback);
   }
 }

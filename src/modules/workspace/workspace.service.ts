@@ -12,7 +12,9 @@ import { ByokFallback } from '../inference-key/inference-key.enums';
 import { MemberEntity } from './member.entity';
 import type { PlanChangeHook } from './plan-change.hook';
 import { WorkspaceEntity } from './workspace.entity';
-import { MemberRole, ModelTier, Plan } from './workspace.enums';
+import type { WorkspaceEvents } from './workspace-events';
+import { ModelTier, Plan } from './workspace.enums';
+import { MemberRole } from '../../auth/member-role';
 import { lockWorkspaceOrThrow } from './workspace.lock';
 
 const lastOwner = () => new AppError(ErrorCode.LAST_OWNER, 'A workspace keeps at least one OWNER: make another member OWNER first');
@@ -41,22 +43,12 @@ async function anotherOwnerOrThrow(manager: EntityManager, workspaceId: string, 
 }
 
 export class WorkspaceService {
-  private readonly listeners: Array<(workspaceId: string) => void> = [];
-
   constructor(
     private readonly transactions: TransactionRunner,
     private readonly audit: AuditService,
+    private readonly events: WorkspaceEvents,
     private readonly planChangeHooks: PlanChangeHook[],
   ) {}
-
-  /** Told after commit whenever a workspace's row or its members change, so caches drop them. */
-  onChanged(listener: (workspaceId: string) => void): void {
-    this.listeners.push(listener);
-  }
-
-  private notify(workspaceId: string): void {
-    for (const listener of this.listeners) listener(workspaceId);
-  }
 
   async getOrThrow(ctx: RequestContext, workspaceId: string): Promise<WorkspaceEntity> {
     const workspace = await ctx.loaders.workspaceById.load(workspaceId);
@@ -90,7 +82,7 @@ export class WorkspaceService {
       if (from === plan) return workspace;
       workspace.plan = plan;
       await manager.update(WorkspaceEntity, { id: workspaceId }, { plan });
-      unit.afterCommit(() => this.notify(workspaceId));
+      await this.events.publish(manager, unit, { kind: 'changed', workspaceId });
       for (const hook of this.planChangeHooks) {
         await hook.onPlanChanged(manager, unit, { workspace, from, to: plan, actorUserId: ctx.auth.userId ?? null });
       }
@@ -112,10 +104,8 @@ export class WorkspaceService {
         maskedHint: null,
         detail: `BYOK fallback changed from ${from} to ${fallback}`,
       });
-      unit.afterCommit(() => {
-        this.notify(workspaceId);
-        ctx.log.info({ workspaceId, fallback }, 'byok fallback changed');
-      });
+      await this.events.publish(manager, unit, { kind: 'changed', workspaceId });
+      unit.afterCommit(() => ctx.log.info({ workspaceId, fallback }, 'byok fallback changed'));
       return Object.assign(workspace, { byokFallback: fallback });
     });
   }
@@ -141,19 +131,15 @@ export class WorkspaceService {
         if (existing.role === MemberRole.OWNER) await anotherOwnerOrThrow(manager, workspaceId, trimmed);
         await manager.update(MemberEntity, { workspaceId, userId: trimmed }, { role });
         await this.audit.record(manager, { ...audited, action: AuditAction.MEMBER_ROLE_CHANGED, fromRole: existing.role });
-        unit.afterCommit(() => {
-          this.notify(workspaceId);
-          ctx.log.info({ workspaceId, fromRole: existing.role, toRole: role }, 'member role changed');
-        });
+        await this.events.publish(manager, unit, { kind: 'membershipChanged', workspaceId, userId: trimmed });
+        unit.afterCommit(() => ctx.log.info({ workspaceId, fromRole: existing.role, toRole: role }, 'member role changed'));
         return Object.assign(existing, { role });
       }
       const member = Object.assign(new MemberEntity(), { workspaceId, userId: trimmed, role, createdAt: new Date() });
       await manager.insert(MemberEntity, member);
       await this.audit.record(manager, { ...audited, action: AuditAction.MEMBER_ADDED });
-      unit.afterCommit(() => {
-        this.notify(workspaceId);
-        ctx.log.info({ workspaceId, role }, 'member added');
-      });
+      await this.events.publish(manager, unit, { kind: 'membershipChanged', workspaceId, userId: trimmed });
+      unit.afterCommit(() => ctx.log.info({ workspaceId, role }, 'member added'));
       return member;
     });
   }
@@ -179,10 +165,8 @@ export class WorkspaceService {
         targetUserId: userId,
         fromRole: existing.role,
       });
-      unit.afterCommit(() => {
-        this.notify(workspaceId);
-        ctx.log.info({ workspaceId, role: existing.role }, 'member removed');
-      });
+      await this.events.publish(manager, unit, { kind: 'membershipChanged', workspaceId, userId });
+      unit.afterCommit(() => ctx.log.info({ workspaceId, role: existing.role }, 'member removed'));
       return true;
     });
   }

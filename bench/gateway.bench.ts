@@ -1,0 +1,314 @@
+import { ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { UsageRecordEntity } from '../src/modules/usage/usage-record.entity';
+import type { RunningApp } from '../src/app';
+import { failuresOf, runClosedLoop, ClosedLoopResult } from './support/closed-loop-load';
+import { fileIoShare, FileIoShare, profileWhile } from './support/cpu-profile';
+import { runAtFixedRate, FixedRateResult } from './support/fixed-rate-load';
+import { benchKey, freshBenchSecrets, percentile, seedWorkspaceWithKey, startBenchApp } from './support/gateway-fixture';
+import { startPortkey } from './support/portkey';
+import { processCpuSeconds } from './support/process-cpu';
+import type { BenchContext, BenchRow, BenchSuite, BenchVerdict, SuiteResult } from './support/suite';
+
+const SUITE = 'gateway';
+/** From issue 8: the same run measures the fake upstream called directly, this gateway and Portkey OSS. */
+const PORTKEY = 'Portkey 1.15.2';
+const RATE = 200;
+const CONNECTIONS = 50;
+const WARMUP_SECONDS = 2;
+const PROFILE_SECONDS = 5;
+/** each load's measured seconds are split over this many rounds, in alternating target order */
+const ROUNDS = 2;
+const TARGET_P50_SHARE_OF_PORTKEY = 1 / 3;
+const TARGET_THROUGHPUT_TIMES_PORTKEY = 3;
+/** on a quiet machine (plain node:http ≥ 60k req/s) */
+const TARGET_P50_ADDED_MS = 1;
+const TARGET_P99_ADDED_MS = 5;
+
+const BODY = JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello.' }] });
+
+type TargetName = 'direct' | 'gateway' | 'portkey';
+
+interface Target {
+  name: TargetName;
+  label: string;
+  url: string;
+  headers: Record<string, string>;
+}
+
+/** CPU seconds used so far by the fake upstream, this process (where the gateway runs) and Portkey. */
+type CpuReading = Record<TargetName, number>;
+
+interface Measured<R> {
+  target: Target;
+  result: R;
+  calls: number;
+  seconds: number;
+  cpu: CpuReading;
+}
+
+/** One target's rounds as one run: latencies and counts together, CPU and seconds summed, throughput averaged. */
+function pooled<R>(runs: Array<Measured<R>>, results: (all: R[]) => R): Measured<R> {
+  const sum = (value: (run: Measured<R>) => number) => runs.reduce((total, run) => total + value(run), 0);
+  return {
+    target: runs[0].target,
+    result: results(runs.map((run) => run.result)),
+    calls: sum((run) => run.calls),
+    seconds: sum((run) => run.seconds),
+    cpu: { direct: sum((run) => run.cpu.direct), gateway: sum((run) => run.cpu.gateway), portkey: sum((run) => run.cpu.portkey) },
+  };
+}
+
+const meanRate = (results: Array<{ requestsPerSecond: number }>) => results.reduce((total, result) => total + result.requestsPerSecond, 0) / results.length;
+
+function pooledOpenLoop(results: FixedRateResult[]): FixedRateResult {
+  const statuses: Record<string, number> = {};
+  for (const result of results) for (const [status, count] of Object.entries(result.statuses)) statuses[status] = (statuses[status] ?? 0) + count;
+  return { latenciesMs: results.flatMap((result) => result.latenciesMs), failures: results.reduce((total, result) => total + result.failures, 0), statuses, requestsPerSecond: meanRate(results) };
+}
+
+function pooledClosedLoop(results: ClosedLoopResult[]): ClosedLoopResult {
+  const sum = (value: (result: ClosedLoopResult) => number) => results.reduce((total, result) => total + value(result), 0);
+  return {
+    latenciesMs: results.flatMap((result) => result.latenciesMs),
+    totalRequests: sum((result) => result.totalRequests),
+    requestsPerSecond: meanRate(results),
+    non2xx: sum((result) => result.non2xx),
+    errors: sum((result) => result.errors),
+    timeouts: sum((result) => result.timeouts),
+    mismatches: sum((result) => result.mismatches),
+  };
+}
+
+async function startFakeUpstream(): Promise<{ url: string; process: ChildProcess }> {
+  const child = fork(join(__dirname, 'support', 'fake-upstream.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const port = await new Promise<number>((resolvePort, reject) => {
+    child.once('message', (message: { port: number }) => resolvePort(message.port));
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`fake upstream exited with code ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, process: child };
+}
+
+async function probe(target: Target): Promise<void> {
+  const response = await fetch(target.url, { method: 'POST', headers: { ...target.headers, 'x-request-id': `probe-${randomBytes(8).toString('hex')}` }, body: BODY });
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`${target.label} probe answered ${response.status}: ${text.slice(0, 300)}`);
+  if (target.name === 'gateway' && response.headers.get('x-key-source') !== 'BYOK') throw new Error(`gateway probe answered from key source ${response.headers.get('x-key-source')}`);
+}
+
+/** Resolves once `expected` calls of the workspace are in usage_record and the count has stopped moving. */
+async function recordedCalls(app: RunningApp, workspaceId: string, expected: number): Promise<number> {
+  const repository = app.dataSource.getRepository(UsageRecordEntity);
+  const deadline = Date.now() + 60_000;
+  let last = -1;
+  for (;;) {
+    const count = await repository.count({ where: { workspaceId } });
+    if ((count >= expected && count === last) || Date.now() > deadline) return count;
+    last = count;
+    await new Promise((resolveWait) => setTimeout(resolveWait, 500));
+  }
+}
+
+function rowOf(caseName: string, requestsPerSecond: number, latenciesMs: number[], failures: number): BenchRow {
+  return { suite: SUITE, case: caseName, requestsPerSecond, p50Ms: percentile(latenciesMs, 50), p99Ms: percentile(latenciesMs, 99), failures };
+}
+
+function percent(part: number, whole: number): string {
+  return `${((100 * part) / Math.max(1, whole)).toFixed(1)} %`;
+}
+
+function profileNote(label: string, share: FileIoShare): string {
+  return (
+    `CPU profile of the gateway's process, ${label}: file I/O ${percent(share.fileIoSamples, share.samples)} of all samples (${percent(share.fileIoSamples, share.busySamples)} of busy ones), ` +
+    `synchronous file I/O ${percent(share.syncFileIoSamples, share.samples)} (${share.syncFileIoSamples} of ${share.samples} samples, ${share.busySamples} busy${share.syncFunctions.length > 0 ? `; in ${share.syncFunctions.join(', ')}` : ''})` +
+    (share.topFrames.length > 0 ? `; file I/O frames by self samples: ${share.topFrames.join(', ')}` : '')
+  );
+}
+
+export const gatewaySuite: BenchSuite = {
+  name: SUITE,
+  description: `the fake upstream called directly, this gateway (non-streaming, BYOK, journaled and recorded in the database) and ${PORTKEY} in front of it, in one run: open-loop Poisson arrivals at ${RATE} req/s, then ${CONNECTIONS} connections flat out; CPU per call; a CPU profile of the gateway`,
+
+  async run(context: BenchContext): Promise<SuiteResult> {
+    const loadBefore = loadavg();
+    const upstream = await startFakeUpstream();
+    const secrets = freshBenchSecrets();
+    const service = await startBenchApp(context.database, secrets, { OPENROUTER_BASE_URL: upstream.url });
+    const portkey = await startPortkey();
+    try {
+      const { workspaceId } = await seedWorkspaceWithKey(service.app.url, secrets.jwtSecret, benchKey('gateway'));
+      const key = benchKey('gateway');
+      const json = { 'content-type': 'application/json' };
+      const targets: Target[] = [
+        { name: 'direct', label: 'direct', url: `${upstream.url}/chat/completions`, headers: { ...json, authorization: `Bearer ${key}` } },
+        {
+          name: 'gateway',
+          label: `gateway (${context.database.kind})`,
+          url: `${service.app.url}/v1/chat/completions`,
+          headers: { ...json, authorization: `Bearer ${secrets.serviceToken}`, 'x-workspace-id': workspaceId, 'x-inference-path': 'AGENT_RUN' },
+        },
+        {
+          name: 'portkey',
+          label: PORTKEY,
+          url: `${portkey.url}/v1/chat/completions`,
+          headers: { ...json, authorization: `Bearer ${key}`, 'x-portkey-provider': 'openai', 'x-portkey-custom-host': upstream.url },
+        },
+      ];
+      for (const target of targets) await probe(target);
+      const pids: Record<Exclude<TargetName, 'gateway'>, number> = { direct: upstream.process.pid as number, portkey: portkey.pid };
+      const readCpu = (): CpuReading => {
+        const own = process.cpuUsage();
+        return { direct: processCpuSeconds(pids.direct), gateway: (own.user + own.system) / 1e6, portkey: processCpuSeconds(pids.portkey) };
+      };
+      const measure = async <R>(target: Target, load: () => Promise<R>, callsOf: (result: R) => number): Promise<Measured<R>> => {
+        const before = readCpu();
+        const started = process.hrtime.bigint();
+        const result = await load();
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const after = readCpu();
+        const cpu = { direct: after.direct - before.direct, gateway: after.gateway - before.gateway, portkey: after.portkey - before.portkey };
+        return { target, result, calls: callsOf(result), seconds, cpu };
+      };
+      const runId = randomBytes(6).toString('hex');
+      const poisson = (target: Target, seconds: number, phase: string) => () =>
+        runAtFixedRate({ url: target.url, method: 'POST', headers: target.headers, body: BODY, rate: RATE, durationSeconds: seconds, arrivals: 'poisson', requestIdPrefix: `bench-${runId}-${phase}-${target.name}` });
+      // autocannon replaces `[<id>]` with a fresh id per request (idReplacement).
+      const flatOut = (target: Target, seconds: number) => () =>
+        runClosedLoop({ url: target.url, method: 'POST', headers: { ...target.headers, 'x-request-id': '[<id>]' }, body: BODY, connections: CONNECTIONS, durationSeconds: seconds, idReplacement: true });
+      const openLoopCalls = (result: FixedRateResult) => result.latenciesMs.length + result.failures;
+      const closedLoopCalls = (result: ClosedLoopResult) => result.totalRequests;
+
+      context.log(`warm-up: ${WARMUP_SECONDS} s each of Poisson ${RATE} req/s and ${CONNECTIONS} connections flat out, on each target`);
+      const warmPoisson: Array<Measured<FixedRateResult>> = [];
+      const warmFlat: Array<Measured<ClosedLoopResult>> = [];
+      for (const target of targets) {
+        warmPoisson.push(await measure(target, poisson(target, WARMUP_SECONDS, 'warm'), openLoopCalls));
+        warmFlat.push(await measure(target, flatOut(target, WARMUP_SECONDS), closedLoopCalls));
+      }
+      // The machine's load drifts while other work comes and goes: each load runs in rounds, the
+      // targets in one order and then in the reverse, so that none is always measured last.
+      const seconds = context.load.durationSeconds / ROUNDS;
+      const poissonRounds: Array<Measured<FixedRateResult>> = [];
+      const flatRounds: Array<Measured<ClosedLoopResult>> = [];
+      for (let round = 0; round < ROUNDS; round += 1) {
+        for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
+          context.log(`round ${round + 1}/${ROUNDS}, Poisson arrivals, ${RATE} req/s mean, ${seconds} s: ${target.label}`);
+          poissonRounds.push(await measure(target, poisson(target, seconds, `poisson${round}`), openLoopCalls));
+        }
+      }
+      for (let round = 0; round < ROUNDS; round += 1) {
+        for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
+          context.log(`round ${round + 1}/${ROUNDS}, ${CONNECTIONS} connections flat out, ${seconds} s: ${target.label}`);
+          flatRounds.push(await measure(target, flatOut(target, seconds), closedLoopCalls));
+        }
+      }
+      const poissonRuns = targets.map((target) => pooled(poissonRounds.filter((run) => run.target === target), pooledOpenLoop));
+      const flatRuns = targets.map((target) => pooled(flatRounds.filter((run) => run.target === target), pooledClosedLoop));
+      context.log(`CPU profile of the gateway: ${PROFILE_SECONDS} s Poisson, then ${PROFILE_SECONDS} s flat out`);
+      const gatewayTarget = targets[1];
+      const profiledPoisson = await profileWhile(poisson(gatewayTarget, PROFILE_SECONDS, 'profile'));
+      const profiledFlat = await profileWhile(flatOut(gatewayTarget, PROFILE_SECONDS));
+
+      const ofGateway = <R>(runs: Array<Measured<R>>) => runs.filter((run) => run.target.name === 'gateway').map((run) => run.result);
+      const gatewayOpenLoop = [...ofGateway(warmPoisson), ...ofGateway(poissonRounds), profiledPoisson.result];
+      const gatewayClosedLoop = [...ofGateway(warmFlat), ...ofGateway(flatRounds), profiledFlat.result];
+      // The probe, then every open-loop answer (the generator waits for all of them).
+      const gatewayAnswered = 1 + gatewayOpenLoop.reduce((sum, result) => sum + result.latenciesMs.length, 0);
+      // autocannon counts the answers it waited for; when it stops, up to one call per connection is
+      // still on its way and is recorded too.
+      const closedAnswered = gatewayClosedLoop.reduce((sum, result) => sum + result.totalRequests - failuresOf(result), 0);
+      const cutOff = CONNECTIONS * gatewayClosedLoop.length;
+      const answered = gatewayAnswered + closedAnswered;
+      const recorded = await recordedCalls(service.app, workspaceId, answered);
+
+      const byName = <R>(runs: Array<Measured<R>>, name: TargetName) => runs.find((run) => run.target.name === name) as Measured<R>;
+      const rows: BenchRow[] = [];
+      for (const run of poissonRuns) rows.push(rowOf(`Poisson ${RATE}/s: ${run.target.label}`, run.result.requestsPerSecond, run.result.latenciesMs, run.result.failures));
+      for (const run of flatRuns) {
+        rows.push(rowOf(`${CONNECTIONS} conns flat out: ${run.target.label}`, run.result.requestsPerSecond, run.result.latenciesMs, failuresOf(run.result)));
+      }
+
+      const p = (run: Measured<FixedRateResult>, q: number) => percentile(run.result.latenciesMs, q);
+      const [direct, gateway, pk] = (['direct', 'gateway', 'portkey'] as const).map((name) => byName(poissonRuns, name));
+      const added = (run: Measured<FixedRateResult>, q: number) => p(run, q) - p(direct, q);
+      const [flatDirect, flatGateway, flatPortkey] = (['direct', 'gateway', 'portkey'] as const).map((name) => byName(flatRuns, name));
+      const verdicts: BenchVerdict[] = [];
+      const onTargetDatabase = context.database.kind !== 'sqlite';
+      verdicts.push(
+        {
+          label: `added p50 under Poisson ${RATE}/s <= ${PORTKEY}'s / 3`,
+          met: onTargetDatabase ? added(gateway, 50) <= added(pk, 50) * TARGET_P50_SHARE_OF_PORTKEY : undefined,
+          detail: `gateway +${added(gateway, 50).toFixed(2)} ms, ${PORTKEY} +${added(pk, 50).toFixed(2)} ms (ratio ${(added(gateway, 50) / added(pk, 50)).toFixed(2)}); p50 direct ${p(direct, 50).toFixed(2)} ms, gateway ${p(gateway, 50).toFixed(2)} ms, ${PORTKEY} ${p(pk, 50).toFixed(2)} ms`,
+        },
+        {
+          label: `max throughput (${CONNECTIONS} connections) >= ${TARGET_THROUGHPUT_TIMES_PORTKEY} x ${PORTKEY}'s`,
+          met: onTargetDatabase ? flatGateway.result.requestsPerSecond >= TARGET_THROUGHPUT_TIMES_PORTKEY * flatPortkey.result.requestsPerSecond : undefined,
+          detail: `gateway ${Math.round(flatGateway.result.requestsPerSecond)} req/s, ${PORTKEY} ${Math.round(flatPortkey.result.requestsPerSecond)} req/s (${(flatGateway.result.requestsPerSecond / flatPortkey.result.requestsPerSecond).toFixed(2)}x); direct ${Math.round(flatDirect.result.requestsPerSecond)} req/s`,
+        },
+        {
+          label: `added p50 <= ${TARGET_P50_ADDED_MS} ms (defined on a quiet machine)`,
+          met: onTargetDatabase ? added(gateway, 50) <= TARGET_P50_ADDED_MS : undefined,
+          detail: `${added(gateway, 50).toFixed(2)} ms`,
+        },
+        {
+          label: `added p99 <= ${TARGET_P99_ADDED_MS} ms (defined on a quiet machine)`,
+          met: onTargetDatabase ? added(gateway, 99) <= TARGET_P99_ADDED_MS : undefined,
+          detail: `${added(gateway, 99).toFixed(2)} ms (p99 direct ${p(direct, 99).toFixed(2)} ms, gateway ${p(gateway, 99).toFixed(2)} ms); ${PORTKEY} +${added(pk, 99).toFixed(2)} ms`,
+        },
+      );
+      const poissonShare = fileIoShare(profiledPoisson.profile);
+      const flatShare = fileIoShare(profiledFlat.profile);
+      verdicts.push({
+        label: 'no synchronous file I/O on the event loop (CPU profile)',
+        met: poissonShare.syncFileIoSamples + flatShare.syncFileIoSamples === 0,
+        detail: `${poissonShare.syncFileIoSamples} of ${poissonShare.samples} samples under Poisson, ${flatShare.syncFileIoSamples} of ${flatShare.samples} flat out, in a *Sync function of node:fs`,
+      });
+      const failures =
+        [...warmPoisson, ...poissonRuns].reduce((sum, run) => sum + run.result.failures, 0) + [...warmFlat, ...flatRuns].reduce((sum, run) => sum + failuresOf(run.result), 0) + profiledPoisson.result.failures + failuresOf(profiledFlat.result);
+      const recordedOk = recorded >= answered && recorded <= answered + cutOff;
+      verdicts.push({
+        label: 'every answer correct',
+        met: failures === 0 && recordedOk,
+        detail: `${failures} failed answers over all targets; ${recorded} gateway calls recorded for ${answered} answered (plus at most ${cutOff} still in flight when autocannon stopped)`,
+      });
+
+      // CPU per call: each server's CPU time during its runs, less what it used per second while
+      // it was not called (during the direct run of the same load: for this process that is the
+      // benchmark's own bookkeeping; for Portkey its timers).
+      const cpuPerCallMs = (runs: Array<Measured<unknown>>, name: Exclude<TargetName, 'direct'>) => {
+        const idle = byName(runs, 'direct');
+        const run = byName(runs, name);
+        const baseline = (idle.cpu[name] / idle.seconds) * run.seconds;
+        return { perCall: (1000 * (run.cpu[name] - baseline)) / Math.max(1, run.calls), baselineMsPerSecond: (1000 * idle.cpu[name]) / idle.seconds };
+      };
+      const cpuNote = (label: string, runs: Array<Measured<unknown>>) => {
+        const gw = cpuPerCallMs(runs, 'gateway');
+        const pkCpu = cpuPerCallMs(runs, 'portkey');
+        const up = (name: TargetName) => ((1000 * byName(runs, name).cpu.direct) / Math.max(1, byName(runs, name).calls)).toFixed(3);
+        return (
+          `CPU per call, ${label}: gateway ${gw.perCall.toFixed(3)} ms (its process used ${gw.baselineMsPerSecond.toFixed(1)} ms/s while not called, subtracted), ` +
+          `${PORTKEY} ${pkCpu.perCall.toFixed(3)} ms (${pkCpu.baselineMsPerSecond.toFixed(1)} ms/s idle, subtracted); ` +
+          `the fake upstream ${up('direct')} ms called directly, ${up('gateway')} ms behind the gateway, ${up('portkey')} ms behind ${PORTKEY}`
+        );
+      };
+      const notes = [
+        cpuNote(`Poisson ${RATE}/s`, poissonRuns),
+        cpuNote(`${CONNECTIONS} connections flat out`, flatRuns),
+        profileNote(`Poisson ${RATE}/s for ${PROFILE_SECONDS} s`, poissonShare),
+        profileNote(`${CONNECTIONS} connections flat out for ${PROFILE_SECONDS} s`, flatShare),
+        `load average ${loadBefore.map((value) => value.toFixed(2)).join(' / ')} when the suite started, ${loadavg()
+          .map((value) => value.toFixed(2))
+          .join(' / ')} at its end; the fake upstream flat out (node:http reading a POST body) ${Math.round(flatDirect.result.requestsPerSecond)} req/s, where a quiet machine of this kind answers 60k+ req/s from plain node:http (GET, constant body)`,
+        `Poisson: open-loop, ${RATE} req/s mean (exponential gaps), each latency timed from when its request was due, unique X-Request-Id per call; flat out: autocannon, ${CONNECTIONS} connections, unique X-Request-Id per call (1 ms latency resolution); ${context.load.durationSeconds} s per target and load in ${ROUNDS} rounds of ${seconds} s (target order reversed in every other round), after ${WARMUP_SECONDS} s of warm-up each; the fake upstream, each load generator and ${PORTKEY} run in processes of their own, the gateway in this one; every gateway call is journaled in DATA_DIR (fdatasync'd) and recorded in ${context.database.kind}`,
+      ];
+      return { rows, verdicts, notes };
+    } finally {
+      await portkey.stop();
+      await service.stop();
+      upstream.process.disconnect();
+    }
+  },
+};
