@@ -17,14 +17,16 @@ import { requestPoliciesPlugin } from './graphql/plugins';
 import { buildAppSchema } from './graphql/schema';
 import { graphqlCorsPolicy, PREFLIGHT_PROVING_HEADERS } from './http/cors.policy';
 import { frontDoor, refuseTunnels, sendJson } from './http/front-door';
+import { GatewayHandler } from './http/gateway.handler';
 import { graphqlHandler, refuseRateLimited } from './http/graphql-handler';
 import { GraphqlIde, IDE_ASSET_PREFIX, prefersHtml } from './http/graphql-ide.page';
-import { ConcurrencyLimiter, concurrencyKeyOf } from './http/principal-concurrency';
+import { concurrencyKeyOf } from './http/principal-concurrency';
 import { Exchange, RouteTable } from './http/route-table';
 import { USAGE_EXPORT_PATH, UsageExportHandler } from './http/usage-export.handler';
 import { METRICS_PATH, MetricsListener } from './metrics/metrics-endpoint';
 import { setUpMetrics, watchServices } from './metrics/metrics.setup';
 import type { TenantSecretsCipher } from './modules/secrets/cipher';
+import { ConcurrencyLimiter } from './concurrency-limiter';
 import { AppServices, createServices } from './services';
 
 export interface ServerDependencies {
@@ -112,7 +114,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   const limits = config.httpLimits;
   const services = createServices(config, dataSource, cipher, logger);
   await services.invalidationBus.start((workspaceId) => services.workspaceEvents.committedElsewhere(workspaceId));
-  services.spool.start();
+  services.usageLedger.start();
   services.keyRecheck.start();
   await services.budgetGuard.start();
   services.webhookDispatcher.start();
@@ -138,6 +140,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   };
   const usageExport = new UsageExportHandler(services.usageExport, cors, async (request) => authContextFor(await authenticator.principalOf(request.headers.authorization)).auth);
 
+  const gatewayHandler = new GatewayHandler(services.gateway, { serviceToken: config.serviceToken, jsonMaxDepth: limits.jsonMaxDepth });
   const graphql = graphqlHandler(apollo);
   const concurrency = new ConcurrencyLimiter(limits.graphqlConcurrentPerPrincipal);
   // The caller is known from the headers before a byte of the body is read: the body cap, and the
@@ -171,12 +174,13 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
         // stays in the load balancer while the database is away.
         const ready = readinessNow.ready || (config.gatewayDatabaseOutage === 'serve' && detail.database === 'unreachable');
         const redis = services.invalidationBus.state;
+        const [spooled, unrecordable] = await Promise.all([services.usageJournal.pendingFiles(), services.usageJournal.unrecordableFiles()]);
         sendJson(response, ready ? 200 : 503, {
           status: ready ? 'ready' : 'not ready',
           ...detail,
           redis: redis === 'down' ? 'down (secrets cache relies on its TTL)' : redis,
-          spooledFiles: services.spool.pendingFiles().length,
-          unrecordableFiles: services.spool.unrecordableFiles().length,
+          spooledFiles: spooled.length,
+          unrecordableFiles: unrecordable.length,
         });
       },
     },
@@ -184,13 +188,13 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
       path: '/v1/chat/completions',
       methods: ['POST'],
       longRunning: true,
-      handle: ({ request, response, log, requestId }) => services.gateway.handle(request, response, log, requestId),
+      handle: (exchange: Exchange) => gatewayHandler.handle(exchange, 'chat/completions'),
     },
     {
       path: '/v1/embeddings',
       methods: ['POST'],
       longRunning: true,
-      handle: ({ request, response, log, requestId }) => services.gateway.handle(request, response, log, requestId, 'embeddings'),
+      handle: (exchange: Exchange) => gatewayHandler.handle(exchange, 'embeddings'),
     },
     // A month of calls downloads for as long as the client reads it: only its progress bounds it.
     { path: USAGE_EXPORT_PATH, longRunning: true, handle: ({ request, response, target, log }: Exchange) => usageExport.handle(request, response, target, log) },
@@ -281,7 +285,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
             clearTimeout(lingering);
             await apollo.stop();
             await services.keyRecheck.stop();
-            await services.spool.stop();
+            await services.usageLedger.stop();
             await services.invalidationBus.stop();
             await services.budgetGuard.stop();
             await services.webhookDispatcher.stop();

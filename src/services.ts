@@ -28,12 +28,14 @@ import { UsageExportService } from './modules/usage/usage-export.service';
 import { UsageQueryService } from './modules/usage/usage-query.service';
 import { UsageRecorderService } from './modules/usage/usage-recorder.service';
 import { UsageSettlementService } from './modules/usage/usage-settlement.service';
+import { JournalReplay } from './modules/usage/journal-replay';
+import { UsageJournal } from './modules/usage/usage-journal';
+import { UsageLedger } from './modules/usage/usage-ledger';
 import { GatewayKeyResolver } from './modules/gateway/gateway-key.resolver';
 import { InferenceGateway } from './modules/gateway/inference-gateway';
 import { KeyHealthService } from './modules/inference-key/key-health.service';
 import { KeyRecheckWorker } from './modules/inference-key/key-recheck.worker';
 import { OpenRouterClient } from './modules/gateway/openrouter.client';
-import { UsageSpool } from './modules/gateway/usage-spool';
 import { SecretsInvalidationBus } from './modules/secrets/secrets-invalidation.bus';
 import type { CachedSecrets } from './modules/secrets/tenant-secrets.cache';
 import { WorkspaceDirectory } from './modules/workspace/workspace-directory';
@@ -89,22 +91,27 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     () => true,
     () => false,
   );
-  const spool = new UsageSpool(config.dataDir, usageRecorder, logger, databaseAnswers);
+  const staleWhileUnreachableMs = config.gatewayDatabaseOutage === 'serve' ? STALE_WHILE_UNREACHABLE_MS : undefined;
+  const usageJournal = new UsageJournal(config.dataDir, logger);
+  const usageLedger = new UsageLedger({
+    dataSource,
+    recorder: usageRecorder,
+    journal: usageJournal,
+    replay: new JournalReplay({ dir: config.dataDir, recorder: usageRecorder, log: logger, databaseAnswers, ownInstance: usageJournal.instance }),
+    log: logger,
+    outageWindowMs: staleWhileUnreachableMs ?? 0,
+  });
   const keyHealth = new KeyHealthService(transactions, secrets, workspaceEvents, logger);
   const keyRecheck = new KeyRecheckWorker(dataSource, keyHealth, secrets, verifier, logger, { intervalMs: config.keyRecheckIntervalMs ?? DEFAULT_KEY_RECHECK_INTERVAL_MS });
   keyHealth.onStatusChanged((manager, change) => webhookEvents.keyStatusChanged(manager, change.workspaceId, change.to));
   const gateway = new InferenceGateway({
-    dataSource,
     workspaces: directory,
-    serviceToken: config.serviceToken,
-    jsonMaxDepth: config.httpLimits.jsonMaxDepth,
-    keys: new GatewayKeyResolver(dataSource, secrets, secretsCache, config.platformOpenrouterKey, keyHealth, config.gatewayDatabaseOutage === 'serve' ? STALE_WHILE_UNREACHABLE_MS : undefined),
+    keys: new GatewayKeyResolver(dataSource, secrets, secretsCache, config.platformOpenrouterKey, keyHealth, staleWhileUnreachableMs),
     client: new OpenRouterClient(config.openrouterBaseUrl, config.openrouterTimeoutMs),
-    recorder: usageRecorder,
-    spool,
+    ledger: usageLedger,
     health: keyHealth,
     maxConcurrentPerWorkspace: config.gatewayMaxConcurrentPerWorkspace,
-    staleWhileUnreachableMs: config.gatewayDatabaseOutage === 'serve' ? STALE_WHILE_UNREACHABLE_MS : undefined,
+    staleWhileUnreachableMs,
     refusedCalls,
     budget: budgetGuard,
   });
@@ -133,7 +140,8 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     workspaceEvents,
     directory,
     invalidationBus,
-    spool,
+    usageJournal,
+    usageLedger,
     keyHealth,
     keyRecheck,
     gateway,

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../src/logging/logger';
-import { UsageSpool } from '../src/modules/gateway/usage-spool';
+import { JournalReplay } from '../src/modules/usage/journal-replay';
 import type { InferenceCall, UsageRecorderService } from '../src/modules/usage/usage-recorder.service';
 import { InferencePath, KeySource } from '../src/modules/usage/usage.enums';
 import { ModelTier } from '../src/modules/workspace/workspace.enums';
@@ -92,7 +92,7 @@ function spooledLogLines(t: TestApp): number {
 
 /** Waits until every spool file in `t`'s DATA_DIR has been replayed and removed. */
 async function spoolDrained(t: TestApp, timeoutMs = 20_000): Promise<void> {
-  await eventually(async () => (t.app.services.spool.pendingFiles().length === 0 ? true : undefined), timeoutMs, 'the spool to be replayed');
+  await eventually(async () => ((await t.app.services.usageJournal.pendingFiles()).length === 0 ? true : undefined), timeoutMs, 'the spool to be replayed');
 }
 
 const ONE_MINUTE_AGO = new Date(Date.now() - 60_000).toISOString();
@@ -222,7 +222,7 @@ describe(usingMysql() ? 'MariaDB/MySQL reached through a TCP proxy that is cut a
 
     // Stop the replay timer while the database is still away, so that nothing replays; then the
     // database comes back and the service stops as usual.
-    await first.t.app.services.spool.stop();
+    await first.t.app.services.usageLedger.stop();
     await first.close();
     cuttables.splice(cuttables.indexOf(first), 1);
     expect((await recordCounts(db, ws.id)).size).toBe(0);
@@ -338,8 +338,8 @@ describe('several processes sharing one DATA_DIR', () => {
     } as unknown as UsageRecorderService;
     const logs = new LogCapture();
     const answers = async () => true;
-    const one = new UsageSpool(dir, slow, createLogger('info', logs), answers);
-    const two = new UsageSpool(dir, slow, createLogger('info', logs), answers);
+    const one = new JournalReplay({ dir, recorder: slow, log: createLogger('info', logs), databaseAnswers: answers, ownInstance: 'worker-one' });
+    const two = new JournalReplay({ dir, recorder: slow, log: createLogger('info', logs), databaseAnswers: answers, ownInstance: 'worker-two' });
     const ids = Array.from({ length: 10 }, () => freshRequestId('shared'));
     writeFileSync(join(dir, `${SPOOL_PREFIX}31337.jsonl`), ids.map((id) => spoolLine(ws.id, id, 3, 4)).join('\n') + '\n');
     try {

@@ -1,3 +1,4 @@
+import { bearerToken } from './bearer';
 import { SecretMatcher } from './constant-time';
 import type { JwtCodec } from './jwt';
 import { ANONYMOUS, Principal } from './principal';
@@ -21,9 +22,8 @@ export class Authenticator {
 
   async principalOf(authorization: string | undefined): Promise<Principal> {
     if (authorization === undefined || authorization === '') return ANONYMOUS;
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    if (!match) return { kind: 'invalid' };
-    const token = match[1];
+    const token = bearerToken(authorization);
+    if (token === undefined) return { kind: 'invalid' };
     if (token.startsWith(PARTNER_TOKEN_PREFIX)) {
       const partner = await this.partnerTokens(token);
       return partner ? { kind: 'partner', ...partner } : { kind: 'invalid' };

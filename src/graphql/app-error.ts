@@ -1,15 +1,45 @@
 import { GraphQLError } from 'graphql';
 import { ErrorCode } from './error-code';
 
-/** A client-visible error: its message is written for the client and never contains a secret. */
+export interface AppErrorOptions {
+  /**
+   * A later attempt of the same operation may succeed: the usage ledger replays a call whose
+   * recording failed so, and the gateway's answer carries `Retry-After`. Decided where the error
+   * is made, never from its class.
+   */
+  retryable?: boolean;
+  /** more fields of the error object for the caller's code, beside code and message (the gateway's JSON) */
+  details?: Record<string, string>;
+  /** the status OpenRouter answered, for an error that reports its refusal */
+  upstreamStatus?: number;
+}
+
+/**
+ * A client-visible error: its message is written for the client and never contains a secret. The
+ * domain's one error type; `format-error.ts` shapes it for GraphQL, `http/gateway-errors.ts` for
+ * the gateway's HTTP answers.
+ */
 export class AppError extends GraphQLError {
+  readonly retryable: boolean;
+  readonly details: Readonly<Record<string, string>>;
+  readonly upstreamStatus?: number;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
+    options: AppErrorOptions = {},
   ) {
     super(message, { extensions: { code } });
     this.name = 'AppError';
+    this.retryable = options.retryable ?? false;
+    this.details = options.details ?? {};
+    this.upstreamStatus = options.upstreamStatus;
   }
+}
+
+/** Whether a failure may pass if tried again later: asked of the error's flag, never of its class. */
+export function isRetryable(error: unknown): boolean {
+  return (error as { retryable?: unknown } | undefined)?.retryable === true;
 }
 
 export const unauthenticated = (message = 'Authentication required') => new AppError(ErrorCode.UNAUTHENTICATED, message);

@@ -18,4 +18,28 @@ export enum ErrorCode {
   RATE_LIMITED = 'RATE_LIMITED',
   /** OpenRouter could not be asked (verifyKey) */
   UPSTREAM_UNREACHABLE = 'UPSTREAM_UNREACHABLE',
+
+  // The gateway's own answers (`error.code` in the JSON of POST /v1/chat/completions and /v1/embeddings).
+  /** a header or body the gateway cannot take */
+  BAD_REQUEST = 'BAD_REQUEST',
+  /** the X-Request-Id names a call already recorded (or, during an outage, journaled) with another body */
+  REQUEST_ID_USED = 'REQUEST_ID_USED',
+  /** the X-Request-Id names a streamed call still running on this worker */
+  REQUEST_IN_PROGRESS = 'REQUEST_IN_PROGRESS',
+  /** GATEWAY_MAX_CONCURRENT_PER_WORKSPACE calls of the workspace are running on this worker */
+  CONCURRENCY_LIMIT = 'CONCURRENCY_LIMIT',
+  /** the workspace's monthly AI budget, with action BLOCK, is spent */
+  BUDGET_EXCEEDED = 'BUDGET_EXCEEDED',
+  /** the worker is draining, or its grace period ended while the call ran */
+  SHUTTING_DOWN = 'SHUTTING_DOWN',
+  /** the database the call needs cannot be reached, and nothing cached may stand in */
+  DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE',
+  PLATFORM_KEY_MISSING = 'PLATFORM_KEY_MISSING',
+  /** OpenRouter did not answer within OPENROUTER_TIMEOUT_MS */
+  UPSTREAM_TIMEOUT = 'UPSTREAM_TIMEOUT',
+  // OpenRouter refused the workspace's own key, for the reason each names.
+  BYOK_KEY_INVALID = 'BYOK_KEY_INVALID',
+  BYOK_OUT_OF_CREDITS = 'BYOK_OUT_OF_CREDITS',
+  BYOK_LIMIT_EXCEEDED = 'BYOK_LIMIT_EXCEEDED',
+  BYOK_MODEL_REFUSED = 'BYOK_MODEL_REFUSED',
 }

@@ -29,5 +29,5 @@ export function watchServices(metrics: ServiceMetrics, services: AppServices, da
     poolUsage: () => poolUsageOf(dataSource),
   });
   services.gateway.reportTo(metrics.gateway);
-  services.spool.reportTo(metrics.gateway);
+  services.usageLedger.reportTo(metrics.gateway);
 }

@@ -1,4 +1,6 @@
 import type { DataSource } from 'typeorm';
+import { AppError } from '../../graphql/app-error';
+import { ErrorCode } from '../../graphql/error-code';
 import { isKeyUnavailable, TenantSecretStore } from '../secrets/tenant-secret.store';
 import type { LoadingCache } from '../../cache/loading-cache';
 import type { CachedSecrets } from '../secrets/tenant-secrets.cache';
@@ -7,9 +9,6 @@ import type { WorkspaceEntity } from '../workspace/workspace.entity';
 import { Plan } from '../workspace/workspace.enums';
 import { KEY_POLICY, KeyPolicy } from './key-policy';
 import type { KeyHealthService } from '../inference-key/key-health.service';
-
-/** How the gateway tells a resolve() refused for an unreadable blob from other failures. */
-export { isKeyUnavailable };
 
 export interface ResolvedKey {
   source: KeySource;
@@ -20,21 +19,16 @@ export interface ResolvedKey {
 }
 
 /** The workspace's key could not be read for want of a database (and no usable cached copy). */
-export class KeyStoreUnreachableError extends Error {
-  readonly retryable = true;
+const keyStoreUnreachable = () =>
+  new AppError(
+    ErrorCode.DATABASE_UNAVAILABLE,
+    "The workspace's key cannot be read while the database is unreachable, so no call was made and nothing was billed. Retry shortly.",
+    { retryable: true },
+  );
 
-  constructor() {
-    super('the database holding the workspace key cannot be reached');
-    this.name = 'KeyStoreUnreachableError';
-  }
-}
-
-export class PlatformKeyMissingError extends Error {
-  constructor() {
-    super('PLATFORM_OPENROUTER_KEY is not configured');
-    this.name = 'PlatformKeyMissingError';
-  }
-}
+/** Said on the gateway: the store's own message is written for the GraphQL operations on the key. */
+const keyUnavailable = () =>
+  new AppError(ErrorCode.KEY_UNAVAILABLE, "The workspace's stored OpenRouter key cannot be read; no call was made. A billing manager should replace the key.");
 
 /** Picks the key for a call by the path policy, reading the workspace's key through the cache. */
 export class GatewayKeyResolver {
@@ -49,7 +43,8 @@ export class GatewayKeyResolver {
   ) {}
 
   /**
-   * Throws KEY_UNAVAILABLE when the workspace's blob does not decrypt: never a silent fallback.
+   * Throws KEY_UNAVAILABLE when the workspace's blob does not decrypt: never a silent fallback;
+   * DATABASE_UNAVAILABLE (retryable) when it cannot be read and no cached copy may stand in.
    * Only an ENTERPRISE workspace's key is used, judged on the workspace row the gateway holds: its
    * secrets stay cached for minutes, and a missed invalidation after a plan change must not bill a
    * PRO workspace on its old key meanwhile.
@@ -57,9 +52,9 @@ export class GatewayKeyResolver {
   async resolve(workspace: WorkspaceEntity, path: InferencePath): Promise<ResolvedKey> {
     if (KEY_POLICY[path] === KeyPolicy.WORKSPACE_KEY && workspace.plan === Plan.ENTERPRISE) {
       const cached = await this.cache.get(workspace.id, () => this.load(workspace.id)).catch((error: unknown) => {
-        if (isKeyUnavailable(error)) throw error;
+        if (isKeyUnavailable(error)) throw keyUnavailable();
         const stale = this.staleWhileUnreachableMs === undefined ? undefined : this.cache.stale(workspace.id, this.staleWhileUnreachableMs);
-        if (!stale) throw new KeyStoreUnreachableError();
+        if (!stale) throw keyStoreUnreachable();
         return stale;
       });
       const key = cached.secrets.openrouterKey;
@@ -69,7 +64,7 @@ export class GatewayKeyResolver {
   }
 
   platform(): ResolvedKey {
-    if (!this.platformKey) throw new PlatformKeyMissingError();
+    if (!this.platformKey) throw new AppError(ErrorCode.PLATFORM_KEY_MISSING, 'The platform OpenRouter key is not configured.');
     return { source: KeySource.PLATFORM, key: this.platformKey, status: null, rowUpdatedAt: null };
   }
 

@@ -1,6 +1,8 @@
 import { Agent, errors as undiciErrors, request } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import { AppError } from '../../graphql/app-error';
+import { ErrorCode } from '../../graphql/error-code';
 
 export interface UpstreamResponse {
   status: number;
@@ -8,13 +10,16 @@ export interface UpstreamResponse {
   body: Readable;
 }
 
-export class UpstreamError extends Error {
-  constructor(
-    readonly kind: 'timeout' | 'unreachable',
-    readonly httpStatus: 502 | 504,
-  ) {
-    super(kind === 'timeout' ? 'OpenRouter did not answer in time' : 'OpenRouter could not be reached');
+/** OpenRouter did not answer (in time): nothing was billed, and a later attempt may get through. */
+export class UpstreamError extends AppError {
+  /** what happened, for the logs */
+  readonly reason: string;
+
+  constructor(readonly kind: 'timeout' | 'unreachable') {
+    const reason = kind === 'timeout' ? 'OpenRouter did not answer in time' : 'OpenRouter could not be reached';
+    super(kind === 'timeout' ? ErrorCode.UPSTREAM_TIMEOUT : ErrorCode.UPSTREAM_UNREACHABLE, `${reason}; nothing was billed. Retry later.`, { retryable: true });
     this.name = 'UpstreamError';
+    this.reason = reason;
   }
 }
 
@@ -24,9 +29,9 @@ export function upstreamErrorOf(error: unknown): UpstreamError {
     error instanceof undiciErrors.BodyTimeoutError ||
     error instanceof undiciErrors.ConnectTimeoutError
   ) {
-    return new UpstreamError('timeout', 504);
+    return new UpstreamError('timeout');
   }
-  return new UpstreamError('unreachable', 502);
+  return new UpstreamError('unreachable');
 }
 
 /** The OpenRouter endpoints the gateway relays, below the base URL. */
