@@ -1,4 +1,4 @@
-import { createLoaders } from '../src/graphql/loaders';
+import { createLoaders } from '../src/modules/workspace/workspace.loaders';
 import { WorkspaceEntity } from '../src/modules/workspace/workspace.entity';
 import { Plan } from '../src/modules/workspace/workspace.enums';
 import { expectGraphQLError } from './support/errors';

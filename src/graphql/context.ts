@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import type { AuthContext } from '../auth/auth-context';
 import type { RequestContext } from '../request-context';
-import type { RequestLoaders } from './loaders';
 
 /** Built once per request; the services resolvers delegate to are their constructors'. */
 export type GraphQLContext = RequestContext;
@@ -15,7 +14,7 @@ export class RequestGraphQLContext implements GraphQLContext {
     readonly requestId: string,
     private readonly logOf: () => Logger,
     readonly auth: AuthContext,
-    readonly loaders: RequestLoaders,
+    readonly loaders: RequestContext['loaders'],
   ) {}
 
   get log(): Logger {

@@ -1,9 +1,9 @@
 import DataLoader from 'dataloader';
 import { DataSource, In } from 'typeorm';
-import { InferenceKeyRecordEntity } from '../modules/inference-key/inference-key-record.entity';
-import { MemberEntity } from '../modules/workspace/member.entity';
-import { WorkspaceAccessCache } from '../modules/workspace/workspace-access.cache';
-import { WorkspaceEntity } from '../modules/workspace/workspace.entity';
+import { InferenceKeyRecordEntity } from '../inference-key/inference-key-record.entity';
+import { MemberEntity } from './member.entity';
+import { WorkspaceAccessCache } from './workspace-access.cache';
+import { WorkspaceEntity } from './workspace.entity';
 
 function byKey<K, V>(keys: readonly K[], rows: V[], keyOf: (row: V) => K): Array<V | null> {
   const found = new Map(rows.map((row) => [keyOf(row), row]));

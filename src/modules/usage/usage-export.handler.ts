@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { AuthContext } from '../auth/auth-context';
-import { AppError, badUserInput } from '../graphql/app-error';
-import { ErrorCode } from '../graphql/error-code';
-import { csvHeader, csvLine, jsonLine, UsageExportFormat, UsageExportRow, UsageExportService } from '../modules/usage/usage-export.service';
-import type { CorsPolicy } from './cors.policy';
-import type { RequestTarget } from './request-target';
+import type { AuthContext } from '../../auth/auth-context';
+import { AppError, badUserInput } from '../../graphql/app-error';
+import { ErrorCode } from '../../graphql/error-code';
+import { csvHeader, csvLine, jsonLine, UsageExportFormat, UsageExportRow, UsageExportService } from './usage-export.service';
+import type { CorsPolicy } from '../../http/cors.policy';
+import type { RequestTarget } from '../../http/request-target';
 
 export const USAGE_EXPORT_PATH = '/v1/exports/usage';
 
