@@ -27,7 +27,7 @@ export const budgetCheckSuite: BenchSuite = {
         updatedBy: null,
         updatedAt: new Date(),
       });
-      const guard = service.app.services.budgetGuard;
+      const guard = service.app.seam.budgetGuard;
       for (let i = 0; i < 50_000; i += 1) {
         if (await guard.refusalFor(workspaceId, InferencePath.AGENT_RUN)) throw new Error('refused below the limit');
       }

@@ -42,10 +42,10 @@ export const keyResolutionSuite: BenchSuite = {
       // The service's own parts, with the default 2-minute TTL: every call after the first is a hit.
       const resolver = new GatewayKeyResolver(
         service.app.dataSource,
-        service.app.services.secrets,
+        service.app.seam.secrets,
         new LoadingCache<CachedSecrets>(120_000),
         secrets.platformKey,
-        service.app.services.keyHealth,
+        service.app.seam.keyHealth,
       );
       context.log(`${ROUNDS} rounds of ${ITERATIONS.toLocaleString('en-US')} resolutions per path`);
       const byok = await timeResolve(resolver, workspace, InferencePath.AGENT_RUN, KeySource.BYOK);

@@ -82,19 +82,19 @@ async function appToApp(context: BenchContext): Promise<Delays> {
     const { workspaceId, ownerToken } = await seedWorkspaceWithKey(a.app.url, secrets.jwtSecret, benchKey('k0'));
     const publishedAt = new Map<string, bigint>();
     const arrivals = new Map<string, (at: bigint) => void>();
-    const busA = a.app.services.invalidationBus;
+    const busA = a.app.seam.invalidationBus;
     const publish = busA.publish.bind(busA);
     busA.publish = (id: string) => {
       publishedAt.set(id, process.hrtime.bigint());
       publish(id);
     };
-    const cacheB = b.app.services.secretsCache;
+    const cacheB = b.app.seam.secretsCache;
     const invalidate = cacheB.invalidate.bind(cacheB);
     cacheB.invalidate = (id: string) => {
       invalidate(id);
       arrivals.get(id)?.(process.hrtime.bigint());
     };
-    if (busA.state !== 'ready' || b.app.services.invalidationBus.state !== 'ready') throw new Error(`Redis at ${REDIS_URL} is not reachable`);
+    if (busA.state !== 'ready' || b.app.seam.invalidationBus.state !== 'ready') throw new Error(`Redis at ${REDIS_URL} is not reachable`);
     const delays: Delays = { samples: [], lost: 0 };
     for (let i = 0; i < APP_SAMPLES; i += 1) {
       const arrived = arrival(arrivals, workspaceId);

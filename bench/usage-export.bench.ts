@@ -119,7 +119,7 @@ export const usageExportSuite: BenchSuite = {
       let read = 0;
       let slowestPageMs = 0;
       let pageStarted = process.hrtime.bigint();
-      for await (const page of service.app.services.usageExport.pages(id, MONTH)) {
+      for await (const page of service.app.seam.usageExport.pages(id, MONTH)) {
         read += page.length;
         slowestPageMs = Math.max(slowestPageMs, Number(process.hrtime.bigint() - pageStarted) / 1e6);
         pageStarted = process.hrtime.bigint();

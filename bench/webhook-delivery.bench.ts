@@ -39,7 +39,7 @@ export const webhookDeliverySuite: BenchSuite = {
     const app = await startApp(config, createLogger(config.logLevel), { host: '127.0.0.1' });
     try {
       const { workspaceId } = await seedWorkspaceWithKey(app.url, secrets.jwtSecret, benchKey('webhooks'));
-      const { id: endpointId } = await app.services.webhooks
+      const { id: endpointId } = await app.seam.webhooks
         .create({ auth: { userId: 'bench' } } as unknown as RequestContext, workspaceId, `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`, null)
         .then(({ endpoint }) => endpoint);
       const seconds = context.load.durationSeconds;
@@ -53,8 +53,8 @@ export const webhookDeliverySuite: BenchSuite = {
         const wait = due - performance.now();
         if (wait > 0) await new Promise((resolveWait) => setTimeout(resolveWait, wait));
         writes.push(
-          app.services.transactions
-            .run((manager) => app.services.webhookOutbox.enqueue(manager, workspaceId, 'usage.settled', { workspaceId, usageRecordId: `bench-${n}` }))
+          app.seam.transactions
+            .run((manager) => app.seam.webhookOutbox.enqueue(manager, workspaceId, 'usage.settled', { workspaceId, usageRecordId: `bench-${n}` }))
             .then((id) => {
               enqueuedAt.set(`msg_${id}`, performance.now());
             }),

@@ -28,6 +28,7 @@ import { setUpMetrics, watchServices } from './metrics/metrics.setup';
 import type { TenantSecretsCipher } from './modules/secrets/cipher';
 import { ConcurrencyLimiter } from './concurrency-limiter';
 import { AppServices, createServices } from './services';
+import type { TestSeam } from './test-seam';
 
 export interface ServerDependencies {
   config: AppConfig;
@@ -38,7 +39,7 @@ export interface ServerDependencies {
 
 export interface RunningServer {
   httpServer: Server;
-  services: AppServices;
+  seam: TestSeam;
   /** the base URL once listening, e.g. http://127.0.0.1:4000 */
   url: string;
   /** `/metrics` on METRICS_PORT, when configured */
@@ -262,7 +263,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
         const shownHost = host === '0.0.0.0' ? '127.0.0.1' : host;
         resolveListen({
           httpServer,
-          services,
+          seam: services,
           url: `http://${shownHost}:${address.port}`,
           metricsUrl: metricsListener?.url,
           stop: async () => {

@@ -80,7 +80,7 @@ describe('analytics by member, refused calls', () => {
     const range = ['2026-07-01T00:00:00.000Z', '2026-08-01T00:00:00.000Z'] as const;
     const before = (await analytics(...range, 'MEMBER')).find((bucket) => bucket.key === ws.userIds.admin)!;
     expect(before.billedMicros).toBe(record.billedMicros);
-    const flagged = await world.t.app.services.usageRecorder.record({ ...callInput(ws.id), actorUserId: ws.userIds.admin, keySource: 'BYOK' as never, path: 'AGENT_RUN' as never, tier: 'BALANCED' as never, rawCostMicros: null, occurredAt: new Date('2026-07-11T00:00:00.000Z') });
+    const flagged = await world.t.app.seam.usageRecorder.record({ ...callInput(ws.id), actorUserId: ws.userIds.admin, keySource: 'BYOK' as never, path: 'AGENT_RUN' as never, tier: 'BALANCED' as never, rawCostMicros: null, occurredAt: new Date('2026-07-11T00:00:00.000Z') });
     expect(flagged.billedMicros).toBe(0);
     const settled = expectData(await world.t.gql(SETTLE, { id: flagged.id, raw: '0.001' }, ws.adminToken)).settleUsageRecord;
     const after = (await analytics(...range, 'MEMBER')).find((bucket) => bucket.key === ws.userIds.admin)!;
@@ -111,7 +111,7 @@ describe('analytics by member, refused calls', () => {
       const answer = await callGateway(world.t, { workspaceId: ws.id, requestId: freshRequestId('refused'), path: 'DOCUMENT_OCR', actorUserId, body: CHAT_BODY });
       expect(answer.status).toBe(401);
     }
-    await world.t.app.services.refusedCalls.count({ workspaceId: ws.id, path: 'AGENT_RUN' as never, actorUserId: ws.userIds.member, cause: 'BUDGET_EXCEEDED' });
+    await world.t.app.seam.refusedCalls.count({ workspaceId: ws.id, path: 'AGENT_RUN' as never, actorUserId: ws.userIds.member, cause: 'BUDGET_EXCEEDED' });
 
     expect(await recordCount(world.t, ws.id)).toBe(recordsBefore);
     const summaryAfter = expectData(await world.t.gql(BILLING_SUMMARY, { w: ws.id, month }, ws.tokens.billing)).billingSummary;

@@ -178,7 +178,7 @@ describe('billing summary and analytics', () => {
     }
     // A flagged call has no GraphQL path (recordInferenceCall requires a cost): it comes from the
     // gateway, which hands the recorder a call whose cost is unknown. Same service, same database.
-    const stored = await t.app.services.usageRecorder.record({
+    const stored = await t.app.seam.usageRecorder.record({
       requestId: call.requestId,
       workspaceId: call.input.workspaceId,
       path: call.path,

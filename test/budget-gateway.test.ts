@@ -117,7 +117,7 @@ describe('the gateway and the budget', () => {
           }
         };
         await Promise.all([world.t, second].flatMap((t) => Array.from({ length: callersPerWorker }, () => loop(t))));
-        await second.app.services.usageRecorder.settled(ws.id);
+        await second.app.seam.usageRecorder.settled(ws.id);
         const total = await spent(world.t, ws);
         expect(total).toBeGreaterThanOrEqual(limit);
         const callers = 2 * callersPerWorker;

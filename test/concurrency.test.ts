@@ -33,7 +33,7 @@ describe('concurrency', () => {
   const storedKeyOf = async (workspaceId: string) => {
     const row = await t.app.dataSource.getRepository(TenantSecretEntity).findOneBy({ workspaceId });
     const record = await t.app.dataSource.getRepository(InferenceKeyRecordEntity).findOneBy({ workspaceId });
-    return row && { hint: record?.openrouterMaskedHint, key: t.app.services.secrets.decryptOrThrow(row).openrouterKey };
+    return row && { hint: record?.openrouterMaskedHint, key: t.app.seam.secrets.decryptOrThrow(row).openrouterKey };
   };
 
   it('20 concurrent replaceKey calls leave exactly one of the 20 keys, hint and ciphertext agreeing, and 20 audit events', async () => {

@@ -92,7 +92,7 @@ function spooledLogLines(t: TestApp): number {
 
 /** Waits until every spool file in `t`'s DATA_DIR has been replayed and removed. */
 async function spoolDrained(t: TestApp, timeoutMs = 20_000): Promise<void> {
-  await eventually(async () => ((await t.app.services.usageJournal.pendingFiles()).length === 0 ? true : undefined), timeoutMs, 'the spool to be replayed');
+  await eventually(async () => ((await t.app.seam.usageJournal.pendingFiles()).length === 0 ? true : undefined), timeoutMs, 'the spool to be replayed');
 }
 
 const ONE_MINUTE_AGO = new Date(Date.now() - 60_000).toISOString();
@@ -222,7 +222,7 @@ describe(usingMysql() ? 'MariaDB/MySQL reached through a TCP proxy that is cut a
 
     // Stop the replay timer while the database is still away, so that nothing replays; then the
     // database comes back and the service stops as usual.
-    await first.t.app.services.usageLedger.stop();
+    await first.t.app.seam.usageLedger.stop();
     await first.close();
     cuttables.splice(cuttables.indexOf(first), 1);
     expect((await recordCounts(db, ws.id)).size).toBe(0);
@@ -329,7 +329,7 @@ describe('several processes sharing one DATA_DIR', () => {
     const ws = await byokWorkspace(t, canaryKey(), 'Shared');
     // Two workers' spools on one directory, over a database that answers slowly (just back up).
     const dir = mkdtempSync(join(tmpdir(), 'byok-shared-spool-'));
-    const recorder = t.app.services.usageRecorder;
+    const recorder = t.app.seam.usageRecorder;
     const slow = {
       record: async (call: InferenceCall) => {
         await sleep(20);

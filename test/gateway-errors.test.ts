@@ -107,7 +107,7 @@ describe('gateway errors', () => {
       const blob = await blobOf(ws.id);
       blob[blob.length - 20] ^= 0x01; // a ciphertext byte
       await setBlob(ws.id, blob);
-      world.t.app.services.secretsCache.invalidate(ws.id);
+      world.t.app.seam.secretsCache.invalidate(ws.id);
       await expectKeyUnavailable(ws);
       await expectKeyUnavailable(ws); // a failure is not cached as a value: still refused, still no call
     });
@@ -126,7 +126,7 @@ describe('gateway errors', () => {
       const victim = await byokWorkspace(world.t);
       const donor = await byokWorkspace(world.t);
       await setBlob(victim.id, await blobOf(donor.id));
-      world.t.app.services.secretsCache.invalidate(victim.id);
+      world.t.app.seam.secretsCache.invalidate(victim.id);
       await expectKeyUnavailable(victim);
       // neither key went upstream for the victim; the donor is unaffected
       expect((await callGateway(world.t, { workspaceId: donor.id })).status).toBe(200);
@@ -138,7 +138,7 @@ describe('gateway errors', () => {
       const blob = await blobOf(ws.id);
       blob[blob.length - 20] ^= 0xff;
       await setBlob(ws.id, blob);
-      world.t.app.services.secretsCache.invalidate(ws.id);
+      world.t.app.seam.secretsCache.invalidate(ws.id);
       const background = await callGateway(world.t, { workspaceId: ws.id, path: 'SEARCH_INDEXER' });
       expect(background.status).toBe(200);
       expect(background.headers['x-key-source']).toBe('PLATFORM');
@@ -395,7 +395,7 @@ describe('gateway: the key never leaves the service', () => {
       expect((await call({ workspaceId: ws.id, tier: workspaceKey })).status).toBe(400);
       // A key that no longer decrypts, then a replacement.
       await t.app.dataSource.query("UPDATE tenant_secret SET ciphertext = ? WHERE workspace_id = ?", [Buffer.alloc(64, 7), ws.id]);
-      t.app.services.secretsCache.invalidate(ws.id);
+      t.app.seam.secretsCache.invalidate(ws.id);
       expect((await call({ workspaceId: ws.id })).status).toBe(503);
       expectData(await t.gql(REPLACE_KEY, { w: ws.id, k: replacement }, ws.tokens.owner));
       expect((await call({ workspaceId: ws.id })).status).toBe(200);

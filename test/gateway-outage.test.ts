@@ -37,7 +37,7 @@ it('serve: while the database is away, cached workspaces are served, ids journal
   // The first success marks the new key ACTIVE, which drops the cached copies; the second caches them.
   for (let i = 0; i < 2; i += 1) expect((await callGateway(app.t, { workspaceId: ws.id })).status).toBe(200);
   const uncached = await byokWorkspace(app.t, canaryKey(), 'Uncached');
-  app.t.app.services.workspaceEvents.committedElsewhere(uncached.id);
+  app.t.app.seam.workspaceEvents.committedElsewhere(uncached.id);
   await app.cut();
 
   const ids = Array.from({ length: 5 }, () => freshRequestId('outage'));
@@ -60,7 +60,7 @@ it('serve: while the database is away, cached workspaces are served, ids journal
   expect(ready.body).toMatchObject({ status: 'ready', database: 'unreachable' });
 
   await app.restore();
-  await eventually(async () => ((await app.t.app.services.usageJournal.pendingFiles()).length === 0 && (await storedRecords(app.t, ws.id)).length === ids.length + 2 ? true : undefined), 20_000, 'the outage calls replayed');
+  await eventually(async () => ((await app.t.app.seam.usageJournal.pendingFiles()).length === 0 && (await storedRecords(app.t, ws.id)).length === ids.length + 2 ? true : undefined), 20_000, 'the outage calls replayed');
   const rows = await queryOutside<{ request_id: string; n: number | string }>(db, 'SELECT request_id, COUNT(*) AS n FROM usage_record WHERE workspace_id = ? GROUP BY request_id', [ws.id]);
   const counts = new Map(rows.map((row) => [row.request_id, Number(row.n)]));
   for (const requestId of ids) expect(counts.get(requestId)).toBe(1);
@@ -79,12 +79,12 @@ it('serve: a 200-call burst while the database is cut is answered throughout, an
   }
   expect(statuses.filter((status) => status !== 200)).toEqual([]);
   await app.restore();
-  await eventually(async () => ((await app.t.app.services.usageJournal.pendingFiles()).length === 0 && (await storedRecords(app.t, ws.id)).length === ids.length + 2 ? true : undefined), 30_000, 'the burst replayed');
+  await eventually(async () => ((await app.t.app.seam.usageJournal.pendingFiles()).length === 0 && (await storedRecords(app.t, ws.id)).length === ids.length + 2 ? true : undefined), 30_000, 'the burst replayed');
   const rows = await queryOutside<{ request_id: string; n: number | string }>(db, 'SELECT request_id, COUNT(*) AS n FROM usage_record WHERE workspace_id = ? GROUP BY request_id', [ws.id]);
   expect(rows.filter((row) => Number(row.n) !== 1)).toEqual([]);
   const recorded = new Set(rows.map((row) => row.request_id));
   expect(ids.filter((requestId) => !recorded.has(requestId))).toEqual([]);
-  expect({ kept: await app.t.app.services.usageJournal.unrecordableFiles(), logs: app.t.logs.lines.filter((line) => line.includes('kept aside') || line.includes('refused')) }).toEqual({ kept: [], logs: [] });
+  expect({ kept: await app.t.app.seam.usageJournal.unrecordableFiles(), logs: app.t.logs.lines.filter((line) => line.includes('kept aside') || line.includes('refused')) }).toEqual({ kept: [], logs: [] });
 });
 
 it('refuse: while the database is away, gateway calls answer 503 DATABASE_UNAVAILABLE and /readyz 503', async () => {

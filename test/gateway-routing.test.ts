@@ -309,7 +309,7 @@ describe('gateway: key changes reach the very next call on the same server', () 
 
   /** How many times the gateway read the workspace's secrets from the database during `work`. */
   const countLoads = async (w: GatewayWorld, workspaceId: string, work: () => Promise<void>): Promise<number> => {
-    const cache = w.t.app.services.secretsCache;
+    const cache = w.t.app.seam.secretsCache;
     const original = cache.get.bind(cache);
     let loads = 0;
     cache.get = (id, load) => original(id, id === workspaceId ? () => ((loads += 1), load()) : load);

@@ -48,7 +48,7 @@ describe('invoicePreview', () => {
     expect(new Set(lines.map((line: { tier: string; keySource: string }) => `${line.tier}/${line.keySource}`)).size).toBe(lines.length);
     expect(lines).toHaveLength(6);
     const records: Array<{ tier: string; key_source: string; billed_micros: number | string }> = [];
-    for await (const page of t.app.services.usageExport.pages(ws.id, MONTH)) records.push(...page);
+    for await (const page of t.app.seam.usageExport.pages(ws.id, MONTH)) records.push(...page);
     expect(records).toHaveLength(summary.calls);
     for (const line of lines) {
       const ofLine = records.filter((row) => row.tier === line.tier && row.key_source === line.keySource);

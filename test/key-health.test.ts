@@ -41,7 +41,7 @@ describe('key health', () => {
     // A database of its own: its worker would otherwise take the others' keys and find OpenRouter down.
     unreachable = await startTestApp({ overrides: { ...overrides, openrouterBaseUrl: gone.baseUrl } });
     for (const app of [t, second]) {
-      app.app.services.keyHealth.onStatusChanged(async (_manager, change) => {
+      app.app.seam.keyHealth.onStatusChanged(async (_manager, change) => {
         changes.push(change);
       });
     }
@@ -131,11 +131,11 @@ describe('key health', () => {
       const call = async () => {
         const answer = await callGateway(t, { workspaceId: ws.id, requestId: freshRequestId('health'), path: 'AGENT_RUN', body: CHAT_BODY });
         expect(answer.status).toBe(200);
-        await t.app.services.usageRecorder.settled(ws.id);
+        await t.app.seam.usageRecorder.settled(ws.id);
       };
       await call();
       expect((await statusOf(ws)).status).toBe('LOW_CREDIT');
-      await t.app.services.keyHealth.mark(ws.id, (await t.app.services.secrets.findRow(t.app.dataSource.manager, ws.id))!.updatedAt, KeyStatus.OUT_OF_CREDITS);
+      await t.app.seam.keyHealth.mark(ws.id, (await t.app.seam.secrets.findRow(t.app.dataSource.manager, ws.id))!.updatedAt, KeyStatus.OUT_OF_CREDITS);
       await call();
       expect((await statusOf(ws)).status).toBe('ACTIVE');
     });

@@ -114,7 +114,7 @@ describe('the key: rules (SPEC.md)', () => {
       expect(replaced).toMatchObject({ configured: true, maskedHint: 'sk-or-v1…beef', updatedBy: ws.userIds.billing });
       expect(await status(ws)).toMatchObject({ maskedHint: 'sk-or-v1…beef' });
       const stored = await storedRow(ws.id);
-      expect(t.app.services.secrets.decryptOrThrow(stored!).openrouterKey).toBe(second);
+      expect(t.app.seam.secrets.decryptOrThrow(stored!).openrouterKey).toBe(second);
       const events = await auditEvents(ws);
       expect(events.map((event) => [event.action, event.actorUserId, event.maskedHint])).toEqual([
         ['KEY_REPLACED', ws.userIds.billing, 'sk-or-v1…beef'],
@@ -157,7 +157,7 @@ describe('the key: rules (SPEC.md)', () => {
       const saved = expectData(await t.gql(SAVE_KEY, { w: ws.id, k: ` \t\n${key}\r\n  ` }, ws.tokens.owner)).saveKey;
 
       expect(saved.maskedHint).toBe(hintOf(key));
-      expect(t.app.services.secrets.decryptOrThrow((await storedRow(ws.id))!).openrouterKey).toBe(key);
+      expect(t.app.seam.secrets.decryptOrThrow((await storedRow(ws.id))!).openrouterKey).toBe(key);
     });
 
     it.each([

@@ -35,7 +35,7 @@ describe('KEY_UNAVAILABLE persisted', () => {
     blob[blob.length - 20] ^= 0x01;
     await world.t.app.dataSource.query('UPDATE tenant_secret SET ciphertext = ? WHERE workspace_id = ?', [blob, ws.id]);
     // The worker's decrypted copy would otherwise serve the old key until its TTL.
-    world.t.app.services.secretsCache.invalidate(ws.id);
+    world.t.app.seam.secretsCache.invalidate(ws.id);
   }
 
   it('a gateway call that meets a tampered blob marks the key KEY_UNAVAILABLE for members, logged once however many calls follow', async () => {
@@ -84,7 +84,7 @@ describe('KEY_UNAVAILABLE persisted', () => {
     await new Promise((resolveWait) => setTimeout(resolveWait, 5));
     await replaceKey(world.t, ws, canaryKey());
 
-    await world.t.app.services.keyHealth.markUnavailable(ws.id, oldVersion);
+    await world.t.app.seam.keyHealth.markUnavailable(ws.id, oldVersion);
 
     expect((await statusOf(ws)).status).toBe('ACTIVE');
     expect(markedLines(ws)).toEqual([]);

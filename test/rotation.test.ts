@@ -95,7 +95,7 @@ describe('secrets phrase rotation', () => {
     const stored = await rows();
     for (const row of stored) {
       expect(row.keyId).toBe(row.workspaceId === workspaces[0].id ? keyIdB : keyIdA);
-      expect(t.app.services.secrets.decryptOrThrow(row).openrouterKey).toBe(expectedKey.get(row.workspaceId));
+      expect(t.app.seam.secrets.decryptOrThrow(row).openrouterKey).toBe(expectedKey.get(row.workspaceId));
     }
     underA = stored.filter((row) => row.keyId === keyIdA).map((row) => row.workspaceId);
     expect(underA).toHaveLength(2);
@@ -103,7 +103,7 @@ describe('secrets phrase rotation', () => {
 
   it('a dry run in process reports what it would rewrite and changes nothing', async () => {
     const before = await snapshot();
-    const report = await reencryptAll(app().app.dataSource, app().app.services.secrets, { dryRun: true, unreadable: app().app.services.keyHealth });
+    const report = await reencryptAll(app().app.dataSource, app().app.seam.secrets, { dryRun: true, unreadable: app().app.seam.keyHealth });
     expect(report).toEqual({ rewritten: underA, alreadyCurrent: [workspaces[0].id], failed: [] });
     expect(await snapshot()).toEqual(before);
   });
@@ -132,7 +132,7 @@ describe('secrets phrase rotation', () => {
 
     it('a dry run names the damaged row as failed and, changing nothing, leaves its status alone', async () => {
       const before = await snapshot();
-      const report = await reencryptAll(app().app.dataSource, app().app.services.secrets, { dryRun: true, unreadable: app().app.services.keyHealth });
+      const report = await reencryptAll(app().app.dataSource, app().app.seam.secrets, { dryRun: true, unreadable: app().app.seam.keyHealth });
       expect(report.failed).toEqual([{ workspaceId: underA[damagedIndex], reason: expect.stringContaining('cannot be read') }]);
       expect(await storedStatus(underA[damagedIndex])).toBe('UNVERIFIED');
       expect(await snapshot()).toEqual(before);
@@ -154,17 +154,17 @@ describe('secrets phrase rotation', () => {
 
       const byId = new Map((await rows()).map((row) => [row.workspaceId, row]));
       expect(byId.get(underA[healthyIndex])?.keyId).toBe(keyIdB);
-      expect(app().app.services.secrets.decryptOrThrow(byId.get(underA[healthyIndex])!).openrouterKey).toBe(expectedKey.get(underA[healthyIndex]));
+      expect(app().app.seam.secrets.decryptOrThrow(byId.get(underA[healthyIndex])!).openrouterKey).toBe(expectedKey.get(underA[healthyIndex]));
       expect(byId.get(underA[damagedIndex])?.keyId).toBe(keyIdA);
     });
 
     it('in process the damaged row is reported as failed with its reason, and KEY_UNAVAILABLE in the store', async () => {
-      const report = await reencryptAll(app().app.dataSource, app().app.services.secrets, { dryRun: false, unreadable: app().app.services.keyHealth });
+      const report = await reencryptAll(app().app.dataSource, app().app.seam.secrets, { dryRun: false, unreadable: app().app.seam.keyHealth });
       expect(report.rewritten).toEqual([]);
       expect(report.failed).toEqual([{ workspaceId: underA[damagedIndex], reason: expect.stringContaining('cannot be read') }]);
       expect(report.alreadyCurrent.sort()).toEqual([workspaces[0].id, underA[healthyIndex]].sort());
       const damaged = (await rows()).find((row) => row.workspaceId === underA[damagedIndex])!;
-      appErrorFrom(() => app().app.services.secrets.decryptOrThrow(damaged), 'KEY_UNAVAILABLE');
+      appErrorFrom(() => app().app.seam.secrets.decryptOrThrow(damaged), 'KEY_UNAVAILABLE');
       // Already on record from the CLI's run: not marked, nor logged, a second time.
       expect(await storedStatus(damaged.workspaceId)).toBe('KEY_UNAVAILABLE');
       expect(app().logs.text).not.toContain('marked KEY_UNAVAILABLE');
@@ -186,7 +186,7 @@ describe('secrets phrase rotation', () => {
       expect(run.code).toBe(0);
       expect(run.stdout).toContain('rewrote 0, already current 3, failed 0');
       expect(run.stdout).not.toContain('rewrote: workspace');
-      const report = await reencryptAll(app().app.dataSource, app().app.services.secrets, { dryRun: false, unreadable: app().app.services.keyHealth });
+      const report = await reencryptAll(app().app.dataSource, app().app.seam.secrets, { dryRun: false, unreadable: app().app.seam.keyHealth });
       expect(report).toEqual({ rewritten: [], alreadyCurrent: workspaces.map((ws) => ws.id).sort(), failed: [] });
       expect(await snapshot()).toEqual(before);
     });
@@ -195,7 +195,7 @@ describe('secrets phrase rotation', () => {
       const t = await start({ nodeEnv: 'production', secretsPhrase: PHRASE_B });
       const stored = await rows();
       expect(stored.map((row) => row.keyId)).toEqual([keyIdB, keyIdB, keyIdB]);
-      for (const row of stored) expect(t.app.services.secrets.decryptOrThrow(row).openrouterKey).toBe(expectedKey.get(row.workspaceId));
+      for (const row of stored) expect(t.app.seam.secrets.decryptOrThrow(row).openrouterKey).toBe(expectedKey.get(row.workspaceId));
       const replaced = await t.gql('mutation($w: ID!, $k: String!) { replaceKey(workspaceId: $w, key: $k) { configured } }', { w: workspaces[1].id, k: sampleKey('S') }, workspaces[1].tokens.owner);
       expect(replaced.errors).toBeUndefined();
     });
@@ -213,14 +213,14 @@ describe('secrets phrase rotation', () => {
     it('fails closed with KEY_UNAVAILABLE in the store, while its status still reads', async () => {
       const row = (await rows()).find((r) => r.workspaceId === leftover.id)!;
       expect(row.keyId).toBe(keyIdA);
-      appErrorFrom(() => app().app.services.secrets.decryptOrThrow(row), 'KEY_UNAVAILABLE');
+      appErrorFrom(() => app().app.seam.secrets.decryptOrThrow(row), 'KEY_UNAVAILABLE');
       const answer = await status(leftover);
       expect(answer.errors).toBeUndefined();
       expect(answer.data?.aiInferenceKey).toMatchObject({ configured: true, maskedHint: 'sk-or-v1…defL' });
     });
 
     it('is named as failed by a re-encryption run holding B alone', async () => {
-      const report = await reencryptAll(app().app.dataSource, app().app.services.secrets, { dryRun: false, unreadable: app().app.services.keyHealth });
+      const report = await reencryptAll(app().app.dataSource, app().app.seam.secrets, { dryRun: false, unreadable: app().app.seam.keyHealth });
       expect(report.failed).toEqual([{ workspaceId: leftover.id, reason: expect.stringContaining('cannot be read') }]);
       expect(report.alreadyCurrent).toHaveLength(3);
     });

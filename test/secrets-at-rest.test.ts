@@ -38,7 +38,7 @@ describe('tenant secrets at rest', () => {
     expect(Buffer.isBuffer(row.ciphertext)).toBe(true);
     expect(row.ciphertext.includes(Buffer.from('sk-or-'))).toBe(false);
     expect(row.keyId).toBe(t.app.cipher.currentKeyId);
-    expect(t.app.services.secrets.decryptOrThrow(row)).toEqual({ openrouterKey: victimKey });
+    expect(t.app.seam.secrets.decryptOrThrow(row)).toEqual({ openrouterKey: victimKey });
   });
 
   it('writes a different ciphertext each time the same key is stored (a fresh nonce per write)', async () => {
@@ -46,7 +46,7 @@ describe('tenant secrets at rest', () => {
     const key = sampleKey('same');
     const storedBlob = async () => {
       const row = await rowOf(ws.id);
-      expect(t.app.services.secrets.decryptOrThrow(row)).toEqual({ openrouterKey: key });
+      expect(t.app.seam.secrets.decryptOrThrow(row)).toEqual({ openrouterKey: key });
       return row.ciphertext.toString('hex');
     };
     const keyMutation = (name: 'saveKey' | 'replaceKey') => t.gql(`mutation($w: ID!, $k: String!) { ${name}(workspaceId: $w, key: $k) { configured } }`, { w: ws.id, k: key }, ws.tokens.owner);
@@ -69,7 +69,7 @@ describe('tenant secrets at rest', () => {
     });
 
     it("fails closed with KEY_UNAVAILABLE instead of yielding the other workspace's key", () => {
-      const error = appErrorFrom(() => t.app.services.secrets.decryptOrThrow(swappedRow), 'KEY_UNAVAILABLE');
+      const error = appErrorFrom(() => t.app.seam.secrets.decryptOrThrow(swappedRow), 'KEY_UNAVAILABLE');
       expect(error.message).not.toContain(donorKey);
       expect(error.message).not.toContain(victimKey);
     });
@@ -94,9 +94,9 @@ describe('tenant secrets at rest', () => {
       );
       expect(replaced.errors).toBeUndefined();
       expect(replaced.data?.replaceKey).toMatchObject({ configured: true, maskedHint: 'sk-or-v1…defr' });
-      expect(t.app.services.secrets.decryptOrThrow(await rowOf(victim.id))).toEqual({ openrouterKey: replacement });
+      expect(t.app.seam.secrets.decryptOrThrow(await rowOf(victim.id))).toEqual({ openrouterKey: replacement });
       // the donor's own row was only read by the attacker, never changed
-      expect(t.app.services.secrets.decryptOrThrow(await rowOf(donor.id))).toEqual({ openrouterKey: donorKey });
+      expect(t.app.seam.secrets.decryptOrThrow(await rowOf(donor.id))).toEqual({ openrouterKey: donorKey });
       expect(t.logs.text).toContain('unreadable tenant-secrets blob overwritten by a new key');
     });
   });
@@ -112,7 +112,7 @@ describe('tenant secrets at rest', () => {
     });
 
     it('is KEY_UNAVAILABLE where the service decrypts', () => {
-      const error = appErrorFrom(() => t.app.services.secrets.decryptOrThrow(tamperedRow), 'KEY_UNAVAILABLE');
+      const error = appErrorFrom(() => t.app.seam.secrets.decryptOrThrow(tamperedRow), 'KEY_UNAVAILABLE');
       expect(error.message).not.toMatch(/sk-or-/);
     });
 
@@ -138,13 +138,13 @@ describe('tenant secrets at rest', () => {
       ['a blob in an unknown format', () => Buffer.concat([Buffer.from([0x02]), Buffer.alloc(40)])],
     ])('is KEY_UNAVAILABLE for %s', async (_label, blobOf) => {
       const row = await withBlob(blobOf(), t.app.cipher.currentKeyId);
-      appErrorFrom(() => t.app.services.secrets.decryptOrThrow(row), 'KEY_UNAVAILABLE');
+      appErrorFrom(() => t.app.seam.secrets.decryptOrThrow(row), 'KEY_UNAVAILABLE');
     });
 
     it('is KEY_UNAVAILABLE for a blob written under a phrase this process does not hold', async () => {
       const stranger = await cipherFor('a phrase this service was never given, 32+ chars');
       const row = await withBlob(stranger.encrypt(donor.id, Buffer.from('{"v":1,"openrouterKey":"sk-or-x"}')), stranger.currentKeyId);
-      appErrorFrom(() => t.app.services.secrets.decryptOrThrow(row), 'KEY_UNAVAILABLE');
+      appErrorFrom(() => t.app.seam.secrets.decryptOrThrow(row), 'KEY_UNAVAILABLE');
     });
 
     // Authentic ciphertext whose contents are not a payload this version understands must not
@@ -154,7 +154,7 @@ describe('tenant secrets at rest', () => {
       ['a payload of another version', '{"v":2,"openrouterKey":"sk-or-v2-future"}'],
     ])('is KEY_UNAVAILABLE for authentic ciphertext of %s', async (_label, plaintext) => {
       const row = await withBlob(t.app.cipher.encrypt(donor.id, Buffer.from(plaintext)), t.app.cipher.currentKeyId);
-      appErrorFrom(() => t.app.services.secrets.decryptOrThrow(row), 'KEY_UNAVAILABLE');
+      appErrorFrom(() => t.app.seam.secrets.decryptOrThrow(row), 'KEY_UNAVAILABLE');
     });
   });
 });

@@ -244,7 +244,7 @@ describe('usage export', () => {
 
   it('keyset pages: calls at one instant are neither skipped nor repeated across page boundaries', async () => {
     const seen: string[] = [];
-    for await (const page of t.app.services.usageExport.pages(ws.id, MONTH, 2)) {
+    for await (const page of t.app.seam.usageExport.pages(ws.id, MONTH, 2)) {
       expect(page.length).toBeLessThanOrEqual(2);
       seen.push(...page.map((row) => row.request_id));
     }

@@ -193,8 +193,8 @@ describe('usage paging', () => {
 
   it('resolves the actors of a 100-node page with at most 3 SQL queries for the whole request', async () => {
     // The outbox dispatcher and the key re-check poll the same database: they would be counted too.
-    await t.app.services.webhookDispatcher.stop();
-    await t.app.services.keyRecheck.stop();
+    await t.app.seam.webhookDispatcher.stop();
+    await t.app.seam.keyRecheck.stop();
     const queries: string[] = [];
     const logger = t.app.dataSource.logger;
     const logQuery = logger.logQuery;

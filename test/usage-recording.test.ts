@@ -246,7 +246,7 @@ describe('recording inference calls', () => {
 
   it('writes calls that arrive together in one transaction, and still settles each call on its own', async () => {
     const target = await seedWorkspace(t, undefined, 'Group commit');
-    const recorder = t.app.services.usageRecorder;
+    const recorder = t.app.seam.usageRecorder;
     const base = {
       workspaceId: target.id,
       path: InferencePath.AGENT_RUN,

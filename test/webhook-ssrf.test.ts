@@ -119,10 +119,10 @@ describe('a name that resolves differently on delivery', () => {
   it('is refused by the dispatcher when its address is checked again, and nothing is sent', async () => {
     const t = await startTestApp({ overrides: { webhookRetryBaseMs: 60_000 } });
     // The service's own dispatcher resolves with the system's DNS: this case needs one that rebinds.
-    await t.app.services.webhookDispatcher.stop();
+    await t.app.seam.webhookDispatcher.stop();
     const resolver = scriptedResolver(['93.184.216.34'], ['127.0.0.1']);
     const policy = new WebhookAddressPolicy(true, resolver);
-    const { transactions } = t.app.services;
+    const { transactions } = t.app.seam;
     const outbox = new WebhookOutbox();
     const secrets = new WebhookSecrets(await cipherFor(TEST_SECRETS_PHRASE));
     const dispatcher = new WebhookDispatcher(transactions, outbox, secrets, policy, 60_000, createLogger('silent'));

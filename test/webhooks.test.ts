@@ -148,7 +148,7 @@ describe('webhooks', () => {
   it('raises nothing when the causing transaction rolls back', async () => {
     const ws = await seedWorkspace(t, Plan.PRO, 'Rollback');
     await endpointFor(t, ws, receiver.url);
-    const { transactions, webhookOutbox } = t.app.services;
+    const { transactions, webhookOutbox } = t.app.seam;
     await expect(
       transactions.run(async (manager) => {
         await webhookOutbox.enqueue(manager, ws.id, 'partner_token.created', { workspaceId: ws.id });
@@ -280,7 +280,7 @@ describe('webhooks', () => {
     const ws = await seedWorkspace(t, Plan.PRO, 'Given up');
     const endpoint = await endpointFor(t, ws, receiver.url);
     receiver.answer(...Array.from({ length: 100 }, () => 500));
-    const { transactions, webhookOutbox } = t.app.services;
+    const { transactions, webhookOutbox } = t.app.seam;
     // The event as if raised 24 h ago less 1.5 s: with a 50 ms base the retries (50, 100, 200, 400, 800 ms…) reach the window's end in a few attempts.
     const windowEndsAt = Date.now() + 1_500;
     await transactions.run(async (manager) => {

@@ -77,7 +77,7 @@ describe('cached workspace access over HTTP', () => {
     expectData(await t.gql(SAVE_KEY, { w: ws.id, k: sampleKey() }, ws.tokens.owner));
     const status = expectData(await t.gql(KEY_STATUS, { w: ws.id }, ws.tokens.member));
     expect(status.aiInferenceKey.configured).toBe(true);
-    const cached = t.app.services.directory.access.get(ws.id, ws.userIds.member);
+    const cached = t.app.seam.directory.access.get(ws.id, ws.userIds.member);
     expect(cached?.key?.openrouterMaskedHint).toBe(status.aiInferenceKey.maskedHint);
     expect(cached?.key).not.toHaveProperty('ciphertext');
   });

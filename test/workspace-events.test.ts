@@ -20,7 +20,7 @@ let refuse: ((event: WorkspaceEvent) => boolean) | undefined;
 
 beforeAll(async () => {
   t = await startTestApp();
-  const events = t.app.services.workspaceEvents;
+  const events = t.app.seam.workspaceEvents;
   events.subscribeInTransaction(async (manager, event) => {
     if (refuse?.(event)) throw new Error('an in-transaction subscriber refused the change');
     const membersSeen = event.kind === 'membershipChanged' ? await manager.countBy(MemberEntity, { workspaceId: event.workspaceId, userId: event.userId }) : undefined;
@@ -74,11 +74,11 @@ it('a change an in-transaction subscriber refuses is rolled back, and no after-c
   expect(afterCommit).toEqual([]);
   expect(localCommits).toEqual([]);
   refuse = undefined;
-  expect(await t.app.services.transactions.manager.countBy(MemberEntity, { workspaceId: ws.id, userId: 'never-added' })).toBe(0);
+  expect(await t.app.seam.transactions.manager.countBy(MemberEntity, { workspaceId: ws.id, userId: 'never-added' })).toBe(0);
 });
 
 it("another worker's change reaches the after-commit subscribers but is not told back to the others", async () => {
-  t.app.services.workspaceEvents.committedElsewhere('elsewhere');
+  t.app.seam.workspaceEvents.committedElsewhere('elsewhere');
   expect(afterCommit).toEqual([{ kind: 'changed', workspaceId: 'elsewhere' }]);
   expect(localCommits).toEqual([]);
   expect(inTransaction).toEqual([]);

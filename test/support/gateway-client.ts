@@ -133,7 +133,7 @@ export interface StoredRecord {
  * it records, so this first waits for the recordings under way, as the service's own reads do.
  */
 export async function storedRecords(t: TestApp, workspaceId: string): Promise<StoredRecord[]> {
-  await t.app.services.usageRecorder.settled(workspaceId);
+  await t.app.seam.usageRecorder.settled(workspaceId);
   const rows: Array<Record<string, unknown>> = await t.app.dataSource.query(
     `SELECT id, request_id, workspace_id, path, model, tier, key_source, input_tokens, output_tokens, raw_cost_micros,
             tier_price_micros, billed_micros, actor_user_id, flagged

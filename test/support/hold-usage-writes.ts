@@ -17,7 +17,7 @@ export async function holdUsageWrites(t: TestApp): Promise<() => Promise<void>> 
     const running = new Promise<void>((resolveRunning) => {
       started = resolveRunning;
     });
-    const holder = t.app.services.transactions.run(async () => {
+    const holder = t.app.seam.transactions.run(async () => {
       started();
       await held;
     });

@@ -1,0 +1,31 @@
+import type { AppServices } from './services';
+
+/**
+ * What tests and benchmarks may reach inside a running app beyond its HTTP API, by name: each is
+ * there to inject a fault or inspect a state no response shows. Nothing in src/ goes through it.
+ */
+export type TestSeam = Pick<
+  AppServices,
+  /** to decrypt stored blobs (what was written) and to write blobs under another phrase */
+  | 'secrets'
+  /** to record verdicts on a key version directly and to listen for status changes */
+  | 'keyHealth'
+  | 'keyRecheck'
+  /** to record calls directly and to wait for recordings to settle */
+  | 'usageRecorder'
+  | 'usageLedger'
+  | 'usageJournal'
+  | 'usageExport'
+  | 'refusedCalls'
+  /** to see what this worker holds and to deliver another worker's invalidation */
+  | 'secretsCache'
+  | 'directory'
+  | 'workspaceEvents'
+  | 'invalidationBus'
+  /** to hold the database's writer, and to enqueue or deliver webhook events on cue */
+  | 'transactions'
+  | 'webhooks'
+  | 'webhookOutbox'
+  | 'webhookDispatcher'
+  | 'budgetGuard'
+>;
