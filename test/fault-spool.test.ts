@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../src/logging/logger';
-import { JournalReplay } from '../src/modules/usage/journal-replay';
+import { JournalReplay } from '../src/modules/usage/ledger/journal-replay';
 import type { InferenceCall, UsageRecorderService } from '../src/modules/usage/usage-recorder.service';
 import { InferencePath, KeySource } from '../src/modules/usage/usage.enums';
 import { ModelTier } from '../src/modules/workspace/workspace.enums';

@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { KeySource } from '../src/modules/usage/usage.enums';
-import { RecentAnswers } from '../src/modules/usage/recent-answers';
+import { RecentAnswers } from '../src/modules/usage/ledger/recent-answers';
 import { CHAT_BODY, callGateway, openGateway, readAnswer, recordFor, storedRecords } from './support/gateway-client';
 import { byokWorkspace, freshRequestId, GatewayWorld, startGatewayWorld } from './support/gateway-setup';
 import type { SeededWorkspace } from './support/fixtures';

@@ -1,6 +1,6 @@
 import { AppError, badUserInput, conflict, isRetryable } from '../src/graphql/app-error';
 import { ErrorCode } from '../src/graphql/error-code';
-import { recordCall } from '../src/modules/usage/recording-failure';
+import { recordCall } from '../src/modules/usage/ledger/recording-failure';
 import type { InferenceCall } from '../src/modules/usage/usage-recorder.service';
 import { InferencePath, KeySource } from '../src/modules/usage/usage.enums';
 import { ModelTier } from '../src/modules/workspace/workspace.enums';

@@ -5,7 +5,7 @@ import { lazyChild } from '../../logging/logger';
 import { GatewayMetrics, NO_GATEWAY_METRICS } from '../../metrics/gateway.metrics';
 import type { BudgetGuard } from '../budget/budget-guard';
 import type { RefusedCallsService } from '../usage/refused-calls.service';
-import type { UsageLedger } from '../usage/usage-ledger';
+import type { UsageLedger } from '../usage/ledger/usage-ledger';
 import type { WorkspaceDirectory } from '../workspace/workspace-directory';
 import type { GatewayKeyResolver } from './gateway-key.resolver';
 import type { GatewayRequest, GatewayResponse, IncomingCall } from './gateway-exchange';

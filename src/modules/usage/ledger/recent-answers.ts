@@ -1,4 +1,4 @@
-import type { KeySource } from './usage.enums';
+import type { KeySource } from '../usage.enums';
 
 /** A finished non-streaming answer, as it went to the caller. */
 export interface KeptAnswer {

@@ -1,16 +1,16 @@
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
-import { AppError, notFound } from '../../graphql/app-error';
-import { ErrorCode } from '../../graphql/error-code';
-import type { GatewayMetrics } from '../../metrics/gateway.metrics';
+import { AppError, notFound } from '../../../graphql/app-error';
+import { ErrorCode } from '../../../graphql/error-code';
+import type { GatewayMetrics } from '../../../metrics/gateway.metrics';
 import type { CallIntent } from './journal-lines';
 import type { JournalReplay } from './journal-replay';
 import type { KeptAnswer } from './recent-answers';
 import { recordCall } from './recording-failure';
 import { CallClaim, RequestClaims } from './request-claims';
 import type { JournalEntry, UsageJournal } from './usage-journal';
-import { UsageRecordEntity } from './usage-record.entity';
-import type { InferenceCall, UsageRecorderService } from './usage-recorder.service';
+import { UsageRecordEntity } from '../usage-record.entity';
+import type { InferenceCall, UsageRecorderService } from '../usage-recorder.service';
 
 /** Beyond this, a record that has not reached the database goes to the spool instead. */
 const RECORD_TIMEOUT_MS = 5_000;

@@ -4,11 +4,11 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
-import { GatewayMetrics, NO_GATEWAY_METRICS } from '../../metrics/gateway.metrics';
+import { GatewayMetrics, NO_GATEWAY_METRICS } from '../../../metrics/gateway.metrics';
 import { GroupSync } from './group-sync';
 import { CallIntent, completedLine, JOURNAL_PREFIX, JournalLine, SPOOL_PREFIX, UNRECORDABLE_PREFIX } from './journal-lines';
 import { keepAside } from './kept-aside';
-import type { InferenceCall } from './usage-recorder.service';
+import type { InferenceCall } from '../usage-recorder.service';
 
 /** A journal segment takes the calls of about this long before the next one replaces it. */
 const SEGMENT_MS = 1_000;

@@ -1,7 +1,7 @@
-import { isTransientDatabaseError } from '../../db/transaction-runner';
-import { AppError } from '../../graphql/app-error';
-import { ErrorCode } from '../../graphql/error-code';
-import type { InferenceCall, UsageRecorderService } from './usage-recorder.service';
+import { isTransientDatabaseError } from '../../../db/transaction-runner';
+import { AppError } from '../../../graphql/app-error';
+import { ErrorCode } from '../../../graphql/error-code';
+import type { InferenceCall, UsageRecorderService } from '../usage-recorder.service';
 
 /** A database connection that failed or went away: the next attempt may well get through. */
 const CONNECTION_LOST: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT']);

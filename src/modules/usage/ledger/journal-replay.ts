@@ -1,12 +1,12 @@
 import { readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
-import { isRetryable } from '../../graphql/app-error';
-import { ErrorCode } from '../../graphql/error-code';
+import { isRetryable } from '../../../graphql/app-error';
+import { ErrorCode } from '../../../graphql/error-code';
 import { callsToRecord, isMissing, JOURNAL_PREFIX, originOf, REPLAYING_PREFIX, SPOOL_PREFIX, UNRECORDABLE_PREFIX } from './journal-lines';
 import { keepAside } from './kept-aside';
 import { recordCall } from './recording-failure';
-import type { UsageRecorderService } from './usage-recorder.service';
+import type { UsageRecorderService } from '../usage-recorder.service';
 
 /**
  * A journal segment not written for this long, whose process may still be alive, was left by a

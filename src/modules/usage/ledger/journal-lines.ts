@@ -1,6 +1,6 @@
-import type { InferenceCall } from './usage-recorder.service';
-import { InferencePath, KeySource, UsageOutcome } from './usage.enums';
-import type { ModelTier } from '../workspace/workspace.enums';
+import type { InferenceCall } from '../usage-recorder.service';
+import { InferencePath, KeySource, UsageOutcome } from '../usage.enums';
+import type { ModelTier } from '../../workspace/workspace.enums';
 
 /** The journal's files in DATA_DIR, by what their name starts with. */
 export const JOURNAL_PREFIX = 'usage-journal-';
