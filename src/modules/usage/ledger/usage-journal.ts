@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { close, fsync, futimes, mkdirSync, open, rename, unlink, write } from 'node:fs';
+import { close, fsync, futimes, mkdirSync, open, rename, unlink } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { GatewayMetrics, NO_GATEWAY_METRICS } from '../../../metrics/gateway.metrics';
 import { GroupSync } from './group-sync';
+import { GroupWrite } from './group-write';
 import { CallIntent, completedLine, JOURNAL_PREFIX, JournalLine, SPOOL_PREFIX, UNRECORDABLE_PREFIX } from './journal-lines';
 import { keepAside } from './kept-aside';
 import type { InferenceCall } from '../usage-recorder.service';
@@ -16,7 +17,6 @@ const SEGMENT_MS = 1_000;
 const openAsync = promisify(open);
 const fsyncAsync = promisify(fsync);
 const closeAsync = promisify(close);
-const writeAsync = promisify(write);
 const renameAsync = promisify(rename);
 const unlinkAsync = promisify(unlink);
 const futimesAsync = promisify(futimes);
@@ -24,6 +24,7 @@ const futimesAsync = promisify(futimes);
 interface Segment {
   path: string;
   fd: number;
+  writes: GroupWrite;
   sync: GroupSync;
   openedAt: number;
   /** calls journaled here */
@@ -178,7 +179,7 @@ export class UsageJournal {
   }
 
   private async append(segment: Segment, line: JournalLine): Promise<void> {
-    await writeAsync(segment.fd, `${JSON.stringify(line)}\n`);
+    await segment.writes.append(`${JSON.stringify(line)}\n`);
     await segment.sync.sync();
   }
 
@@ -209,7 +210,7 @@ export class UsageJournal {
     } finally {
       await closeAsync(dir);
     }
-    const segment: Segment = { path, fd, sync: new GroupSync(fd, (seconds) => this.metrics.journalSynced(seconds)), openedAt: Date.now(), entries: 0, closed: false, unsettled: 0, needsReplay: false };
+    const segment: Segment = { path, fd, writes: new GroupWrite(fd), sync: new GroupSync(fd, (seconds) => this.metrics.journalSynced(seconds)), openedAt: Date.now(), entries: 0, closed: false, unsettled: 0, needsReplay: false };
     this.live.add(segment);
     return segment;
   }
@@ -248,6 +249,7 @@ export class UsageJournal {
   private finish(segment: Segment): void {
     if (!segment.closed || segment.unsettled > 0 || segment.finishing) return;
     const finishing = (async () => {
+      await segment.writes.idle();
       await segment.sync.idle();
       await closeAsync(segment.fd);
       if (segment.needsReplay) await renameAsync(segment.path, join(this.dir, `${SPOOL_PREFIX}${segment.path.slice(segment.path.lastIndexOf(JOURNAL_PREFIX) + JOURNAL_PREFIX.length)}`));
