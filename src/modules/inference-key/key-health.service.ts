@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Brackets, EntityManager, IsNull, LessThan, Or } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { supportsRowLocks } from '../../db/data-source';
 import type { TransactionRunner } from '../../db/transaction-runner';
 import { KeyStatus } from './inference-key.enums';
@@ -28,6 +28,15 @@ const STATUS_OF_REFUSAL: Record<number, KeyStatus> = {
   402: KeyStatus.OUT_OF_CREDITS,
   403: KeyStatus.LIMIT_EXCEEDED,
 };
+
+/** No worker holds the key's re-check, or its lease ran out. */
+const LEASE_FREE = '(recheck_lease_until IS NULL OR recheck_lease_until < :now)';
+/** Scheduled before now, or never scheduled and last checked (or saved) an interval ago. */
+const DUE = '(openrouter_next_check_at <= :now OR (openrouter_next_check_at IS NULL AND COALESCE(openrouter_last_checked_at, updated_at) <= :lastDue))';
+
+function dueParameters(now: Date, intervalMs: number): { now: Date; lastDue: Date } {
+  return { now, lastDue: new Date(now.getTime() - intervalMs) };
+}
 
 export interface KeyStatusChange {
   workspaceId: string;
@@ -128,27 +137,30 @@ export class KeyHealthService {
   async dueForRecheck(now: Date, intervalMs: number, limit: number): Promise<string[]> {
     const rows = await this.transactions.manager
       .getRepository(InferenceKeyRecordEntity)
-      .createQueryBuilder('s')
-      .select('s.workspaceId', 'workspaceId')
-      .where('(s.recheckLeaseUntil IS NULL OR s.recheckLeaseUntil < :now)', { now })
-      .andWhere(
-        new Brackets((due) =>
-          due
-            .where('s.openrouterNextCheckAt <= :now', { now })
-            .orWhere('(s.openrouterNextCheckAt IS NULL AND COALESCE(s.openrouterLastCheckedAt, s.updatedAt) <= :lastDue)', { lastDue: new Date(now.getTime() - intervalMs) }),
-        ),
-      )
-      .orderBy('s.workspaceId')
+      .createQueryBuilder('k')
+      .select('k.workspaceId', 'workspaceId')
+      .where(LEASE_FREE, { now })
+      .andWhere(DUE, dueParameters(now, intervalMs))
+      .orderBy('k.workspaceId')
       .limit(limit)
       .getRawMany<{ workspaceId: string }>();
     return rows.map((row) => row.workspaceId);
   }
 
-  /** Takes the key's lease for `owner` unless another worker holds one still running: true when taken. */
-  async claimRecheck(workspaceId: string, owner: string, now: Date, leaseMs: number): Promise<boolean> {
+  /**
+   * Takes the key's lease for `owner` while it is still due and no other worker holds one: true
+   * when taken. Due is asked again here because another worker may have checked the key and given
+   * its lease back since `dueForRecheck` listed it.
+   */
+  async claimRecheck(workspaceId: string, owner: string, now: Date, leaseMs: number, intervalMs: number): Promise<boolean> {
     const result = await this.transactions.manager
-      .getRepository(InferenceKeyRecordEntity)
-      .update({ workspaceId, recheckLeaseUntil: Or(IsNull(), LessThan(now)) }, { recheckLeaseOwner: owner, recheckLeaseUntil: new Date(now.getTime() + leaseMs) });
+      .createQueryBuilder()
+      .update(InferenceKeyRecordEntity)
+      .set({ recheckLeaseOwner: owner, recheckLeaseUntil: new Date(now.getTime() + leaseMs) })
+      .where('workspace_id = :workspaceId', { workspaceId })
+      .andWhere(LEASE_FREE, { now })
+      .andWhere(DUE, dueParameters(now, intervalMs))
+      .execute();
     return (result.affected ?? 0) === 1;
   }
 

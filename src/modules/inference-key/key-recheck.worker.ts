@@ -91,7 +91,7 @@ export class KeyRecheckWorker {
     const due = await this.health.dueForRecheck(now, this.options.intervalMs, BATCH);
     for (const workspaceId of due) {
       if (this.stopping) return;
-      if (!(await this.health.claimRecheck(workspaceId, this.owner, new Date(), LEASE_MS))) continue;
+      if (!(await this.health.claimRecheck(workspaceId, this.owner, new Date(), LEASE_MS, this.options.intervalMs))) continue;
       await this.recheck(workspaceId).catch(async (error: unknown) => {
         this.log.warn({ workspaceId, reason: (error as Error)?.message }, 'key re-check failed');
         await this.backOff(workspaceId).catch(() => undefined);
