@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { DataSource } from 'typeorm';
+import { sqlDialectOf } from '../src/db/data-source';
 import { startBillingBenchService } from './support/billing-bench-service';
 import { closedLoopRow, ClosedLoopResult, failuresOf, percentile, runClosedLoop } from './support/closed-loop-load';
 import { graphqlOrThrow } from './support/graphql-request';
@@ -53,7 +54,7 @@ function databaseCpuMs(): number | undefined {
 const LOCK_STATUS = ['Innodb_row_lock_waits', 'Innodb_row_lock_time', 'Innodb_deadlocks'];
 
 async function lockStatus(dataSource: DataSource): Promise<Record<string, number>> {
-  if (dataSource.options.type === 'better-sqlite3') return {};
+  if (sqlDialectOf(dataSource).name === 'sqlite') return {};
   const rows = (await dataSource.query(`SHOW GLOBAL STATUS WHERE Variable_name IN (${LOCK_STATUS.map(() => '?').join(', ')})`, LOCK_STATUS)) as Array<{ Variable_name: string; Value: string }>;
   return Object.fromEntries(rows.map((row) => [row.Variable_name, Number(row.Value)]));
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { LoadingCache } from './cache/loading-cache';
 import { AppConfig, DEFAULT_KEY_RECHECK_INTERVAL_MS } from './config/config';
+import { sqlDialectOf } from './db/data-source';
 import { TransactionRunner } from './db/transaction-runner';
 import { AuditService } from './modules/audit/audit.service';
 import { InferenceKeyService } from './modules/inference-key/inference-key.service';
@@ -49,9 +50,10 @@ const STALE_WHILE_UNREACHABLE_MS = 15 * 60_000;
 
 /** The service graph, wired once per process. */
 export function createServices(config: AppConfig, dataSource: DataSource, cipher: TenantSecretsCipher, logger: Logger) {
-  const transactions = new TransactionRunner(dataSource);
+  const dialect = sqlDialectOf(dataSource);
+  const transactions = new TransactionRunner(dataSource, dialect);
   const audit = new AuditService(dataSource);
-  const webhookOutbox = new WebhookOutbox();
+  const webhookOutbox = new WebhookOutbox(dialect);
   const webhookEvents = new WebhookEventSources(webhookOutbox);
   audit.onRecorded(webhookEvents.audited);
   const secrets = new TenantSecretStore(cipher);
@@ -63,19 +65,19 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   workspaceEvents.subscribeAfterCommit((event) => secretsCache.invalidate(event.workspaceId));
   const invalidationBus = new SecretsInvalidationBus(config.redisUrl, logger);
   workspaceEvents.subscribeToLocalCommits((event) => invalidationBus.publish(event.workspaceId));
-  const inferenceKeys = new InferenceKeyService(transactions, secrets, audit, workspaceEvents, verifier);
-  const keyVerification = new KeyVerificationService(transactions, verifier);
-  const workspaces = new WorkspaceService(transactions, audit, workspaceEvents, [inferenceKeys]);
+  const inferenceKeys = new InferenceKeyService(transactions, dialect, secrets, audit, workspaceEvents, verifier);
+  const keyVerification = new KeyVerificationService(transactions, dialect, verifier);
+  const workspaces = new WorkspaceService(transactions, dialect, audit, workspaceEvents, [inferenceKeys]);
   const tierPrices = new TierPriceService(transactions);
-  const usageRecorder = new UsageRecorderService(transactions, tierPrices, directory);
-  const usageQueries = new UsageQueryService(dataSource, usageRecorder);
-  const usageExport = new UsageExportService(dataSource, usageRecorder);
+  const usageRecorder = new UsageRecorderService(transactions, dialect, tierPrices, directory);
+  const usageQueries = new UsageQueryService(dataSource, dialect, usageRecorder);
+  const usageExport = new UsageExportService(dataSource, dialect, usageRecorder);
   const billingSummaries = new BillingSummaryService(dataSource, usageRecorder);
-  const refusedCalls = new RefusedCallsService(dataSource, logger);
-  const llmAnalytics = new LlmAnalyticsService(dataSource, usageRecorder, refusedCalls);
+  const refusedCalls = new RefusedCallsService(transactions, dialect, logger);
+  const llmAnalytics = new LlmAnalyticsService(dataSource, dialect, usageRecorder, refusedCalls);
   const partnerTokens = new PartnerTokenService(transactions, audit);
-  const usageSettlement = new UsageSettlementService(transactions, tierPrices, webhookEvents.settled);
-  const budgets = new BudgetService(transactions, usageRecorder);
+  const usageSettlement = new UsageSettlementService(transactions, dialect, tierPrices, webhookEvents.settled);
+  const budgets = new BudgetService(transactions, dialect, usageRecorder);
   const budgetGuard = new BudgetGuard(budgets, new BudgetSpendBus(config.redisUrl, logger), logger);
   budgets.raiseEventsThrough(webhookEvents.budget);
   usageRecorder.onRecordsWritten(async (manager, unit, records) => {
@@ -85,7 +87,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   const webhookAddresses = new WebhookAddressPolicy(config.nodeEnv === 'production');
   const webhookSecrets = new WebhookSecrets(cipher);
   const webhooks = new WebhookService(transactions, webhookOutbox, webhookSecrets, webhookAddresses);
-  const webhookDispatcher = new WebhookDispatcher(transactions, webhookOutbox, webhookSecrets, webhookAddresses, config.webhookRetryBaseMs ?? DEFAULT_WEBHOOK_RETRY_BASE_MS, logger);
+  const webhookDispatcher = new WebhookDispatcher(transactions, dialect, webhookOutbox, webhookSecrets, webhookAddresses, config.webhookRetryBaseMs ?? DEFAULT_WEBHOOK_RETRY_BASE_MS, logger);
 
   const databaseAnswers = () => dataSource.query('SELECT 1').then(
     () => true,
@@ -101,7 +103,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     log: logger,
     outageWindowMs: staleWhileUnreachableMs ?? 0,
   });
-  const keyHealth = new KeyHealthService(transactions, secrets, workspaceEvents, logger);
+  const keyHealth = new KeyHealthService(transactions, dialect, secrets, workspaceEvents, logger);
   const keyRecheck = new KeyRecheckWorker(dataSource, keyHealth, secrets, verifier, logger, { intervalMs: config.keyRecheckIntervalMs ?? DEFAULT_KEY_RECHECK_INTERVAL_MS });
   keyHealth.onStatusChanged((manager, change) => webhookEvents.keyStatusChanged(manager, change.workspaceId, change.to));
   const gateway = new InferenceGateway({
@@ -116,6 +118,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
     budget: budgetGuard,
   });
   return {
+    dialect,
     transactions,
     audit,
     secrets,

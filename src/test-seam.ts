@@ -24,6 +24,8 @@ export type TestSeam = Pick<
   | 'invalidationBus'
   /** to hold the database's writer, and to enqueue or deliver webhook events on cue */
   | 'transactions'
+  /** to run the re-encryption jobs in this app's transactions, as the CLI does in its own */
+  | 'dialect'
   | 'webhooks'
   | 'webhookOutbox'
   | 'webhookDispatcher'

@@ -103,7 +103,7 @@ describe('secrets phrase rotation', () => {
 
   it('a dry run in process reports what it would rewrite and changes nothing', async () => {
     const before = await snapshot();
-    const report = await reencryptAll(app().app.dataSource, app().app.seam.secrets, { dryRun: true, unreadable: app().app.seam.keyHealth });
+    const report = await reencryptAll(app().app.seam.transactions, app().app.seam.dialect, app().app.seam.secrets, { dryRun: true, unreadable: app().app.seam.keyHealth });
     expect(report).toEqual({ rewritten: underA, alreadyCurrent: [workspaces[0].id], failed: [] });
     expect(await snapshot()).toEqual(before);
   });
@@ -132,7 +132,7 @@ describe('secrets phrase rotation', () => {
 
     it('a dry run names the damaged row as failed and, changing nothing, leaves its status alone', async () => {
       const before = await snapshot();
-      const report = await reencryptAll(app().app.dataSource, app().app.seam.secrets, { dryRun: true, unreadable: app().app.seam.keyHealth });
+      const report = await reencryptAll(app().app.seam.transactions, app().app.seam.dialect, app().app.seam.secrets, { dryRun: true, unreadable: app().app.seam.keyHealth });
       expect(report.failed).toEqual([{ workspaceId: underA[damagedIndex], reason: expect.stringContaining('cannot be read') }]);
       expect(await storedStatus(underA[damagedIndex])).toBe('UNVERIFIED');
       expect(await snapshot()).toEqual(before);
@@ -159,7 +159,7 @@ describe('secrets phrase rotation', () => {
     });
 
     it('in process the damaged row is reported as failed with its reason, and KEY_UNAVAILABLE in the store', async () => {
-      const report = await reencryptAll(app().app.dataSource, app().app.seam.secrets, { dryRun: false, unreadable: app().app.seam.keyHealth });
+      const report = await reencryptAll(app().app.seam.transactions, app().app.seam.dialect, app().app.seam.secrets, { dryRun: false, unreadable: app().app.seam.keyHealth });
       expect(report.rewritten).toEqual([]);
       expect(report.failed).toEqual([{ workspaceId: underA[damagedIndex], reason: expect.stringContaining('cannot be read') }]);
       expect(report.alreadyCurrent.sort()).toEqual([workspaces[0].id, underA[healthyIndex]].sort());
@@ -186,7 +186,7 @@ describe('secrets phrase rotation', () => {
       expect(run.code).toBe(0);
       expect(run.stdout).toContain('rewrote 0, already current 3, failed 0');
       expect(run.stdout).not.toContain('rewrote: workspace');
-      const report = await reencryptAll(app().app.dataSource, app().app.seam.secrets, { dryRun: false, unreadable: app().app.seam.keyHealth });
+      const report = await reencryptAll(app().app.seam.transactions, app().app.seam.dialect, app().app.seam.secrets, { dryRun: false, unreadable: app().app.seam.keyHealth });
       expect(report).toEqual({ rewritten: [], alreadyCurrent: workspaces.map((ws) => ws.id).sort(), failed: [] });
       expect(await snapshot()).toEqual(before);
     });
@@ -220,7 +220,7 @@ describe('secrets phrase rotation', () => {
     });
 
     it('is named as failed by a re-encryption run holding B alone', async () => {
-      const report = await reencryptAll(app().app.dataSource, app().app.seam.secrets, { dryRun: false, unreadable: app().app.seam.keyHealth });
+      const report = await reencryptAll(app().app.seam.transactions, app().app.seam.dialect, app().app.seam.secrets, { dryRun: false, unreadable: app().app.seam.keyHealth });
       expect(report.failed).toEqual([{ workspaceId: leftover.id, reason: expect.stringContaining('cannot be read') }]);
       expect(report.alreadyCurrent).toHaveLength(3);
     });

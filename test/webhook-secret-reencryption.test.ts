@@ -26,11 +26,11 @@ describe('webhook signing secrets and the re-encryption command', () => {
     ).rotateWebhookSecret;
 
     const underB = new WebhookSecrets(await cipherFor(PHRASE_B, TEST_SECRETS_PHRASE));
-    const dry = await reencryptWebhookSecrets(t.app.dataSource, underB, { dryRun: true });
+    const dry = await reencryptWebhookSecrets(t.app.seam.transactions, t.app.seam.dialect, underB, { dryRun: true });
     expect(dry.rewritten).toContain(created.endpoint.id);
-    const first = await reencryptWebhookSecrets(t.app.dataSource, underB, { dryRun: false });
+    const first = await reencryptWebhookSecrets(t.app.seam.transactions, t.app.seam.dialect, underB, { dryRun: false });
     expect(first).toMatchObject({ rewritten: [created.endpoint.id], failed: [] });
-    const second = await reencryptWebhookSecrets(t.app.dataSource, underB, { dryRun: false });
+    const second = await reencryptWebhookSecrets(t.app.seam.transactions, t.app.seam.dialect, underB, { dryRun: false });
     expect(second).toMatchObject({ rewritten: [], alreadyCurrent: [created.endpoint.id], failed: [] });
 
     const onlyB = new WebhookSecrets(await cipherFor(PHRASE_B));

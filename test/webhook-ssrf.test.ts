@@ -122,10 +122,10 @@ describe('a name that resolves differently on delivery', () => {
     await t.app.seam.webhookDispatcher.stop();
     const resolver = scriptedResolver(['93.184.216.34'], ['127.0.0.1']);
     const policy = new WebhookAddressPolicy(true, resolver);
-    const { transactions } = t.app.seam;
-    const outbox = new WebhookOutbox();
+    const { transactions, dialect } = t.app.seam;
+    const outbox = new WebhookOutbox(dialect);
     const secrets = new WebhookSecrets(await cipherFor(TEST_SECRETS_PHRASE));
-    const dispatcher = new WebhookDispatcher(transactions, outbox, secrets, policy, 60_000, createLogger('silent'));
+    const dispatcher = new WebhookDispatcher(transactions, dialect, outbox, secrets, policy, 60_000, createLogger('silent'));
     try {
       const ws = await seedWorkspace(t, Plan.PRO, 'Rebinding');
       const endpoints = new WebhookService(transactions, outbox, secrets, policy);

@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { sqlDialectOf } from '../db/data-source';
 import { TransactionRunner } from '../db/transaction-runner';
 import { createLogger } from '../logging/logger';
 import { KeyHealthService } from '../modules/inference-key/key-health.service';
@@ -23,13 +24,15 @@ async function main(): Promise<void> {
   try {
     // Log lines go to stderr: stdout is the report. No worker caches anything here, so no event has a subscriber.
     const store = new TenantSecretStore(cipher);
-    const health = new KeyHealthService(new TransactionRunner(dataSource), store, new WorkspaceEvents(), createLogger(loaded.config.logLevel, pino.destination(2)));
-    const report = await reencryptAll(dataSource, store, { dryRun, unreadable: health });
+    const dialect = sqlDialectOf(dataSource);
+    const transactions = new TransactionRunner(dataSource, dialect);
+    const health = new KeyHealthService(transactions, dialect, store, new WorkspaceEvents(), createLogger(loaded.config.logLevel, pino.destination(2)));
+    const report = await reencryptAll(transactions, dialect, store, { dryRun, unreadable: health });
     const verb = dryRun ? 'would rewrite' : 'rewrote';
     process.stdout.write(`${verb} ${report.rewritten.length}, already current ${report.alreadyCurrent.length}, failed ${report.failed.length}\n`);
     for (const workspaceId of report.rewritten) process.stdout.write(`  ${verb}: workspace ${workspaceId}\n`);
     for (const failure of report.failed) process.stdout.write(`  FAILED: workspace ${failure.workspaceId}: ${failure.reason}\n`);
-    const webhooks = await reencryptWebhookSecrets(dataSource, new WebhookSecrets(cipher), { dryRun });
+    const webhooks = await reencryptWebhookSecrets(transactions, dialect, new WebhookSecrets(cipher), { dryRun });
     process.stdout.write(`webhook secrets: ${verb} ${webhooks.rewritten.length}, already current ${webhooks.alreadyCurrent.length}, failed ${webhooks.failed.length}\n`);
     for (const endpointId of webhooks.rewritten) process.stdout.write(`  ${verb}: webhook endpoint ${endpointId}\n`);
     for (const failure of webhooks.failed) process.stdout.write(`  FAILED: webhook endpoint ${failure.endpointId}: ${failure.reason}\n`);

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { migrations } from '../../migrations';
+import { mysqlDialect, SqlDialect, sqliteDialect } from './dialect';
 import { entities } from './entities';
 import { ensurePrivateDatabaseFiles, ensurePrivateDirectory } from './private-files';
 
@@ -65,7 +66,15 @@ export async function createDataSource(settings: DatabaseSettings): Promise<Data
   return new DataSource(await dataSourceOptions(settings));
 }
 
-/** Row locks exist on MySQL; SQLite serialises writers on its single connection instead. */
-export function supportsRowLocks(dataSource: DataSource): boolean {
-  return dataSource.options.type === 'mysql' || dataSource.options.type === 'mariadb';
+/** The SQL dialect of `dataSource`'s database: the one place that asks which database it is. */
+export function sqlDialectOf(dataSource: DataSource): SqlDialect {
+  switch (dataSource.options.type) {
+    case 'mysql':
+    case 'mariadb':
+      return mysqlDialect;
+    case 'better-sqlite3':
+      return sqliteDialect;
+    default:
+      throw new Error(`no SQL dialect for database type ${dataSource.options.type}`);
+  }
 }

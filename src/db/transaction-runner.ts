@@ -1,5 +1,5 @@
 import { DataSource, EntityManager } from 'typeorm';
-import { supportsRowLocks } from './data-source';
+import type { SqlDialect } from './dialect';
 
 export interface UnitOfWork {
   afterCommit(effect: () => void): void;
@@ -21,17 +21,19 @@ export function isTransientDatabaseError(error: unknown): boolean {
 /**
  * Runs units of work in database transactions.
  *
- * TypeORM's SQLite drivers share one connection, where a second concurrent transaction would
- * silently nest inside the first; so on SQLite transactions are queued one after another.
- * On MySQL each gets its own pooled connection. Either way a transaction that fails for a
+ * Where the dialect serialises writers (SQLite), transactions are queued one after another; on
+ * MySQL each gets its own pooled connection. Either way a transaction that fails for a
  * transient reason (a deadlock, another process holding SQLite's write lock) is run again.
  */
 export class TransactionRunner {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly serialise: boolean;
 
-  constructor(private readonly dataSource: DataSource) {
-    this.serialise = !supportsRowLocks(dataSource);
+  constructor(
+    private readonly dataSource: DataSource,
+    dialect: SqlDialect,
+  ) {
+    this.serialise = dialect.serialisesWriters;
   }
 
   /** For reads outside a transaction. */

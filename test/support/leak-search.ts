@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
+import { sqlDialectOf } from '../../src/db/data-source';
 
 /**
  * Searches text and database rows for a secret, including the forms it takes when a careless
@@ -62,7 +63,7 @@ export function searchableText(value: unknown): string {
 
 /** Every row of every table in the database, by table name. */
 export async function dumpAllTables(dataSource: DataSource): Promise<Record<string, unknown[]>> {
-  const mysql = dataSource.options.type === 'mysql' || dataSource.options.type === 'mariadb';
+  const mysql = sqlDialectOf(dataSource).name === 'mysql';
   const tables: Array<{ name: string }> = await dataSource.query(
     mysql
       ? 'SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()'

@@ -1,10 +1,10 @@
 import type { DataSource } from 'typeorm';
+import type { SqlDialect } from '../../db/dialect';
 import { AnalyticsGroupBy } from '../usage/usage.enums';
 import { UsageRecordEntity } from '../usage/usage-record.entity';
 import { RefusalDimension, RefusedCallsService } from '../usage/refused-calls.service';
 import { UsageMemberRollupEntity } from '../usage/usage-member-rollup.entity';
 import { UsageRollupEntity } from '../usage/usage-rollup.entity';
-import { occurredDaySql } from '../usage/usage-rollup.repository';
 import { validRangeOrThrow } from '../usage/usage-query.service';
 import { partialRangesCondition, splitByWholeDays } from '../usage/utc-day';
 import { addAmounts, safeAmountOrThrow, sumOrThrow } from './amount-range';
@@ -48,6 +48,7 @@ type RawBucket = Record<'key' | keyof Totals, string | number>;
 export class LlmAnalyticsService {
   constructor(
     private readonly dataSource: DataSource,
+    private readonly dialect: SqlDialect,
     private readonly recordings: UnsettledRecordings,
     private readonly refusedCalls: RefusedCallsService,
   ) {}
@@ -73,7 +74,7 @@ export class LlmAnalyticsService {
       parts.push(await sumOrThrow(query.getRawMany<RawBucket>()));
     }
     if (partial.length > 0) {
-      const column = groupBy === AnalyticsGroupBy.DAY ? occurredDaySql(this.dataSource, 'r.occurred_at') : RECORD_COLUMN[groupBy];
+      const column = groupBy === AnalyticsGroupBy.DAY ? this.dialect.utcDaySql('r.occurred_at') : RECORD_COLUMN[groupBy];
       const { sql, parameters } = partialRangesCondition(partial, 'r.occurred_at');
       const query = this.dataSource
         .getRepository(UsageRecordEntity)

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import type { SqlDialect } from '../../db/dialect';
 import { insertNewRows } from '../../db/insert-new-rows';
 import { TransactionRunner } from '../../db/transaction-runner';
 import { badUserInput } from '../../graphql/app-error';
@@ -52,6 +53,7 @@ export class BudgetService {
 
   constructor(
     private readonly transactions: TransactionRunner,
+    private readonly dialect: SqlDialect,
     private readonly recordings: UnsettledRecordings,
   ) {}
 
@@ -145,7 +147,7 @@ export class BudgetService {
       for (const threshold of reached) {
         if (known.has(threshold)) continue;
         const crossing = Object.assign(new AiBudgetCrossingEntity(), { workspaceId: budget.workspaceId, month, threshold, spentMicros, crossedAt: new Date() });
-        if ((await insertNewRows(manager, AiBudgetCrossingEntity, [crossing])) === 0) continue;
+        if ((await insertNewRows(manager, this.dialect, AiBudgetCrossingEntity, [crossing])) === 0) continue;
         await this.events(manager, budget.workspaceId, 'budget.threshold_crossed', {
           workspaceId: budget.workspaceId,
           month,

@@ -1,5 +1,6 @@
 import { EntityManager } from 'typeorm';
 import type { RequestContext } from '../../request-context';
+import type { SqlDialect } from '../../db/dialect';
 import { TransactionRunner, UnitOfWork } from '../../db/transaction-runner';
 import { AppError, badUserInput } from '../../graphql/app-error';
 import { ErrorCode } from '../../graphql/error-code';
@@ -62,6 +63,7 @@ function requireEnterpriseOrThrow(workspace: WorkspaceEntity): void {
 export class InferenceKeyService implements PlanChangeHook {
   constructor(
     private readonly transactions: TransactionRunner,
+    private readonly dialect: SqlDialect,
     private readonly store: TenantSecretStore,
     private readonly audit: AuditService,
     private readonly events: WorkspaceEvents,
@@ -107,7 +109,7 @@ export class InferenceKeyService implements PlanChangeHook {
   /** Idempotent: removing when no key is configured changes nothing and records nothing. */
   remove(ctx: RequestContext, workspaceId: string): Promise<AiInferenceKeyType> {
     return this.transactions.run(async (manager, unit) => {
-      const workspace = await lockWorkspaceOrThrow(manager, workspaceId);
+      const workspace = await lockWorkspaceOrThrow(manager, this.dialect, workspaceId);
       const record = await findRecord(manager, workspaceId);
       if (record) {
         await this.removeKeyEntry(manager, unit, workspaceId);
@@ -149,7 +151,7 @@ export class InferenceKeyService implements PlanChangeHook {
     if (check.outcome === 'rejected') throw badUserInput('OpenRouter rejected this key');
 
     return this.transactions.run(async (manager, unit) => {
-      const workspace = await lockWorkspaceOrThrow(manager, workspaceId);
+      const workspace = await lockWorkspaceOrThrow(manager, this.dialect, workspaceId);
       this.checkPreconditions(workspace, await findRecord(manager, workspaceId), mode);
       const blob = await this.store.findRow(manager, workspaceId);
       const others = blob ? this.readOtherSecrets(ctx, blob) : {};

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { EntityManager } from 'typeorm';
-import { supportsRowLocks } from '../../db/data-source';
+import type { SqlDialect } from '../../db/dialect';
 import type { TransactionRunner } from '../../db/transaction-runner';
 import { KeyStatus } from './inference-key.enums';
 import { statusForCredit } from './key-credit';
@@ -70,6 +70,7 @@ export class KeyHealthService {
 
   constructor(
     private readonly transactions: TransactionRunner,
+    private readonly dialect: SqlDialect,
     private readonly secrets: TenantSecretStore,
     private readonly events: WorkspaceEvents,
     private readonly log: Logger,
@@ -224,8 +225,7 @@ export class KeyHealthService {
         .createQueryBuilder('s')
         .select(['s.workspaceId', 's.openrouterStatus'])
         .where('s.workspaceId = :workspaceId AND s.updatedAt = :rowUpdatedAt', { workspaceId, rowUpdatedAt });
-      if (supportsRowLocks(manager.connection)) query.setLock('pessimistic_write');
-      const row = await query.getOne();
+      const row = await this.dialect.lockForUpdate(query).getOne();
       if (!row) return false;
       const from = row.openrouterStatus;
       const to = next(from);

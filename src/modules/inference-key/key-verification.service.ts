@@ -1,5 +1,6 @@
 import { LessThanOrEqual } from 'typeorm';
 import { timeOrderedId } from '../../db/ids';
+import type { SqlDialect } from '../../db/dialect';
 import type { TransactionRunner } from '../../db/transaction-runner';
 import { AppError } from '../../graphql/app-error';
 import { ErrorCode } from '../../graphql/error-code';
@@ -22,6 +23,7 @@ const WINDOW_MS = 60_000;
 export class KeyVerificationService {
   constructor(
     private readonly transactions: TransactionRunner,
+    private readonly dialect: SqlDialect,
     private readonly verifier: OpenRouterKeyVerifier,
   ) {}
 
@@ -46,7 +48,7 @@ export class KeyVerificationService {
 
   private countAttemptOrThrow(workspaceId: string): Promise<void> {
     return this.transactions.run(async (manager) => {
-      await lockWorkspaceOrThrow(manager, workspaceId);
+      await lockWorkspaceOrThrow(manager, this.dialect, workspaceId);
       const now = new Date();
       await manager.delete(KeyVerificationAttemptEntity, { workspaceId, attemptedAt: LessThanOrEqual(new Date(now.getTime() - WINDOW_MS)) });
       const recent = await manager.count(KeyVerificationAttemptEntity, { where: { workspaceId } });

@@ -1,6 +1,5 @@
-import type { DataSource } from 'typeorm';
-import { supportsRowLocks } from '../../db/data-source';
-import { TransactionRunner } from '../../db/transaction-runner';
+import type { SqlDialect } from '../../db/dialect';
+import type { TransactionRunner } from '../../db/transaction-runner';
 import { TenantSecretEntity } from './tenant-secret.entity';
 import { isKeyUnavailable, TenantSecretStore } from './tenant-secret.store';
 
@@ -22,13 +21,13 @@ export interface UnreadableBlobs {
  * which changes nothing). After a run with no failures, SECRETS_PHRASE_PREVIOUS can be dropped.
  */
 export async function reencryptAll(
-  dataSource: DataSource,
+  transactions: TransactionRunner,
+  dialect: SqlDialect,
   store: TenantSecretStore,
   options: { dryRun: boolean; unreadable: UnreadableBlobs },
 ): Promise<ReencryptionReport> {
   const report: ReencryptionReport = { rewritten: [], alreadyCurrent: [], failed: [] };
-  const transactions = new TransactionRunner(dataSource);
-  const ids = (await dataSource.getRepository(TenantSecretEntity).find({ select: ['workspaceId'], order: { workspaceId: 'ASC' } })).map(
+  const ids = (await transactions.manager.getRepository(TenantSecretEntity).find({ select: ['workspaceId'], order: { workspaceId: 'ASC' } })).map(
     (row) => row.workspaceId,
   );
   for (const workspaceId of ids) {
@@ -38,8 +37,7 @@ export async function reencryptAll(
     try {
       const outcome = await transactions.run(async (manager) => {
         const query = manager.getRepository(TenantSecretEntity).createQueryBuilder('s').where('s.workspaceId = :workspaceId', { workspaceId });
-        if (supportsRowLocks(dataSource)) query.setLock('pessimistic_write');
-        const row = await query.getOne();
+        const row = await dialect.lockForUpdate(query).getOne();
         if (!row) return 'gone' as const;
         if (row.keyId === store.currentKeyId) return 'current' as const;
         let rewritten: TenantSecretEntity;

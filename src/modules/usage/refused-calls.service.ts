@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
-import type { DataSource } from 'typeorm';
-import { supportsRowLocks } from '../../db/data-source';
-import { addingUpsertSql } from './usage-rollup.repository';
+import type { SqlDialect } from '../../db/dialect';
+import type { TransactionRunner } from '../../db/transaction-runner';
 import { InferencePath } from './usage.enums';
 import { utcDay } from './utc-day';
 
@@ -33,21 +32,16 @@ const MAX_ACTOR_LENGTH = 191;
  */
 export class RefusedCallsService {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly transactions: TransactionRunner,
+    private readonly dialect: SqlDialect,
     private readonly log: Logger,
   ) {}
 
   /** Adds one refused call. Never throws: a counter that cannot be written is logged, and the refusal still answered. */
   async count(call: RefusedCall): Promise<void> {
     try {
-      await this.dataSource.query(addingUpsertSql(supportsRowLocks(this.dataSource), 'refused_call_counter', COLUMNS, KEY_COLUMNS, 1), [
-        call.workspaceId,
-        utcDay(call.at ?? new Date()),
-        call.path,
-        (call.actorUserId ?? '').slice(0, MAX_ACTOR_LENGTH),
-        call.cause.slice(0, MAX_CAUSE_LENGTH),
-        1,
-      ]);
+      const row = [call.workspaceId, utcDay(call.at ?? new Date()), call.path, (call.actorUserId ?? '').slice(0, MAX_ACTOR_LENGTH), call.cause.slice(0, MAX_CAUSE_LENGTH), 1];
+      await this.transactions.run((manager) => manager.query(this.dialect.addingUpsertSql('refused_call_counter', COLUMNS, KEY_COLUMNS, 1), row));
     } catch (error) {
       this.log.warn({ workspaceId: call.workspaceId, cause: call.cause, reason: (error as Error)?.message }, 'refused call not counted');
     }
@@ -58,7 +52,7 @@ export class RefusedCallsService {
    * a range that starts or ends inside a day counts that whole day's refusals.
    */
   async byDimension(workspaceId: string, from: Date, to: Date, dimension: RefusalDimension): Promise<Map<string, number>> {
-    const rows = (await this.dataSource.query(
+    const rows = (await this.transactions.manager.query(
       `SELECT ${dimension} AS bucket, SUM(refused) AS refused FROM refused_call_counter
         WHERE workspace_id = ? AND day >= ? AND day <= ? GROUP BY ${dimension}`,
       [workspaceId, utcDay(from), utcDay(new Date(to.getTime() - 1))],

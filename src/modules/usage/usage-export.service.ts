@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { supportsRowLocks } from '../../db/data-source';
+import type { SqlDialect } from '../../db/dialect';
 import { monthDaysOrThrow } from '../billing/billing-summary.service';
 import type { UnsettledRecordings } from './usage-recorder.service';
 import { KeySource } from './usage.enums';
@@ -124,6 +124,7 @@ export function monthRangeOrThrow(month: string): { from: Date; to: Date } {
 export class UsageExportService {
   constructor(
     private readonly dataSource: DataSource,
+    private readonly dialect: SqlDialect,
     private readonly recordings: UnsettledRecordings,
   ) {}
 
@@ -131,10 +132,9 @@ export class UsageExportService {
     const { from, to } = monthRangeOrThrow(month);
     await this.recordings.settled(workspaceId);
     // See usage-query.service.ts: without FORCE INDEX MariaDB may walk the workspace's newer calls first.
-    const table = supportsRowLocks(this.dataSource) ? 'usage_record r FORCE INDEX (idx_usage_record_time)' : 'usage_record r';
     const select = `SELECT r.id, r.occurred_at, r.request_id, r.generation_id, r.path, r.model, r.tier, r.key_source, r.actor_user_id,
                            r.input_tokens, r.output_tokens, r.raw_cost_micros, r.tier_price_micros, r.billed_micros, r.flagged, r.outcome
-                      FROM ${table}
+                      FROM usage_record r${this.dialect.forceIndex('idx_usage_record_time')}
                      WHERE r.workspace_id = :workspaceId AND r.occurred_at < :to`;
     const read = (cursor?: { at: Date | string; id: string }): Promise<UsageExportRow[]> => {
       const [sql, parameters] = this.dataSource.driver.escapeQueryWithParameters(

@@ -1,5 +1,5 @@
 import { DataSource, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
-import { supportsRowLocks } from '../../db/data-source';
+import type { SqlDialect } from '../../db/dialect';
 import { badUserInput } from '../../graphql/app-error';
 import { decodeCursor, encodeCursor, pageSizeOrThrow } from '../../graphql/pagination';
 import { addAmounts, safeAmountOrThrow, sumOrThrow } from '../billing/amount-range';
@@ -20,8 +20,8 @@ function applyFilters<T extends object>(query: SelectQueryBuilder<T>, alias: str
 }
 
 /**
- * A SELECT on usage_record that names `idx_usage_record_time` with FORCE INDEX on MySQL and
- * MariaDB. For `workspace_id = ? AND occurred_at in [from, to) ORDER BY occurred_at DESC, id DESC
+ * A SELECT on usage_record that names `idx_usage_record_time` with the dialect's FORCE INDEX
+ * (MySQL and MariaDB). For `workspace_id = ? AND occurred_at in [from, to) ORDER BY occurred_at DESC, id DESC
  * LIMIT n`, MariaDB's ORDER BY … LIMIT planning trades the range scan on (workspace_id,
  * occurred_at) for a ref scan on workspace_id alone, walking backwards through every newer call
  * of the workspace before it reaches the range: 3–4 s for a page of a past month, or any page
@@ -29,9 +29,19 @@ function applyFilters<T extends object>(query: SelectQueryBuilder<T>, alias: str
  * that TypeORM writes, does not change that; FORCE INDEX keeps the range scan (a few ms).
  */
 class TimeIndexedSelectQueryBuilder<T extends ObjectLiteral> extends SelectQueryBuilder<T> {
+  private indexHint = '';
+
+  static of<T extends ObjectLiteral>(query: SelectQueryBuilder<T>, dialect: SqlDialect): TimeIndexedSelectQueryBuilder<T> {
+    return Object.assign(new TimeIndexedSelectQueryBuilder<T>(query), { indexHint: dialect.forceIndex('idx_usage_record_time') });
+  }
+
+  // TypeORM clones a builder to count or page; the clone must keep the hint.
+  override clone(): this {
+    return Object.assign(super.clone(), { indexHint: this.indexHint });
+  }
+
   protected override createSelectExpression(): string {
-    const select = super.createSelectExpression();
-    return supportsRowLocks(this.connection) ? `${select} FORCE INDEX (idx_usage_record_time)` : select;
+    return `${super.createSelectExpression()}${this.indexHint}`;
   }
 }
 
@@ -39,6 +49,7 @@ class TimeIndexedSelectQueryBuilder<T extends ObjectLiteral> extends SelectQuery
 export class UsageQueryService {
   constructor(
     private readonly dataSource: DataSource,
+    private readonly dialect: SqlDialect,
     private readonly recordings: UnsettledRecordings,
   ) {}
 
@@ -50,7 +61,7 @@ export class UsageQueryService {
     validRangeOrThrow(filter.from, filter.to);
     await this.recordings.settled(filter.workspaceId);
     const size = pageSizeOrThrow(first);
-    const query = new TimeIndexedSelectQueryBuilder<UsageRecordEntity>(this.dataSource.getRepository(UsageRecordEntity).createQueryBuilder('r'))
+    const query = TimeIndexedSelectQueryBuilder.of(this.dataSource.getRepository(UsageRecordEntity).createQueryBuilder('r'), this.dialect)
       .where('r.workspaceId = :workspaceId', { workspaceId: filter.workspaceId })
       .andWhere('r.occurredAt >= :from AND r.occurredAt < :to', { from: filter.from, to: filter.to })
       .orderBy('r.occurredAt', 'DESC')

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { EntityManager, In } from 'typeorm';
-import { supportsRowLocks } from '../../db/data-source';
+import type { SqlDialect } from '../../db/dialect';
 import { timeOrderedId } from '../../db/ids';
 import { insertNewRows } from '../../db/insert-new-rows';
 import { TransactionRunner, UnitOfWork } from '../../db/transaction-runner';
@@ -150,6 +150,7 @@ export class UsageRecorderService implements UnsettledRecordings {
 
   constructor(
     private readonly transactions: TransactionRunner,
+    private readonly dialect: SqlDialect,
     private readonly prices: TierPriceService,
     private readonly workspaces: WorkspaceDirectory,
   ) {}
@@ -243,7 +244,7 @@ export class UsageRecorderService implements UnsettledRecordings {
         }
       }
       // One key order for every writer, so concurrent batches take index locks in the same sequence.
-      const insertedCount = await insertNewRows(manager, UsageRecordEntity, [...candidates].sort((a, b) => (requestKey(a) < requestKey(b) ? -1 : 1)));
+      const insertedCount = await insertNewRows(manager, this.dialect, UsageRecordEntity, [...candidates].sort((a, b) => (requestKey(a) < requestKey(b) ? -1 : 1)));
       let inserted = candidates;
       if (insertedCount < candidates.length) {
         const storedIds = await this.storedIds(manager, candidates);
@@ -253,6 +254,7 @@ export class UsageRecorderService implements UnsettledRecordings {
       }
       await addToRollup(
         manager,
+        this.dialect,
         ...inserted.map((record) => ({ ...record, calls: 1, rawCostMicros: record.rawCostMicros ?? 0, flaggedCalls: record.flagged ? 1 : 0 })),
       );
       if (inserted.length > 0) for (const hook of this.writeHooks) await hook(manager, unit, inserted);
@@ -268,9 +270,8 @@ export class UsageRecorderService implements UnsettledRecordings {
   private async storedIds(manager: EntityManager, records: readonly UsageRecordEntity[]): Promise<Map<string, string>> {
     if (records.length === 0) return new Map();
     const pairs = records.map(() => '(workspace_id = ? AND request_id = ?)').join(' OR ');
-    const lock = supportsRowLocks(manager.connection) ? ' FOR UPDATE' : '';
     const rows = (await manager.query(
-      `SELECT id, workspace_id, request_id FROM usage_record WHERE ${pairs}${lock}`,
+      this.dialect.selectForUpdate(`SELECT id, workspace_id, request_id FROM usage_record WHERE ${pairs}`),
       records.flatMap((record) => [record.workspaceId, record.requestId]),
     )) as Array<{ id: string; workspace_id: string; request_id: string }>;
     return new Map(rows.map((row) => [requestKey({ workspaceId: row.workspace_id, requestId: row.request_id }), row.id]));
@@ -285,7 +286,7 @@ export class UsageRecorderService implements UnsettledRecordings {
     });
     const firsts = await manager.find(UsageRecordEntity, {
       where: { id: In(takenIds) },
-      ...(supportsRowLocks(manager.connection) ? { lock: { mode: 'pessimistic_read' as const } } : {}),
+      ...this.dialect.lockInFind('pessimistic_read'),
     });
     const firstByKey = new Map(firsts.map((record) => [requestKey(record), record]));
     outcomes.forEach((outcome, index) => {

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
-import type { DataSource, EntityManager } from 'typeorm';
-import { supportsRowLocks } from '../../db/data-source';
+import type { EntityManager } from 'typeorm';
+import type { SqlDialect } from '../../db/dialect';
 import { ModelTier } from '../workspace/workspace.enums';
 import { InferencePath, KeySource } from './usage.enums';
 import { utcDay } from './utc-day';
@@ -47,19 +47,6 @@ const MEMBER_COLUMNS = ['workspace_id', 'day', 'actor_key', 'shard', 'calls', 'i
 const MEMBER_KEY_COLUMNS = MEMBER_COLUMNS.slice(0, 4);
 const MEMBER_SUMMED_FIELDS = ['calls', 'inputTokens', 'outputTokens', 'billedMicros'] as const;
 
-/** An upsert that adds each summed column to the row with the same key. */
-export function addingUpsertSql(mysql: boolean, table: string, columns: readonly string[], keyColumns: readonly string[], rows: number): string {
-  const summed = columns.filter((column) => !keyColumns.includes(column));
-  const values = Array.from({ length: rows }, () => `(${columns.map(() => '?').join(', ')})`).join(', ');
-  const insert = `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${values}`;
-  if (mysql) return `${insert} ON DUPLICATE KEY UPDATE ${summed.map((c) => `${c} = ${c} + VALUES(${c})`).join(', ')}`;
-  return `${insert} ON CONFLICT (${keyColumns.join(', ')}) DO UPDATE SET ${summed.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`;
-}
-
-function upsertSql(mysql: boolean, rows: number): string {
-  return addingUpsertSql(mysql, 'usage_rollup', COLUMNS, KEY_COLUMNS, rows);
-}
-
 const SUMMED_FIELDS = ['calls', 'inputTokens', 'outputTokens', 'tierPriceMicros', 'rawCostMicros', 'billedMicros', 'flaggedCalls'] as const;
 
 /**
@@ -103,16 +90,10 @@ function memberRowParameters(deltas: readonly RollupDelta[]): unknown[][] {
  * Adds records' amounts (or corrections' differences) to their days' totals, overall and per
  * member, in the caller's transaction.
  */
-export async function addToRollup(manager: EntityManager, ...deltas: RollupDelta[]): Promise<void> {
+export async function addToRollup(manager: EntityManager, dialect: SqlDialect, ...deltas: RollupDelta[]): Promise<void> {
   const rows = rowParameters(deltas);
   if (rows.length === 0) return;
-  const mysql = supportsRowLocks(manager.connection);
-  await manager.query(upsertSql(mysql, rows.length), rows.flat());
+  await manager.query(dialect.addingUpsertSql('usage_rollup', COLUMNS, KEY_COLUMNS, rows.length), rows.flat());
   const memberRows = memberRowParameters(deltas).filter((row) => row.slice(4).some((value) => value !== 0));
-  if (memberRows.length > 0) await manager.query(addingUpsertSql(mysql, 'usage_member_rollup', MEMBER_COLUMNS, MEMBER_KEY_COLUMNS, memberRows.length), memberRows.flat());
-}
-
-/** The SQL for "the UTC day of occurred_at" in this database's dialect (stored values are UTC). */
-export function occurredDaySql(dataSource: DataSource, column = 'occurred_at'): string {
-  return supportsRowLocks(dataSource) ? `DATE_FORMAT(${column}, '%Y-%m-%d')` : `substr(${column}, 1, 10)`;
+  if (memberRows.length > 0) await manager.query(dialect.addingUpsertSql('usage_member_rollup', MEMBER_COLUMNS, MEMBER_KEY_COLUMNS, memberRows.length), memberRows.flat());
 }

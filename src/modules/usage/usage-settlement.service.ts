@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { supportsRowLocks } from '../../db/data-source';
+import type { SqlDialect } from '../../db/dialect';
 import { TransactionRunner } from '../../db/transaction-runner';
 import { badUserInput, notFound } from '../../graphql/app-error';
 import { BillingRangeError, billedMicros, tierPriceMicros } from '../billing/billing-calculator';
@@ -29,6 +29,7 @@ function tokensOrThrow(name: string, value: number | undefined): void {
 export class UsageSettlementService {
   constructor(
     private readonly transactions: TransactionRunner,
+    private readonly dialect: SqlDialect,
     private readonly prices: TierPriceService,
     /** in the settlement's transaction: the usage.settled webhook event */
     private readonly onSettled: (manager: EntityManager, record: UsageRecordEntity) => Promise<void> = async () => undefined,
@@ -45,8 +46,7 @@ export class UsageSettlementService {
     tokensOrThrow('outputTokens', tokens.outputTokens);
     return this.transactions.run(async (manager) => {
       const query = manager.getRepository(UsageRecordEntity).createQueryBuilder('r').where('r.id = :recordId', { recordId });
-      if (supportsRowLocks(manager.connection)) query.setLock('pessimistic_write');
-      const record = await query.getOne();
+      const record = await this.dialect.lockForUpdate(query).getOne();
       if (!record) throw notFound('Usage record');
       if (!record.flagged) throw badUserInput('Only flagged usage records can be settled');
       const inputTokens = tokens.inputTokens ?? record.inputTokens;
@@ -62,7 +62,7 @@ export class UsageSettlementService {
         }
       }
       const billed = billedMicros(record.keySource, tierPrice, rawCostMicros);
-      await addToRollup(manager, {
+      await addToRollup(manager, this.dialect, {
         ...record,
         calls: 0,
         inputTokens: inputTokens - record.inputTokens,

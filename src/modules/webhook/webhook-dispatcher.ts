@@ -1,7 +1,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { In, IsNull, Not } from 'typeorm';
-import { supportsRowLocks } from '../../db/data-source';
+import type { SqlDialect } from '../../db/dialect';
 import { TransactionRunner } from '../../db/transaction-runner';
 import { SecretsDecryptionError } from '../secrets/cipher';
 import { Settled, WriteBatcher } from '../../db/write-batcher';
@@ -56,6 +56,7 @@ export class WebhookDispatcher {
 
   constructor(
     private readonly transactions: TransactionRunner,
+    private readonly dialect: SqlDialect,
     private readonly outbox: WebhookOutbox,
     private readonly secrets: WebhookSecrets,
     private readonly addresses: WebhookAddressPolicy,
@@ -135,8 +136,7 @@ export class WebhookDispatcher {
         .where('d.nextAttemptAt <= :now', { now })
         .orderBy('d.nextAttemptAt', 'ASC')
         .take(limit);
-      if (supportsRowLocks(manager.connection)) query.setLock('pessimistic_write').setOnLocked('skip_locked');
-      const due = await query.getMany();
+      const due = await this.dialect.lockForUpdate(query, { skipLocked: true }).getMany();
       if (due.length === 0) return [];
       const claim = randomUUID();
       const leaseEnd = new Date(now.getTime() + LEASE_MS);

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import type { SqlDialect } from '../../db/dialect';
 import { timeOrderedId } from '../../db/ids';
 import { insertNewRows } from '../../db/insert-new-rows';
 import { WebhookDeliveryEntity } from './webhook-delivery.entity';
@@ -23,6 +24,8 @@ export function subscribes(endpoint: Pick<WebhookEndpointEntity, 'events'>, type
 export class WebhookOutbox {
   private readonly wakeListeners: Array<() => void> = [];
 
+  constructor(private readonly dialect: SqlDialect) {}
+
   /** The dispatcher on this worker, told when an event may be waiting (it polls anyway). */
   onEnqueued(listener: () => void): void {
     this.wakeListeners.push(listener);
@@ -38,9 +41,10 @@ export class WebhookOutbox {
     const now = new Date();
     const event = Object.assign(new WebhookEventEntity(), { id: timeOrderedId(now.getTime()), workspaceId, type, payload: JSON.stringify(payload), createdAt: now });
     // insertNewRows: one plain statement each, a fraction of manager.insert's CPU on this hot path.
-    await insertNewRows(manager, WebhookEventEntity, [event]);
+    await insertNewRows(manager, this.dialect, WebhookEventEntity, [event]);
     await insertNewRows(
       manager,
+      this.dialect,
       WebhookDeliveryEntity,
       targets.map((endpoint) =>
         Object.assign(new WebhookDeliveryEntity(), {

@@ -1,6 +1,5 @@
-import type { DataSource } from 'typeorm';
-import { supportsRowLocks } from '../../db/data-source';
-import { TransactionRunner } from '../../db/transaction-runner';
+import type { SqlDialect } from '../../db/dialect';
+import type { TransactionRunner } from '../../db/transaction-runner';
 import { WebhookEndpointEntity } from './webhook-endpoint.entity';
 import type { WebhookSecrets } from './webhook.service';
 
@@ -16,16 +15,19 @@ export interface WebhookReencryptionReport {
  * per transaction under a row lock; failures are named and the run goes on. Without it, dropping
  * SECRETS_PHRASE_PREVIOUS would leave those endpoints unable to sign.
  */
-export async function reencryptWebhookSecrets(dataSource: DataSource, secrets: WebhookSecrets, options: { dryRun: boolean }): Promise<WebhookReencryptionReport> {
+export async function reencryptWebhookSecrets(
+  transactions: TransactionRunner,
+  dialect: SqlDialect,
+  secrets: WebhookSecrets,
+  options: { dryRun: boolean },
+): Promise<WebhookReencryptionReport> {
   const report: WebhookReencryptionReport = { rewritten: [], alreadyCurrent: [], failed: [] };
-  const transactions = new TransactionRunner(dataSource);
-  const ids = (await dataSource.getRepository(WebhookEndpointEntity).find({ select: ['id'], order: { id: 'ASC' } })).map((row) => row.id);
+  const ids = (await transactions.manager.getRepository(WebhookEndpointEntity).find({ select: ['id'], order: { id: 'ASC' } })).map((row) => row.id);
   for (const endpointId of ids) {
     try {
       const outcome = await transactions.run(async (manager) => {
         const query = manager.getRepository(WebhookEndpointEntity).createQueryBuilder('e').where('e.id = :endpointId', { endpointId });
-        if (supportsRowLocks(dataSource)) query.setLock('pessimistic_write');
-        const row = await query.getOne();
+        const row = await dialect.lockForUpdate(query).getOne();
         if (!row) return 'gone' as const;
         const stale = !secrets.isCurrent(row.secret) || (row.previousSecret !== null && !secrets.isCurrent(row.previousSecret));
         if (!stale) return 'current' as const;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import type { Membership } from '../../auth/ability.factory';
 import type { RequestContext } from '../../request-context';
-import { supportsRowLocks } from '../../db/data-source';
+import type { SqlDialect } from '../../db/dialect';
 import { TransactionRunner } from '../../db/transaction-runner';
 import { AppError, badUserInput, notFound } from '../../graphql/app-error';
 import { ErrorCode } from '../../graphql/error-code';
@@ -20,22 +20,20 @@ import { lockWorkspaceOrThrow } from './workspace.lock';
 const lastOwner = () => new AppError(ErrorCode.LAST_OWNER, 'A workspace keeps at least one OWNER: make another member OWNER first');
 
 /**
- * A member row, read under the workspace's lock (which every member change takes first) and, on
- * MySQL, locked itself: what it says is what the last committed change left.
+ * A member row, read under the workspace's lock (which every member change takes first) and
+ * locked itself: what it says is what the last committed change left.
  */
-function memberQuery(manager: EntityManager, workspaceId: string) {
-  const query = manager.getRepository(MemberEntity).createQueryBuilder('m').where('m.workspaceId = :workspaceId', { workspaceId });
-  if (supportsRowLocks(manager.connection)) query.setLock('pessimistic_write');
-  return query;
+function memberQuery(manager: EntityManager, dialect: SqlDialect, workspaceId: string) {
+  return dialect.lockForUpdate(manager.getRepository(MemberEntity).createQueryBuilder('m').where('m.workspaceId = :workspaceId', { workspaceId }));
 }
 
-function findMember(manager: EntityManager, workspaceId: string, userId: string): Promise<MemberEntity | null> {
-  return memberQuery(manager, workspaceId).andWhere('m.userId = :userId', { userId }).getOne();
+function findMember(manager: EntityManager, dialect: SqlDialect, workspaceId: string, userId: string): Promise<MemberEntity | null> {
+  return memberQuery(manager, dialect, workspaceId).andWhere('m.userId = :userId', { userId }).getOne();
 }
 
 /** LAST_OWNER unless an OWNER other than `userId` stays. */
-async function anotherOwnerOrThrow(manager: EntityManager, workspaceId: string, userId: string): Promise<void> {
-  const others = await memberQuery(manager, workspaceId)
+async function anotherOwnerOrThrow(manager: EntityManager, dialect: SqlDialect, workspaceId: string, userId: string): Promise<void> {
+  const others = await memberQuery(manager, dialect, workspaceId)
     .andWhere('m.role = :owner', { owner: MemberRole.OWNER })
     .andWhere('m.userId <> :userId', { userId })
     .getCount();
@@ -45,6 +43,7 @@ async function anotherOwnerOrThrow(manager: EntityManager, workspaceId: string, 
 export class WorkspaceService {
   constructor(
     private readonly transactions: TransactionRunner,
+    private readonly dialect: SqlDialect,
     private readonly audit: AuditService,
     private readonly events: WorkspaceEvents,
     private readonly planChangeHooks: PlanChangeHook[],
@@ -77,7 +76,7 @@ export class WorkspaceService {
    */
   changePlan(ctx: RequestContext, workspaceId: string, plan: Plan): Promise<WorkspaceEntity> {
     return this.transactions.run(async (manager, unit) => {
-      const workspace = await lockWorkspaceOrThrow(manager, workspaceId);
+      const workspace = await lockWorkspaceOrThrow(manager, this.dialect, workspaceId);
       const from = workspace.plan;
       if (from === plan) return workspace;
       workspace.plan = plan;
@@ -93,7 +92,7 @@ export class WorkspaceService {
   /** What the gateway does when OpenRouter refuses the workspace's key. A change is audited. */
   setByokFallback(ctx: RequestContext, workspaceId: string, fallback: ByokFallback): Promise<WorkspaceEntity> {
     return this.transactions.run(async (manager, unit) => {
-      const workspace = await lockWorkspaceOrThrow(manager, workspaceId);
+      const workspace = await lockWorkspaceOrThrow(manager, this.dialect, workspaceId);
       const from = workspace.byokFallback;
       if (from === fallback) return workspace;
       await manager.update(WorkspaceEntity, { id: workspaceId }, { byokFallback: fallback });
@@ -120,15 +119,15 @@ export class WorkspaceService {
     const trimmed = userId.trim();
     if (trimmed.length === 0) throw badUserInput('userId must not be blank');
     return this.transactions.run(async (manager, unit) => {
-      await lockWorkspaceOrThrow(manager, workspaceId);
+      await lockWorkspaceOrThrow(manager, this.dialect, workspaceId);
       const caller = await this.callerMembership(ctx, manager, workspaceId);
-      const existing = await findMember(manager, workspaceId, trimmed);
+      const existing = await findMember(manager, this.dialect, workspaceId, trimmed);
       ctx.auth.authorizeAs(caller, 'assign', 'MemberRole', workspaceId, role);
       if (existing) ctx.auth.authorizeAs(caller, 'assign', 'MemberRole', workspaceId, existing.role);
       if (existing?.role === role) return existing;
       const audited = { workspaceId, actorUserId: ctx.auth.userId ?? null, maskedHint: null, targetUserId: trimmed, toRole: role };
       if (existing) {
-        if (existing.role === MemberRole.OWNER) await anotherOwnerOrThrow(manager, workspaceId, trimmed);
+        if (existing.role === MemberRole.OWNER) await anotherOwnerOrThrow(manager, this.dialect, workspaceId, trimmed);
         await manager.update(MemberEntity, { workspaceId, userId: trimmed }, { role });
         await this.audit.record(manager, { ...audited, action: AuditAction.MEMBER_ROLE_CHANGED, fromRole: existing.role });
         await this.events.publish(manager, unit, { kind: 'membershipChanged', workspaceId, userId: trimmed });
@@ -150,12 +149,12 @@ export class WorkspaceService {
    */
   removeMember(ctx: RequestContext, workspaceId: string, userId: string): Promise<boolean> {
     return this.transactions.run(async (manager, unit) => {
-      await lockWorkspaceOrThrow(manager, workspaceId);
+      await lockWorkspaceOrThrow(manager, this.dialect, workspaceId);
       const caller = await this.callerMembership(ctx, manager, workspaceId);
-      const existing = await findMember(manager, workspaceId, userId);
+      const existing = await findMember(manager, this.dialect, workspaceId, userId);
       if (!existing) return false;
       ctx.auth.authorizeAs(caller, 'assign', 'MemberRole', workspaceId, existing.role);
-      if (existing.role === MemberRole.OWNER) await anotherOwnerOrThrow(manager, workspaceId, userId);
+      if (existing.role === MemberRole.OWNER) await anotherOwnerOrThrow(manager, this.dialect, workspaceId, userId);
       await manager.delete(MemberEntity, { workspaceId, userId });
       await this.audit.record(manager, {
         workspaceId,
@@ -175,7 +174,7 @@ export class WorkspaceService {
   private async callerMembership(ctx: RequestContext, manager: EntityManager, workspaceId: string): Promise<Membership | null> {
     const callerId = ctx.auth.userId;
     if (callerId === undefined) return null;
-    const member = await findMember(manager, workspaceId, callerId);
+    const member = await findMember(manager, this.dialect, workspaceId, callerId);
     return member ? { workspaceId, role: member.role } : null;
   }
 
