@@ -154,14 +154,16 @@ export class KeyHealthService {
    * its lease back since `dueForRecheck` listed it.
    */
   async claimRecheck(workspaceId: string, owner: string, now: Date, leaseMs: number, intervalMs: number): Promise<boolean> {
-    const result = await this.transactions.manager
-      .createQueryBuilder()
-      .update(InferenceKeyRecordEntity)
-      .set({ recheckLeaseOwner: owner, recheckLeaseUntil: new Date(now.getTime() + leaseMs) })
-      .where('workspace_id = :workspaceId', { workspaceId })
-      .andWhere(LEASE_FREE, { now })
-      .andWhere(DUE, dueParameters(now, intervalMs))
-      .execute();
+    const result = await this.transactions.run((manager) =>
+      manager
+        .createQueryBuilder()
+        .update(InferenceKeyRecordEntity)
+        .set({ recheckLeaseOwner: owner, recheckLeaseUntil: new Date(now.getTime() + leaseMs) })
+        .where('workspace_id = :workspaceId', { workspaceId })
+        .andWhere(LEASE_FREE, { now })
+        .andWhere(DUE, dueParameters(now, intervalMs))
+        .execute(),
+    );
     return (result.affected ?? 0) === 1;
   }
 
@@ -208,9 +210,11 @@ export class KeyHealthService {
   }
 
   async releaseRecheck(workspaceId: string, owner: string, nextCheckAt: Date, failures: number): Promise<void> {
-    await this.transactions.manager
-      .getRepository(InferenceKeyRecordEntity)
-      .update({ workspaceId, recheckLeaseOwner: owner }, { recheckLeaseOwner: null, recheckLeaseUntil: null, openrouterNextCheckAt: nextCheckAt, recheckFailures: failures });
+    await this.transactions.run((manager) =>
+      manager
+        .getRepository(InferenceKeyRecordEntity)
+        .update({ workspaceId, recheckLeaseOwner: owner }, { recheckLeaseOwner: null, recheckLeaseUntil: null, openrouterNextCheckAt: nextCheckAt, recheckFailures: failures }),
+    );
   }
 
   /**

@@ -96,7 +96,7 @@ export class PartnerTokenService {
     const now = new Date();
     if (!entity.lastUsedAt || now.getTime() - entity.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
       // Kept coarse so that a busy integration does not turn every read into a write.
-      await this.transactions.manager.update(PartnerTokenEntity, { id: entity.id }, { lastUsedAt: now });
+      await this.transactions.run((manager) => manager.update(PartnerTokenEntity, { id: entity.id }, { lastUsedAt: now }));
     }
     return { tokenId: entity.id, workspaceId: entity.workspaceId };
   }

@@ -157,7 +157,6 @@ export class WebhookDispatcher {
   }
 
   private async attempt(delivery: WebhookDeliveryEntity, endpoint: WebhookEndpointEntity | undefined, event: WebhookEventEntity | undefined): Promise<void> {
-    const manager = this.transactions.manager;
     // Deleted meanwhile: its deliveries went with it.
     if (!endpoint || !event) return;
     if (!endpoint.enabled) return this.finish(delivery, { nextAttemptAt: null, lastError: 'endpoint disabled' });
@@ -182,7 +181,7 @@ export class WebhookDispatcher {
     const attempts = delivery.attempts + 1;
     if ('status' in outcome && outcome.status >= 200 && outcome.status < 300) {
       await this.finish(delivery, { attempts, lastStatus: outcome.status, lastError: null, nextAttemptAt: null, deliveredAt: new Date() });
-      if (endpoint.failingSince) await manager.update(WebhookEndpointEntity, { id: endpoint.id }, { failingSince: null });
+      if (endpoint.failingSince) await this.transactions.run((manager) => manager.update(WebhookEndpointEntity, { id: endpoint.id }, { failingSince: null }));
       return;
     }
     const failedAt = new Date();
@@ -216,15 +215,17 @@ export class WebhookDispatcher {
   }
 
   private async noteFailure(endpoint: WebhookEndpointEntity, at: Date, what: string): Promise<void> {
-    const manager = this.transactions.manager;
     if (!endpoint.failingSince) {
-      await manager.update(WebhookEndpointEntity, { id: endpoint.id, failingSince: IsNull() }, { failingSince: at });
+      await this.transactions.run((manager) => manager.update(WebhookEndpointEntity, { id: endpoint.id, failingSince: IsNull() }, { failingSince: at }));
       return;
     }
     if (at.getTime() - endpoint.failingSince.getTime() < DISABLE_AFTER_FAILING_MS) return;
     const reason = `every delivery failed since ${endpoint.failingSince.toISOString()} (last: ${what}); re-enable it once the receiver works`.slice(0, 300);
-    await manager.update(WebhookEndpointEntity, { id: endpoint.id, enabled: true }, { enabled: false, disabledReason: reason });
-    await manager.update(WebhookDeliveryEntity, { endpointId: endpoint.id, deliveredAt: IsNull(), nextAttemptAt: Not(IsNull()) }, { nextAttemptAt: null, lastError: 'endpoint disabled' });
+    // Together: a disabled endpoint with deliveries still due, or the reverse, would be half a decision.
+    await this.transactions.run(async (manager) => {
+      await manager.update(WebhookEndpointEntity, { id: endpoint.id, enabled: true }, { enabled: false, disabledReason: reason });
+      await manager.update(WebhookDeliveryEntity, { endpointId: endpoint.id, deliveredAt: IsNull(), nextAttemptAt: Not(IsNull()) }, { nextAttemptAt: null, lastError: 'endpoint disabled' });
+    });
     this.log.warn({ endpointId: endpoint.id, workspaceId: endpoint.workspaceId }, 'webhook endpoint disabled after failing for 5 days');
   }
 }

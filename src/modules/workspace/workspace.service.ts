@@ -66,7 +66,7 @@ export class WorkspaceService {
       byokFallback: ByokFallback.NONE,
       createdAt: new Date(),
     });
-    await this.transactions.manager.insert(WorkspaceEntity, workspace);
+    await this.transactions.run((manager) => manager.insert(WorkspaceEntity, workspace));
     return workspace;
   }
 
