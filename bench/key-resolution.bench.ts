@@ -1,4 +1,4 @@
-import { GatewayKeyResolver } from '../src/modules/gateway/gateway-key.resolver';
+import { GatewayKeyPicker } from '../src/modules/gateway/gateway-key.picker';
 import { LoadingCache } from '../src/cache/loading-cache';
 import type { CachedSecrets } from '../src/modules/secrets/tenant-secrets.cache';
 import { InferencePath, KeySource } from '../src/modules/usage/usage.enums';
@@ -12,17 +12,17 @@ const TARGET_NS_PER_OP = 5_000;
 const ITERATIONS = 1_000_000;
 const ROUNDS = 5;
 
-/** ns per `await resolver.resolve(...)`, the best and the median of ROUNDS rounds of ITERATIONS calls. */
-async function timeResolve(resolver: GatewayKeyResolver, workspace: WorkspaceEntity, path: InferencePath, expected: KeySource): Promise<{ best: number; median: number }> {
+/** ns per `await picker.resolve(...)`, the best and the median of ROUNDS rounds of ITERATIONS calls. */
+async function timeResolve(picker: GatewayKeyPicker, workspace: WorkspaceEntity, path: InferencePath, expected: KeySource): Promise<{ best: number; median: number }> {
   // Warm: the first call loads and decrypts (a cache miss); the JIT settles over the next ones.
   for (let i = 0; i < 50_000; i += 1) {
-    const resolved = await resolver.resolve(workspace, path);
+    const resolved = await picker.resolve(workspace, path);
     if (resolved.source !== expected) throw new Error(`${path} resolved to ${resolved.source}, expected ${expected}`);
   }
   const perRound: number[] = [];
   for (let round = 0; round < ROUNDS; round += 1) {
     const started = process.hrtime.bigint();
-    for (let i = 0; i < ITERATIONS; i += 1) await resolver.resolve(workspace, path);
+    for (let i = 0; i < ITERATIONS; i += 1) await picker.resolve(workspace, path);
     perRound.push(Number(process.hrtime.bigint() - started) / ITERATIONS);
   }
   perRound.sort((a, b) => a - b);
@@ -31,7 +31,7 @@ async function timeResolve(resolver: GatewayKeyResolver, workspace: WorkspaceEnt
 
 export const keyResolutionSuite: BenchSuite = {
   name: SUITE,
-  description: 'GatewayKeyResolver.resolve on a warm secrets cache (BYOK path) and on a platform-key path, ns per call',
+  description: 'GatewayKeyPicker.resolve on a warm secrets cache (BYOK path) and on a platform-key path, ns per call',
 
   async run(context: BenchContext): Promise<SuiteResult> {
     const secrets = freshBenchSecrets();
@@ -40,7 +40,7 @@ export const keyResolutionSuite: BenchSuite = {
       const { workspaceId } = await seedWorkspaceWithKey(service.app.url, secrets.jwtSecret, benchKey('resolution'));
       const workspace = await service.app.dataSource.getRepository(WorkspaceEntity).findOneOrFail({ where: { id: workspaceId } });
       // The service's own parts, with the default 2-minute TTL: every call after the first is a hit.
-      const resolver = new GatewayKeyResolver(
+      const picker = new GatewayKeyPicker(
         service.app.dataSource,
         service.app.seam.secrets,
         new LoadingCache<CachedSecrets>(120_000),
@@ -48,8 +48,8 @@ export const keyResolutionSuite: BenchSuite = {
         service.app.seam.keyHealth,
       );
       context.log(`${ROUNDS} rounds of ${ITERATIONS.toLocaleString('en-US')} resolutions per path`);
-      const byok = await timeResolve(resolver, workspace, InferencePath.AGENT_RUN, KeySource.BYOK);
-      const platform = await timeResolve(resolver, workspace, InferencePath.SEARCH_INDEXER, KeySource.PLATFORM);
+      const byok = await timeResolve(picker, workspace, InferencePath.AGENT_RUN, KeySource.BYOK);
+      const platform = await timeResolve(picker, workspace, InferencePath.SEARCH_INDEXER, KeySource.PLATFORM);
       const verdicts: BenchVerdict[] = [
         {
           label: `cache-hit resolution <= ${TARGET_NS_PER_OP / 1000} µs`,

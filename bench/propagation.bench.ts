@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../src/logging/logger';
 import { TenantSecretsCipher } from '../src/modules/secrets/cipher';
-import { SecretsInvalidationBus } from '../src/modules/secrets/secrets-invalidation.bus';
+import { WorkspaceInvalidationBus } from '../src/modules/workspace/workspace-invalidation.bus';
 import { benchKey, freshBenchSecrets, percentile, seedWorkspaceWithKey, startBenchApp } from './support/gateway-fixture';
 import { graphqlOrThrow } from './support/graphql-request';
 import type { BenchContext, BenchSuite, BenchVerdict, SuiteResult } from './support/suite';
@@ -43,8 +43,8 @@ function arrival(arrivals: Map<string, (at: bigint) => void>, id: string): Promi
  */
 async function busToBus(): Promise<Delays> {
   const log = createLogger('warn');
-  const publisher = new SecretsInvalidationBus(REDIS_URL, log);
-  const receiver = new SecretsInvalidationBus(REDIS_URL, log);
+  const publisher = new WorkspaceInvalidationBus(REDIS_URL, log);
+  const receiver = new WorkspaceInvalidationBus(REDIS_URL, log);
   const arrivals = new Map<string, (at: bigint) => void>();
   await publisher.start(() => undefined);
   await receiver.start((workspaceId) => arrivals.get(workspaceId)?.(process.hrtime.bigint()));

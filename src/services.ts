@@ -32,12 +32,12 @@ import { UsageSettlementService } from './modules/usage/usage-settlement.service
 import { JournalReplay } from './modules/usage/ledger/journal-replay';
 import { UsageJournal } from './modules/usage/ledger/usage-journal';
 import { UsageLedger } from './modules/usage/ledger/usage-ledger';
-import { GatewayKeyResolver } from './modules/gateway/gateway-key.resolver';
+import { GatewayKeyPicker } from './modules/gateway/gateway-key.picker';
 import { InferenceGateway } from './modules/gateway/inference-gateway';
 import { KeyHealthService } from './modules/inference-key/key-health.service';
 import { KeyRecheckWorker } from './modules/inference-key/key-recheck.worker';
 import { OpenRouterClient } from './modules/gateway/openrouter.client';
-import { SecretsInvalidationBus } from './modules/secrets/secrets-invalidation.bus';
+import { WorkspaceInvalidationBus } from './modules/workspace/workspace-invalidation.bus';
 import type { CachedSecrets } from './modules/secrets/tenant-secrets.cache';
 import { WorkspaceDirectory } from './modules/workspace/workspace-directory';
 import { WorkspaceEvents } from './modules/workspace/workspace-events';
@@ -63,7 +63,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   const directory = new WorkspaceDirectory(dataSource, Math.min(config.secretsCacheTtlMs, ACCESS_CACHE_TTL_MS), workspaceEvents);
   const secretsCache = new LoadingCache<CachedSecrets>(config.secretsCacheTtlMs);
   workspaceEvents.subscribeAfterCommit((event) => secretsCache.invalidate(event.workspaceId));
-  const invalidationBus = new SecretsInvalidationBus(config.redisUrl, logger);
+  const invalidationBus = new WorkspaceInvalidationBus(config.redisUrl, logger);
   workspaceEvents.subscribeToLocalCommits((event) => invalidationBus.publish(event.workspaceId));
   const inferenceKeys = new InferenceKeyService(transactions, dialect, secrets, audit, workspaceEvents, verifier);
   const keyVerification = new KeyVerificationService(transactions, dialect, verifier);
@@ -108,7 +108,7 @@ export function createServices(config: AppConfig, dataSource: DataSource, cipher
   keyHealth.onStatusChanged((manager, change) => webhookEvents.keyStatusChanged(manager, change.workspaceId, change.to));
   const gateway = new InferenceGateway({
     workspaces: directory,
-    keys: new GatewayKeyResolver(dataSource, secrets, secretsCache, config.platformOpenrouterKey, keyHealth, staleWhileUnreachableMs),
+    keys: new GatewayKeyPicker(dataSource, secrets, secretsCache, config.platformOpenrouterKey, keyHealth, staleWhileUnreachableMs),
     client: new OpenRouterClient(config.openrouterBaseUrl, config.openrouterTimeoutMs),
     ledger: usageLedger,
     health: keyHealth,

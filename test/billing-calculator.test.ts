@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { billedMicros, BillingRangeError, PricePerMillion, tierPriceMicros } from '../src/modules/billing/billing-calculator';
 import { summarise } from '../src/modules/billing/billing-summary.service';
-import { canonicalUsdText, InvalidUsdAmountError, numberToDecimalText, parseUsdToMicrosOrThrow, usdNumberToMicros } from '../src/modules/billing/usd';
+import { canonicalUsdText, InvalidUsdAmountError, numberToDecimalText, parseUsdToMicrosOrThrow, usdNumberToMicros } from '../src/money/usd';
 import { KeySource } from '../src/modules/usage/usage.enums';
 import { ModelTier } from '../src/modules/workspace/workspace.enums';
 

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { JwtCodec } from '../src/auth/jwt';
 import { createLogger } from '../src/logging/logger';
-import { SecretsInvalidationBus } from '../src/modules/secrets/secrets-invalidation.bus';
+import { WorkspaceInvalidationBus } from '../src/modules/workspace/workspace-invalidation.bus';
 import { FakeOpenRouter } from './support/fake-openrouter';
 import { callGateway, eventually } from './support/gateway-client';
 import { freshRequestId } from './support/gateway-setup';
@@ -52,7 +52,7 @@ const TTL_MARGIN_MS = 1_000;
 const FLAKY_TTL_MS = 4_000;
 /** ioredis retries every 200 ms, backing off to 2 s: reconnecting takes at most that, with room for load. */
 const RECONNECT_LIMIT_MS = 15_000;
-/** What the bus logs (secrets-invalidation.bus.ts); asserted as written, so a reworded line is a decision. */
+/** What the bus logs (workspace-invalidation.bus.ts); asserted as written, so a reworded line is a decision. */
 const REDIS_DOWN_LOG = 'redis unreachable: secrets cache falls back to its TTL until it is back';
 const REDIS_BACK_LOG = 'redis reachable again: secrets invalidations propagate at once';
 const NOT_PUBLISHED_LOG = 'secrets invalidation not published; other workers rely on the cache TTL';
@@ -301,7 +301,7 @@ describe('with Redis: a change made on one process reaches the other within a se
 
   it('a worker that stops closes its Redis connections without reporting Redis as down', async () => {
     const logs = new LogCapture();
-    const bus = new SecretsInvalidationBus(REDIS_URL, createLogger('info', logs));
+    const bus = new WorkspaceInvalidationBus(REDIS_URL, createLogger('info', logs));
     await bus.start(() => undefined);
     expect(bus.state).toBe('ready');
     await bus.stop();

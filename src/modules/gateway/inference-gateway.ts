@@ -7,7 +7,7 @@ import type { BudgetGuard } from '../budget/budget-guard';
 import type { RefusedCallsService } from '../usage/refused-calls.service';
 import type { UsageLedger } from '../usage/ledger/usage-ledger';
 import type { WorkspaceDirectory } from '../workspace/workspace-directory';
-import type { GatewayKeyResolver } from './gateway-key.resolver';
+import type { GatewayKeyPicker } from './gateway-key.picker';
 import type { GatewayRequest, GatewayResponse, IncomingCall } from './gateway-exchange';
 import type { KeyHealthService } from '../inference-key/key-health.service';
 import type { OpenRouterClient } from './openrouter.client';
@@ -16,7 +16,7 @@ import { CallContext, CallMeter, UpstreamRelay } from './upstream-relay';
 export interface GatewayDependencies {
   /** the worker's copies of workspace rows: an unknown workspace is not kept */
   workspaces: WorkspaceDirectory;
-  keys: GatewayKeyResolver;
+  keys: GatewayKeyPicker;
   client: OpenRouterClient;
   ledger: UsageLedger;
   health: KeyHealthService;

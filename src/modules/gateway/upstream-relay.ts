@@ -12,7 +12,7 @@ import type { InferenceCall } from '../usage/usage-recorder.service';
 import { InferencePath, KeySource, UsageOutcome } from '../usage/usage.enums';
 import type { WorkspaceEntity } from '../workspace/workspace.entity';
 import type { ModelTier } from '../workspace/workspace.enums';
-import type { GatewayKeyResolver, ResolvedKey } from './gateway-key.resolver';
+import type { GatewayKeyPicker, ResolvedKey } from './gateway-key.picker';
 import type { GatewayResponse } from './gateway-exchange';
 import { KeyHealthService } from '../inference-key/key-health.service';
 import { keyRefusalOf } from './key-refusal';
@@ -56,7 +56,7 @@ export interface CallContext {
 export interface UpstreamRelayDependencies {
   client: OpenRouterClient;
   ledger: UsageLedger;
-  keys: GatewayKeyResolver;
+  keys: GatewayKeyPicker;
   health: KeyHealthService;
   refusedCalls: RefusedCallsService;
 }

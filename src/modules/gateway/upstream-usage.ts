@@ -1,4 +1,4 @@
-import { usdNumberToMicros } from '../billing/usd';
+import { usdNumberToMicros } from '../../money/usd';
 import { rawCostMicrosOf } from '../usage/raw-cost';
 
 /** What a completed call cost, from OpenRouter's `usage` object. */

@@ -1,4 +1,4 @@
-import { usdNumberToMicros } from '../billing/usd';
+import { usdNumberToMicros } from '../../money/usd';
 
 export interface KeyStanding {
   limitMicros: number | null;

@@ -8,7 +8,7 @@ import { Settled, WriteBatcher } from '../../db/write-batcher';
 import { badUserInput, conflict, notFound } from '../../graphql/app-error';
 import { KEY_POLICY, KeyPolicy } from '../gateway/key-policy';
 import { BillingRangeError, billedMicros, tierPriceMicros } from '../billing/billing-calculator';
-import { canonicalUsdText, parseUsdToMicrosOrThrow } from '../billing/usd';
+import { canonicalUsdText, parseUsdToMicrosOrThrow } from '../../money/usd';
 import { TierPriceSchedule, TierPriceService } from '../tier-price/tier-price.service';
 import type { WorkspaceDirectory } from '../workspace/workspace-directory';
 import { ModelTier } from '../workspace/workspace.enums';

@@ -5,7 +5,7 @@ import { badUserInput, notFound } from '../../graphql/app-error';
 import { BillingRangeError, billedMicros, tierPriceMicros } from '../billing/billing-calculator';
 import type { TierPriceService } from '../tier-price/tier-price.service';
 import { MAX_TOKENS_PER_CALL } from './call-limits';
-import { parseUsdToMicrosOrThrow } from '../billing/usd';
+import { parseUsdToMicrosOrThrow } from '../../money/usd';
 import { UsageRecordEntity } from './usage-record.entity';
 import { addToRollup } from './usage-rollup.repository';
 

@@ -7,8 +7,10 @@ const CHANNEL = 'byok:tenant-secrets:invalidate';
 export type RedisState = 'disabled' | 'connecting' | 'ready' | 'down';
 
 /**
- * Tells every worker, through Redis pub/sub, that a workspace's secrets (or its row or members)
- * changed, so they drop their cached copies at once instead of at TTL expiry.
+ * Tells every worker, through Redis pub/sub, that a workspace's row, members or key changed, so
+ * they drop their cached copies (the directory's rows and memberships, the decrypted secrets) at
+ * once instead of at TTL expiry. The channel keeps its old name so that workers of the previous
+ * release, running beside these during a deploy, still hear each other.
  * Without Redis, or while it is down, the TTL alone bounds staleness; ioredis reconnects by itself.
  *
  * `ready` means both halves work: the subscriber's SUBSCRIBE was acknowledged on its current
@@ -17,7 +19,7 @@ export type RedisState = 'disabled' | 'connecting' | 'ready' | 'down';
  * succeeded: a worker started while Redis was unreachable would otherwise never subscribe, yet
  * report ready). Either connection failing or closing is `down`.
  */
-export class SecretsInvalidationBus {
+export class WorkspaceInvalidationBus {
   private readonly origin = randomUUID();
   private publisher?: Redis;
   private subscriber?: Redis;

@@ -31,7 +31,7 @@ const keyUnavailable = () =>
   new AppError(ErrorCode.KEY_UNAVAILABLE, "The workspace's stored OpenRouter key cannot be read; no call was made. A billing manager should replace the key.");
 
 /** Picks the key for a call by the path policy, reading the workspace's key through the cache. */
-export class GatewayKeyResolver {
+export class GatewayKeyPicker {
   constructor(
     private readonly dataSource: DataSource,
     private readonly store: TenantSecretStore,
