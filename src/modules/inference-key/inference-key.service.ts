@@ -1,8 +1,8 @@
 import { EntityManager } from 'typeorm';
 import type { RequestContext } from '../../request-context';
 import { TransactionRunner, UnitOfWork } from '../../db/transaction-runner';
-import { AppError, badUserInput } from '../../graphql/app-error';
-import { ErrorCode } from '../../graphql/error-code';
+import { AppError, badUserInput } from '../../errors/app-error';
+import { ErrorCode } from '../../errors/error-code';
 import { AuditAction } from '../audit/audit-action.enum';
 import { AuditService } from '../audit/audit.service';
 import { TenantSecretEntity } from '../secrets/tenant-secret.entity';

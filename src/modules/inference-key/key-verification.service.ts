@@ -1,8 +1,8 @@
 import { LessThanOrEqual } from 'typeorm';
 import { timeOrderedId } from '../../db/ids';
 import type { TransactionRunner } from '../../db/transaction-runner';
-import { AppError } from '../../graphql/app-error';
-import { ErrorCode } from '../../graphql/error-code';
+import { AppError } from '../../errors/app-error';
+import { ErrorCode } from '../../errors/error-code';
 import { lockWorkspaceOrThrow } from '../workspace/workspace.lock';
 import { KeyCheckType } from './key-check.type';
 import { KeyVerificationAttemptEntity } from './key-verification-attempt.entity';
