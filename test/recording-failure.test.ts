@@ -1,5 +1,5 @@
-import { AppError, badUserInput, conflict, isRetryable } from '../src/graphql/app-error';
-import { ErrorCode } from '../src/graphql/error-code';
+import { AppError, badUserInput, conflict, isRetryable } from '../src/errors/app-error';
+import { ErrorCode } from '../src/errors/error-code';
 import { recordCall } from '../src/modules/usage/ledger/recording-failure';
 import type { InferenceCall } from '../src/modules/usage/usage-recorder.service';
 import { InferencePath, KeySource } from '../src/modules/usage/usage.enums';

@@ -1,4 +1,4 @@
-import { unauthenticated, forbidden } from '../graphql/app-error';
+import { unauthenticated, forbidden } from '../errors/app-error';
 import type { MemberRole } from './member-role';
 import { abilityForMembership, Action, AppAbility, Membership, scoped, SubjectType } from './ability.factory';
 import type { Principal } from './principal';

@@ -1,8 +1,8 @@
 import { unwrapResolverError } from '@apollo/server/errors';
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, GraphQLFormattedError } from 'graphql';
 import { ArgumentValidationError } from 'type-graphql';
-import { AppError } from './app-error';
-import { ErrorCode } from './error-code';
+import { AppError } from '../errors/app-error';
+import { ErrorCode } from '../errors/error-code';
 import { variableErrorMessage } from './variable-error';
 
 /** Codes that Apollo and graphql-js give to errors in the request itself; safe to show as they are. */
@@ -26,10 +26,29 @@ function validationMessage(error: ArgumentValidationError): string {
   return messages.length > 0 ? messages.join('; ') : 'Invalid arguments';
 }
 
+/**
+ * The domain error behind what Apollo hands over. graphql-js wraps one a resolver throws (with a
+ * path); Apollo wraps one thrown before execution (a plugin, the context function) without one.
+ */
+function domainErrorOf(error: unknown): AppError | undefined {
+  let cause = error;
+  while (cause instanceof GraphQLError) cause = cause.originalError;
+  return cause instanceof AppError ? cause : undefined;
+}
+
+/**
+ * A domain error that refuses a request before execution (a plugin's check), as Apollo takes it:
+ * the status rides on the GraphQL error, else Apollo answers 500. formatError shapes the body.
+ */
+export function refusalBeforeExecution(error: AppError, status: number): GraphQLError {
+  return new GraphQLError(error.message, { originalError: error, extensions: { http: { status } } });
+}
+
 /** True for errors that are not the client's to see: they are masked and logged. */
 export function isInternalError(error: unknown): boolean {
+  if (domainErrorOf(error)) return false;
   const original = unwrapResolverError(error);
-  if (original instanceof AppError || original instanceof ArgumentValidationError) return false;
+  if (original instanceof ArgumentValidationError) return false;
   const code = (original as { extensions?: { code?: unknown } })?.extensions?.code;
   return !(typeof code === 'string' && (REQUEST_ERROR_CODES.has(code) || CLIENT_CODES.has(code)));
 }
@@ -39,11 +58,11 @@ export function isInternalError(error: unknown): boolean {
  * validation library's echo of the submitted values.
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-  const original = unwrapResolverError(error);
   const base = { locations: formatted.locations, path: formatted.path };
-  if (original instanceof AppError) {
-    return { ...base, message: original.message, extensions: { code: original.code } };
-  }
+  const domain = domainErrorOf(error);
+  // Its code and message only: `retryable`, details and the upstream status are the gateway's.
+  if (domain) return { ...base, message: domain.message, extensions: { code: domain.code } };
+  const original = unwrapResolverError(error);
   if (original instanceof ArgumentValidationError) {
     return { ...base, message: validationMessage(original), extensions: { code: ErrorCode.BAD_USER_INPUT } };
   }

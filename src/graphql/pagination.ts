@@ -1,5 +1,5 @@
 import { Field, ObjectType } from 'type-graphql';
-import { badUserInput } from './app-error';
+import { badUserInput } from '../errors/app-error';
 
 @ObjectType()
 export class PageInfo {

@@ -1,10 +1,10 @@
 import { ApolloServerPlugin, GraphQLRequestListener, HeaderMap } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { BREAK, DocumentNode, GraphQLError, visit } from 'graphql';
-import { forbidden } from './app-error';
+import { forbidden } from '../errors/app-error';
 import type { GraphQLContext } from './context';
-import { ErrorCode } from './error-code';
-import { isInternalError } from './format-error';
+import { ErrorCode } from '../errors/error-code';
+import { isInternalError, refusalBeforeExecution } from './format-error';
 import { invalidVariablesOf } from './variable-error';
 
 type ResponseErrors = Array<{ message: string; extensions?: Record<string, unknown> }>;
@@ -68,10 +68,7 @@ export function requestPoliciesPlugin(options: { adminOnlyIntrospection: boolean
         throw new GraphQLError('Subscriptions are not supported', { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
       }
       if (options.adminOnlyIntrospection && selectsIntrospection(document) && !contextValue.auth.isPlatformAdmin) {
-        // Thrown before execution, Apollo answers it with the status it names, else 500.
-        const refusal = forbidden('Introspection is available to platform admins only');
-        refusal.extensions.http = { status: 403 };
-        throw refusal;
+        throw refusalBeforeExecution(forbidden('Introspection is available to platform admins only'), 403);
       }
     },
     async responseForOperation({ schema, operation, request }) {

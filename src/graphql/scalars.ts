@@ -1,6 +1,6 @@
 import { GraphQLScalarType } from 'graphql';
 import { GraphQLSafeInt } from 'graphql-scalars';
-import { amountOutOfRange } from './app-error';
+import { amountOutOfRange } from '../errors/app-error';
 
 export { DateTimeResolver as DateTimeScalar } from 'graphql-scalars';
 

@@ -1,5 +1,5 @@
 import { coerceInputValue, getLocation, GraphQLError, GraphQLFormattedError, GraphQLSchema, isInputType, Kind, OperationDefinitionNode, print, typeFromAST } from 'graphql';
-import { ErrorCode } from './error-code';
+import { ErrorCode } from '../errors/error-code';
 
 const INVALID_VARIABLE = /^Variable "\$([_A-Za-z][_0-9A-Za-z]*)" got invalid value /;
 /**

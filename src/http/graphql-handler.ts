@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import type { GraphQLContext } from '../graphql/context';
-import { ErrorCode } from '../graphql/error-code';
+import { ErrorCode } from '../errors/error-code';
 import { jsonDepthExceeds } from './json-depth';
 import { readBody, BodyTooLargeError } from './read-body';
 import type { RequestTarget } from './request-target';

@@ -2,7 +2,7 @@ import type { ApolloServerPlugin, GraphQLRequestContext } from '@apollo/server';
 import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { DocumentNode, getOperationAST, GraphQLSchema, Kind, OperationDefinitionNode, SelectionSetNode } from 'graphql';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { ErrorCode } from '../graphql/error-code';
+import { ErrorCode } from '../errors/error-code';
 
 type Labels = 'root_field' | 'operation' | 'outcome';
 

@@ -1,4 +1,4 @@
-import { AppError } from '../../src/graphql/app-error';
+import { AppError } from '../../src/errors/app-error';
 import type { GraphQLResult } from './test-app';
 
 /**

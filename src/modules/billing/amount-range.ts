@@ -1,4 +1,4 @@
-import { amountOutOfRange } from '../../graphql/app-error';
+import { amountOutOfRange } from '../../errors/app-error';
 
 /**
  * Sums of micro-USD and tokens, kept to what SafeInt carries exactly (integers up to 2^53 − 1).

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { badUserInput } from '../../graphql/app-error';
+import { badUserInput } from '../../errors/app-error';
 import { KeySource } from '../usage/usage.enums';
 import { UsageRollupEntity } from '../usage/usage-rollup.entity';
 import { ModelTier } from '../workspace/workspace.enums';

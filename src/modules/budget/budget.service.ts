@@ -2,7 +2,7 @@ import type { EntityManager } from 'typeorm';
 import type { SqlDialect } from '../../db/dialect';
 import { insertNewRows } from '../../db/insert-new-rows';
 import { TransactionRunner } from '../../db/transaction-runner';
-import { badUserInput } from '../../graphql/app-error';
+import { badUserInput } from '../../errors/app-error';
 import type { RequestContext } from '../../request-context';
 import { safeAmountOrThrow, sumOrThrow } from '../billing/amount-range';
 import { monthDaysOrThrow } from '../billing/billing-summary.service';

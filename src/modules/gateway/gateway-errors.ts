@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { AppError } from '../../graphql/app-error';
-import { ErrorCode } from '../../graphql/error-code';
+import { AppError } from '../../errors/app-error';
+import { ErrorCode } from '../../errors/error-code';
 
 /**
  * How a retry fares: `never` (x-should-retry: false, which the SDKs honour) for errors that come

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { AppError } from '../../graphql/app-error';
+import type { AppError } from '../../errors/app-error';
 import type { InferencePath } from '../usage/usage.enums';
 import type { ModelTier } from '../workspace/workspace.enums';
 import type { UpstreamEndpoint } from './openrouter.client';

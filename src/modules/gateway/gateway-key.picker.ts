@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
-import { AppError } from '../../graphql/app-error';
-import { ErrorCode } from '../../graphql/error-code';
+import { AppError } from '../../errors/app-error';
+import { ErrorCode } from '../../errors/error-code';
 import { isKeyUnavailable, TenantSecretStore } from '../secrets/tenant-secret.store';
 import type { LoadingCache } from '../../cache/loading-cache';
 import type { CachedSecrets } from '../secrets/tenant-secrets.cache';

@@ -1,6 +1,6 @@
 import { ConcurrencyLimiter } from '../../concurrency-limiter';
-import { AppError } from '../../graphql/app-error';
-import { ErrorCode } from '../../graphql/error-code';
+import { AppError } from '../../errors/app-error';
+import { ErrorCode } from '../../errors/error-code';
 import { lazyChild } from '../../logging/logger';
 import { GatewayMetrics, NO_GATEWAY_METRICS } from '../../metrics/gateway.metrics';
 import type { BudgetGuard } from '../budget/budget-guard';

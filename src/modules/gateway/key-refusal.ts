@@ -1,4 +1,4 @@
-import { ErrorCode } from '../../graphql/error-code';
+import { ErrorCode } from '../../errors/error-code';
 import { KeyStatus } from '../inference-key/inference-key.enums';
 
 /**

@@ -1,8 +1,8 @@
 import { Agent, errors as undiciErrors, request } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { AppError } from '../../graphql/app-error';
-import { ErrorCode } from '../../graphql/error-code';
+import { AppError } from '../../errors/app-error';
+import { ErrorCode } from '../../errors/error-code';
 
 export interface UpstreamResponse {
   status: number;

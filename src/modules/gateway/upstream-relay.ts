@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { AppError } from '../../graphql/app-error';
-import { ErrorCode } from '../../graphql/error-code';
+import { AppError } from '../../errors/app-error';
+import { ErrorCode } from '../../errors/error-code';
 import type { GatewayCallOutcome } from '../../metrics/gateway.metrics';
 import { ByokFallback } from '../inference-key/inference-key.enums';
 import type { RefusedCallsService } from '../usage/refused-calls.service';

@@ -1,4 +1,4 @@
-import { badUserInput } from '../../graphql/app-error';
+import { badUserInput } from '../../errors/app-error';
 
 export const OPENROUTER_KEY_PREFIX = 'sk-or-';
 export const MIN_KEY_LENGTH = 20;

@@ -4,7 +4,7 @@ import type { RequestContext } from '../../request-context';
 import { PARTNER_TOKEN_PREFIX } from '../../auth/authenticator';
 import { timeOrderedId } from '../../db/ids';
 import { TransactionRunner } from '../../db/transaction-runner';
-import { badUserInput, forbidden } from '../../graphql/app-error';
+import { badUserInput, forbidden } from '../../errors/app-error';
 import { AuditAction } from '../audit/audit-action.enum';
 import type { AuditService } from '../audit/audit.service';
 import { PartnerTokenEntity } from './partner-token.entity';

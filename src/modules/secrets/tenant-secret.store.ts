@@ -1,6 +1,6 @@
 import { EntityManager, In } from 'typeorm';
-import { AppError } from '../../graphql/app-error';
-import { ErrorCode } from '../../graphql/error-code';
+import { AppError } from '../../errors/app-error';
+import { ErrorCode } from '../../errors/error-code';
 import { SecretsDecryptionError, TenantSecretsCipher } from './cipher';
 import { TenantSecretEntity } from './tenant-secret.entity';
 

@@ -1,7 +1,7 @@
 import { EntityManager } from 'typeorm';
 import { timeOrderedId } from '../../db/ids';
 import { TransactionRunner } from '../../db/transaction-runner';
-import { badUserInput } from '../../graphql/app-error';
+import { badUserInput } from '../../errors/app-error';
 import { ModelTier } from '../workspace/workspace.enums';
 import { TierPriceEntity } from './tier-price.entity';
 

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { AuthContext } from '../../auth/auth-context';
-import { AppError, badUserInput } from '../../graphql/app-error';
-import { ErrorCode } from '../../graphql/error-code';
+import { AppError, badUserInput } from '../../errors/app-error';
+import { ErrorCode } from '../../errors/error-code';
 import { csvHeader, csvLine, jsonLine, UsageExportFormat, UsageExportRow, UsageExportService } from './usage-export.service';
 import type { CorsPolicy } from '../../http/cors.policy';
 import type { RequestTarget } from '../../http/request-target';

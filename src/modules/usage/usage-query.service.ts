@@ -1,6 +1,6 @@
 import { DataSource, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import type { SqlDialect } from '../../db/dialect';
-import { badUserInput } from '../../graphql/app-error';
+import { badUserInput } from '../../errors/app-error';
 import { decodeCursor, encodeCursor, pageSizeOrThrow } from '../../graphql/pagination';
 import { addAmounts, safeAmountOrThrow, sumOrThrow } from '../billing/amount-range';
 import { UsageRecordEntity } from './usage-record.entity';

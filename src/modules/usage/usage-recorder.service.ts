@@ -5,7 +5,7 @@ import { timeOrderedId } from '../../db/ids';
 import { insertNewRows } from '../../db/insert-new-rows';
 import { TransactionRunner, UnitOfWork } from '../../db/transaction-runner';
 import { Settled, WriteBatcher } from '../../db/write-batcher';
-import { badUserInput, conflict, notFound } from '../../graphql/app-error';
+import { badUserInput, conflict, notFound } from '../../errors/app-error';
 import { KEY_POLICY, KeyPolicy } from '../gateway/key-policy';
 import { BillingRangeError, billedMicros, tierPriceMicros } from '../billing/billing-calculator';
 import { canonicalUsdText, parseUsdToMicrosOrThrow } from '../../money/usd';

@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { SqlDialect } from '../../db/dialect';
 import { TransactionRunner } from '../../db/transaction-runner';
-import { badUserInput, notFound } from '../../graphql/app-error';
+import { badUserInput, notFound } from '../../errors/app-error';
 import { BillingRangeError, billedMicros, tierPriceMicros } from '../billing/billing-calculator';
 import type { TierPriceService } from '../tier-price/tier-price.service';
 import { MAX_TOKENS_PER_CALL } from './call-limits';

@@ -1,6 +1,6 @@
 import { timeOrderedId } from '../../db/ids';
 import { TransactionRunner } from '../../db/transaction-runner';
-import { badUserInput, notFound } from '../../graphql/app-error';
+import { badUserInput, notFound } from '../../errors/app-error';
 import type { RequestContext } from '../../request-context';
 import { TenantSecretsCipher } from '../secrets/cipher';
 import { WebhookAddressError, WebhookAddressPolicy } from './webhook-address.policy';

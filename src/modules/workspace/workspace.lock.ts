@@ -1,6 +1,6 @@
 import { EntityManager } from 'typeorm';
 import type { SqlDialect } from '../../db/dialect';
-import { notFound } from '../../graphql/app-error';
+import { notFound } from '../../errors/app-error';
 import { WorkspaceEntity } from './workspace.entity';
 
 /**

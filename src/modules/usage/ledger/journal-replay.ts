@@ -1,8 +1,8 @@
 import { readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
-import { isRetryable } from '../../../graphql/app-error';
-import { ErrorCode } from '../../../graphql/error-code';
+import { isRetryable } from '../../../errors/app-error';
+import { ErrorCode } from '../../../errors/error-code';
 import { callsToRecord, isMissing, JOURNAL_PREFIX, originOf, REPLAYING_PREFIX, SPOOL_PREFIX, UNRECORDABLE_PREFIX } from './journal-lines';
 import { keepAside } from './kept-aside';
 import { recordCall } from './recording-failure';

@@ -1,6 +1,6 @@
 import { isTransientDatabaseError } from '../../../db/transaction-runner';
-import { AppError } from '../../../graphql/app-error';
-import { ErrorCode } from '../../../graphql/error-code';
+import { AppError } from '../../../errors/app-error';
+import { ErrorCode } from '../../../errors/error-code';
 import type { InferenceCall, UsageRecorderService } from '../usage-recorder.service';
 
 /** A database connection that failed or went away: the next attempt may well get through. */

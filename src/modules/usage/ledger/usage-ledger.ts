@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
-import { AppError, notFound } from '../../../graphql/app-error';
-import { ErrorCode } from '../../../graphql/error-code';
+import { AppError, notFound } from '../../../errors/app-error';
+import { ErrorCode } from '../../../errors/error-code';
 import type { GatewayMetrics } from '../../../metrics/gateway.metrics';
 import type { CallIntent } from './journal-lines';
 import type { JournalReplay } from './journal-replay';

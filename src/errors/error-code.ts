@@ -1,4 +1,4 @@
-/** Every code a client may see in `extensions.code` (SPEC.md, "Errors"). */
+/** Every code a client may see: GraphQL's `extensions.code`, the gateway's `error.code` (SPEC.md, "Errors"). */
 export enum ErrorCode {
   UNAUTHENTICATED = 'UNAUTHENTICATED',
   FORBIDDEN = 'FORBIDDEN',

@@ -1,4 +1,3 @@
-import { GraphQLError } from 'graphql';
 import { ErrorCode } from './error-code';
 
 export interface AppErrorOptions {
@@ -16,10 +15,11 @@ export interface AppErrorOptions {
 
 /**
  * A client-visible error: its message is written for the client and never contains a secret. The
- * domain's one error type; `format-error.ts` shapes it for GraphQL, `http/gateway-errors.ts` for
- * the gateway's HTTP answers.
+ * domain's one error type, a plain Error so that services know no transport: only
+ * `graphql/format-error.ts` shapes it for GraphQL and the gateway's `gateway-errors.ts` for its
+ * HTTP answers.
  */
-export class AppError extends GraphQLError {
+export class AppError extends Error {
   readonly retryable: boolean;
   readonly details: Readonly<Record<string, string>>;
   readonly upstreamStatus?: number;
@@ -29,7 +29,7 @@ export class AppError extends GraphQLError {
     message: string,
     options: AppErrorOptions = {},
   ) {
-    super(message, { extensions: { code } });
+    super(message);
     this.name = 'AppError';
     this.retryable = options.retryable ?? false;
     this.details = options.details ?? {};
