@@ -8,6 +8,7 @@ import { DEFAULT_HTTP_LIMITS } from '../src/config/http-limits';
 import type { GraphQLContext } from '../src/graphql/context';
 import { DateTimeScalar, SafeIntScalar } from '../src/graphql/scalars';
 import { graphqlHandler } from '../src/http/graphql-handler';
+import { LargeBodySlots } from '../src/http/large-body-slots';
 import { requestTargetOf } from '../src/http/request-target';
 import { KeyStatus } from '../src/modules/inference-key/inference-key.enums';
 
@@ -72,7 +73,8 @@ export async function startBareServer(host = '127.0.0.1'): Promise<RunningBareSe
   });
   await apollo.start();
   // The handler is typed for the service's context; this server's resolvers read no context at all.
-  const handler = graphqlHandler(apollo as unknown as ApolloServer<GraphQLContext>);
+  const largeBodies = new LargeBodySlots({ smallBodyBytes: DEFAULT_HTTP_LIMITS.anonymousBodyBytes, slotBytes: DEFAULT_HTTP_LIMITS.authenticatedBodyBytes, budgetBytes: DEFAULT_HTTP_LIMITS.graphqlBodyBytesInFlight });
+  const handler = graphqlHandler(apollo as unknown as ApolloServer<GraphQLContext>, largeBodies);
   const bounds = { maxBodyBytes: DEFAULT_HTTP_LIMITS.authenticatedBodyBytes, jsonMaxDepth: DEFAULT_HTTP_LIMITS.jsonMaxDepth };
   const server: Server = createServer((request, response) => {
     const target = requestTargetOf(request.url);

@@ -20,6 +20,7 @@ import { frontDoor, refuseTunnels, sendJson } from './http/front-door';
 import { GatewayHandler } from './modules/gateway/gateway.handler';
 import { graphqlHandler, refuseRateLimited } from './http/graphql-handler';
 import { GraphqlIde, IDE_ASSET_PREFIX, prefersHtml } from './http/graphql-ide.page';
+import { LargeBodySlots } from './http/large-body-slots';
 import { concurrencyKeyOf } from './http/principal-concurrency';
 import { Exchange, RouteTable } from './http/route-table';
 import { USAGE_EXPORT_PATH, UsageExportHandler } from './modules/usage/usage-export.handler';
@@ -142,7 +143,8 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
   const usageExport = new UsageExportHandler(services.usageExport, cors, async (request) => authContextFor(await authenticator.principalOf(request.headers.authorization)).auth);
 
   const gatewayHandler = new GatewayHandler(services.gateway, { serviceToken: config.serviceToken, jsonMaxDepth: limits.jsonMaxDepth });
-  const graphql = graphqlHandler(apollo);
+  const largeBodies = new LargeBodySlots({ smallBodyBytes: limits.anonymousBodyBytes, slotBytes: limits.authenticatedBodyBytes, budgetBytes: limits.graphqlBodyBytesInFlight });
+  const graphql = graphqlHandler(apollo, largeBodies);
   const concurrency = new ConcurrencyLimiter(limits.graphqlConcurrentPerPrincipal);
   // The caller is known from the headers before a byte of the body is read: the body cap, and the
   // slot that bounds what one caller holds in memory at once, depend on who it is.
@@ -151,7 +153,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
     if (prefersHtml(request)) return ide.servePage(response);
     const principal = await authenticator.principalOf(request.headers.authorization);
     const release = concurrency.tryAcquire(concurrencyKeyOf(principal, request));
-    if (!release) return refuseRateLimited(response, limits.graphqlConcurrentPerPrincipal);
+    if (!release) return refuseRateLimited(response, `More than ${limits.graphqlConcurrentPerPrincipal} GraphQL requests of this caller in progress at once; retry when one has finished`);
     try {
       const authenticated = principal.kind !== 'anonymous' && principal.kind !== 'invalid';
       const bounds = { maxBodyBytes: authenticated ? limits.authenticatedBodyBytes : limits.anonymousBodyBytes, jsonMaxDepth: limits.jsonMaxDepth };
@@ -263,7 +265,7 @@ export async function createServer(deps: ServerDependencies): Promise<{ httpServ
         const shownHost = host === '0.0.0.0' ? '127.0.0.1' : host;
         resolveListen({
           httpServer,
-          seam: services,
+          seam: { ...services, largeBodySlots: largeBodies },
           url: `http://${shownHost}:${address.port}`,
           metricsUrl: metricsListener?.url,
           stop: async () => {

@@ -1,3 +1,4 @@
+import type { LargeBodySlots } from './http/large-body-slots';
 import type { AppServices } from './services';
 
 /**
@@ -30,4 +31,7 @@ export type TestSeam = Pick<
   | 'webhookOutbox'
   | 'webhookDispatcher'
   | 'budgetGuard'
->;
+> & {
+  /** to see how many large-body slots no request holds (that every path releases its slot) */
+  largeBodySlots: Pick<LargeBodySlots, 'available' | 'count'>;
+};

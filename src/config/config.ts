@@ -114,6 +114,10 @@ function parseInteger(env: Env, name: string, fallback: number, min: number, max
 function parseHttpLimits(env: Env): HttpLimits {
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS };
   for (const [field, name, min, max] of HTTP_LIMIT_VARIABLES) limits[field] = parseInteger(env, name, DEFAULT_HTTP_LIMITS[field], min, max);
+  // Below it, no body at the authenticated cap could ever be read.
+  if (limits.graphqlBodyBytesInFlight < limits.authenticatedBodyBytes) {
+    throw new ConfigError('GRAPHQL_MAX_BODY_BYTES_IN_FLIGHT', `must be at least GRAPHQL_MAX_BODY_BYTES (${limits.authenticatedBodyBytes})`);
+  }
   return limits;
 }
 

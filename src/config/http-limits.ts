@@ -15,6 +15,11 @@ export interface HttpLimits {
   keepAliveTimeoutMs: number;
   /** open connections at most; beyond, new ones are closed at once (`HTTP_MAX_CONNECTIONS`) */
   maxConnections: number;
+  /**
+   * GraphQL bodies over the anonymous cap in progress at once, in bytes (`GRAPHQL_MAX_BODY_BYTES_IN_FLIGHT`):
+   * one more waits up to 2 s for room, then is answered 429. At least `authenticatedBodyBytes`.
+   */
+  graphqlBodyBytesInFlight: number;
   /** GraphQL requests one principal may have in progress at once (`GRAPHQL_MAX_CONCURRENT_PER_PRINCIPAL`) */
   graphqlConcurrentPerPrincipal: number;
   /** nesting of arrays and objects in any JSON a request carries (`JSON_MAX_DEPTH`) */
@@ -24,6 +29,8 @@ export interface HttpLimits {
 export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
   anonymousBodyBytes: 64 * 1024,
   authenticatedBodyBytes: 2 * 1024 * 1024,
+  // Two bodies at the authenticated cap.
+  graphqlBodyBytesInFlight: 4 * 1024 * 1024,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,
@@ -37,6 +44,7 @@ export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
 export const HTTP_LIMIT_VARIABLES: ReadonlyArray<[keyof HttpLimits, string, number, number]> = [
   ['anonymousBodyBytes', 'GRAPHQL_MAX_BODY_BYTES_ANONYMOUS', 1024, 64 * 1024 * 1024],
   ['authenticatedBodyBytes', 'GRAPHQL_MAX_BODY_BYTES', 1024, 64 * 1024 * 1024],
+  ['graphqlBodyBytesInFlight', 'GRAPHQL_MAX_BODY_BYTES_IN_FLIGHT', 1024, 1024 * 1024 * 1024],
   ['headersTimeoutMs', 'HTTP_HEADERS_TIMEOUT_MS', 100, 600_000],
   ['requestTimeoutMs', 'HTTP_REQUEST_TIMEOUT_MS', 100, 3_600_000],
   ['keepAliveTimeoutMs', 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 100, 600_000],

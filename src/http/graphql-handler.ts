@@ -3,7 +3,8 @@ import { ApolloServer, HeaderMap } from '@apollo/server';
 import type { GraphQLContext } from '../graphql/context';
 import { ErrorCode } from '../errors/error-code';
 import { jsonDepthExceeds } from './json-depth';
-import { readBody, BodyTooLargeError } from './read-body';
+import { GraphqlBody, LargeBodySlots, readGraphqlBody } from './large-body-slots';
+import { BodyTooLargeError } from './read-body';
 import type { RequestTarget } from './request-target';
 
 export interface GraphqlRequestBounds {
@@ -26,8 +27,7 @@ function refuse(response: ServerResponse, status: number, message: string, heade
 }
 
 /** 429 with the GraphQL error shape, so clients read `extensions.code` as for any other refusal. */
-export function refuseRateLimited(response: ServerResponse, max: number): void {
-  const message = `More than ${max} GraphQL requests of this caller in progress at once; retry when one has finished`;
+export function refuseRateLimited(response: ServerResponse, message: string): void {
   // Its body is never read: the connection closes rather than drain it.
   response.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1', connection: 'close' }).end(JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.RATE_LIMITED } }] }));
 }
@@ -43,43 +43,56 @@ function searchTooDeep(search: string, maxDepth: number): boolean {
  * Apollo Server on plain node:http: the service needs three routes beside GraphQL and streams
  * gateway responses, which a framework layer would only slow down.
  */
-export function graphqlHandler(apollo: ApolloServer<GraphQLContext>) {
+export function graphqlHandler(apollo: ApolloServer<GraphQLContext>, largeBodies: LargeBodySlots) {
   return async (request: IncomingMessage, response: ServerResponse, target: RequestTarget, bounds: GraphqlRequestBounds, contextFor: () => Promise<GraphQLContext>): Promise<void> => {
-    let body: unknown;
     if (searchTooDeep(target.search, bounds.jsonMaxDepth)) return refuse(response, 400, `JSON nested deeper than ${bounds.jsonMaxDepth} levels`);
+    let read: GraphqlBody | undefined;
     if (request.method === 'POST') {
-      let raw: Buffer;
       try {
-        raw = await readBody(request, bounds.maxBodyBytes);
+        read = await readGraphqlBody(request, bounds.maxBodyBytes, largeBodies);
       } catch (error) {
         // The rest of the body is not read: the connection closes instead.
         if (error instanceof BodyTooLargeError) return refuse(response, 413, `Request body larger than ${bounds.maxBodyBytes} bytes`, { connection: 'close' });
         throw error;
       }
-      const contentType = request.headers['content-type'] ?? '';
-      const text = raw.toString('utf8');
-      if (raw.length > 0 && contentType.includes('application/json')) {
-        if (jsonDepthExceeds(text, bounds.jsonMaxDepth)) return refuse(response, 400, `JSON nested deeper than ${bounds.jsonMaxDepth} levels`);
-        try {
-          body = JSON.parse(text);
-        } catch {
-          return refuse(response, 400, 'Request body is not valid JSON');
-        }
-      } else {
-        body = text;
-      }
+      if (read.kind === 'busy') return refuseRateLimited(response, `More than ${largeBodies.count} bodies over ${largeBodies.smallBodyBytes} bytes in progress at once; retry in a moment`);
     }
-    const result = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: request.method ?? 'GET', headers: headerMapOf(request), search: target.search, body },
-      context: contextFor,
-    });
-    for (const [name, value] of result.headers) response.setHeader(name, value);
-    response.statusCode = result.status ?? 200;
-    if (result.body.kind === 'complete') {
-      response.end(result.body.string);
-      return;
+    // A large body's slot is held until the answer is sent: what its parsing built is garbage by then.
+    const held = read?.kind === 'read' ? read : undefined;
+    try {
+      await answer(apollo, request, response, target, bounds, held?.bytes, contextFor);
+    } finally {
+      held?.release();
     }
-    for await (const chunk of result.body.asyncIterator) response.write(chunk);
-    response.end();
   };
+}
+
+async function answer(apollo: ApolloServer<GraphQLContext>, request: IncomingMessage, response: ServerResponse, target: RequestTarget, bounds: GraphqlRequestBounds, raw: Buffer | undefined, contextFor: () => Promise<GraphQLContext>): Promise<void> {
+  let body: unknown;
+  if (raw) {
+    const contentType = request.headers['content-type'] ?? '';
+    const text = raw.toString('utf8');
+    if (raw.length > 0 && contentType.includes('application/json')) {
+      if (jsonDepthExceeds(text, bounds.jsonMaxDepth)) return refuse(response, 400, `JSON nested deeper than ${bounds.jsonMaxDepth} levels`);
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return refuse(response, 400, 'Request body is not valid JSON');
+      }
+    } else {
+      body = text;
+    }
+  }
+  const result = await apollo.executeHTTPGraphQLRequest({
+    httpGraphQLRequest: { method: request.method ?? 'GET', headers: headerMapOf(request), search: target.search, body },
+    context: contextFor,
+  });
+  for (const [name, value] of result.headers) response.setHeader(name, value);
+  response.statusCode = result.status ?? 200;
+  if (result.body.kind === 'complete') {
+    response.end(result.body.string);
+    return;
+  }
+  for await (const chunk of result.body.asyncIterator) response.write(chunk);
+  response.end();
 }
