@@ -11,7 +11,7 @@ import { graphqlOrThrow } from './support/graphql-request';
 import { processCpuSeconds } from './support/process-cpu';
 import { CompareOptions, interleavedOrder, parseCompareArgs } from './support/revision-args';
 import { buildRevision, RevisionBuild } from './support/revision-build';
-import { cpuMicrosPerRequest, cpuVerdict, MAX_CPU_INCREASE_PERCENT, median, percentDifference } from './support/revision-stats';
+import { cpuMicrosPerRequest, cpuVerdict, MAX_CPU_INCREASE_PERCENT, median, pairedMedianDifference, percentDifference } from './support/revision-stats';
 import { ServiceChild, startServiceChild } from './support/service-child';
 
 /**
@@ -129,15 +129,17 @@ async function measure(revision: RunningRevision, workload: Workload, requests: 
 const loadAverage = () => loadavg().map((value) => value.toFixed(2)).join(' / ');
 
 function formatReport(options: CompareOptions, samples: Map<string, number[]>, paths: PathName[]): { table: string; over: PathName[] } {
-  const header = ['path', 'old µs/req', 'new µs/req', 'diff', `verdict (≤ +${MAX_CPU_INCREASE_PERCENT} %)`];
+  const header = ['path', 'old µs/req', 'new µs/req', 'diff', 'paired diff', `verdict (≤ +${MAX_CPU_INCREASE_PERCENT} %)`];
+  const signed = (value: number) => `${value >= 0 ? '+' : ''}${value.toFixed(1)} %`;
   const over: PathName[] = [];
   const body = paths.map((path) => {
-    const oldMicros = median(samples.get(`old|${path}`) ?? []);
-    const newMicros = median(samples.get(`new|${path}`) ?? []);
+    const oldValues = samples.get(`old|${path}`) ?? [];
+    const newValues = samples.get(`new|${path}`) ?? [];
+    const oldMicros = median(oldValues);
+    const newMicros = median(newValues);
     const verdict = cpuVerdict(oldMicros, newMicros);
     if (verdict === 'over') over.push(path);
-    const diff = percentDifference(oldMicros, newMicros);
-    return [path, oldMicros.toFixed(0), newMicros.toFixed(0), `${diff >= 0 ? '+' : ''}${diff.toFixed(1)} %`, verdict === 'within' ? 'within' : 'OVER'];
+    return [path, oldMicros.toFixed(0), newMicros.toFixed(0), signed(percentDifference(oldMicros, newMicros)), signed(pairedMedianDifference(oldValues, newValues)), verdict === 'within' ? 'within' : 'OVER'];
   });
   const widths = header.map((_, i) => Math.max(header[i].length, ...body.map((cells) => cells[i].length)));
   const line = (cells: string[]) => `| ${cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join(' | ')} |`;
@@ -145,7 +147,8 @@ function formatReport(options: CompareOptions, samples: Map<string, number[]>, p
   const perRound = paths.flatMap((path) =>
     (['old', 'new'] as const).map((side) => `  ${side} ${path}: ${(samples.get(`${side}|${path}`) ?? []).map((value) => value.toFixed(0)).join(', ')} µs/req`),
   );
-  return { table: [line(header), rule, ...body.map(line), '', `per round (${options.rounds} rounds of ${options.requests} requests at ${options.rate} req/s):`, ...perRound].join('\n'), over };
+  const legend = 'diff: median new against median old (the verdict); paired diff: median of each round’s new-against-old difference';
+  return { table: [line(header), rule, ...body.map(line), '', legend, '', `per round (${options.rounds} rounds of ${options.requests} requests at ${options.rate} req/s):`, ...perRound].join('\n'), over };
 }
 
 async function main(): Promise<number> {

@@ -1,5 +1,5 @@
 import { interleavedOrder, parseCompareArgs } from '../bench/support/revision-args';
-import { cpuMicrosPerRequest, cpuVerdict, median, percentDifference } from '../bench/support/revision-stats';
+import { cpuMicrosPerRequest, cpuVerdict, median, pairedMedianDifference, percentDifference } from '../bench/support/revision-stats';
 
 /** bench:compare's arithmetic and arguments: what decides issue 9's "within 5 % CPU per request". */
 describe('bench:compare statistics', () => {
@@ -33,6 +33,12 @@ describe('bench:compare statistics', () => {
     expect(cpuVerdict(1000, 1051)).toBe('over');
     expect(cpuVerdict(1000, 700)).toBe('within');
     expect(cpuVerdict(1000, 1080, 10)).toBe('within');
+  });
+
+  it('takes the median of each round’s own difference, and refuses unpaired rounds', () => {
+    // rounds: +10 %, -50 %, +20 %: the median round difference is +10 %
+    expect(pairedMedianDifference([100, 200, 100], [110, 100, 120])).toBeCloseTo(10, 10);
+    expect(() => pairedMedianDifference([100, 200], [110])).toThrow('unpaired rounds');
   });
 
   it('turns CPU seconds over a number of requests into µs per request', () => {

@@ -27,3 +27,13 @@ export function cpuMicrosPerRequest(cpuSeconds: number, requests: number): numbe
   if (!(requests > 0)) throw new Error('no requests were measured');
   return (cpuSeconds * 1_000_000) / requests;
 }
+
+/**
+ * The median of each round's own difference (new against the old run just before it): the two
+ * runs of one round share the machine's load at that moment, so this is less exposed to drift
+ * between rounds than the difference of the two medians.
+ */
+export function pairedMedianDifference(oldValues: number[], newValues: number[]): number {
+  if (oldValues.length !== newValues.length) throw new Error(`unpaired rounds: ${oldValues.length} old, ${newValues.length} new`);
+  return median(oldValues.map((oldValue, round) => percentDifference(oldValue, newValues[round])));
+}
