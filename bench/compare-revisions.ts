@@ -53,6 +53,11 @@ const USAGE_PAGE =
   'query Usage($w: ID!, $from: DateTime!, $to: DateTime!) { usage(workspaceId: $w, from: $from, to: $to, first: 20) { nodes { id path model tier keySource inputTokens outputTokens billedMicros occurredAt actor { userId role } } pageInfo { hasNextPage endCursor } } }';
 const RECORD = 'mutation($input: RecordInferenceCallInput!) { recordInferenceCall(input: $input) { id billedMicros } }';
 const SEEDED_RECORDS = 30;
+/**
+ * One principal sends every request here; a burst of queued requests (on MariaDB, on a busy host)
+ * would meet the per-principal and per-workspace limits and measure 429s instead of the path.
+ */
+const UNLIMITED = { GRAPHQL_MAX_CONCURRENT_PER_PRINCIPAL: '100000', GATEWAY_MAX_CONCURRENT_PER_WORKSPACE: '100000' };
 
 function recordBody(workspaceId: string, requestId: string): string {
   return JSON.stringify({
@@ -86,7 +91,7 @@ async function startRevision(side: Side, build: RevisionBuild, options: CompareO
   const database = options.databaseUrl ? await prepareBenchDatabase(databaseUrlFor(options.databaseUrl, side)) : undefined;
   if (database?.fallbackReason) throw new Error(database.fallbackReason);
   const serviceToken = randomBytes(32).toString('base64url');
-  const service = await startServiceChild(database?.database.url, { SERVICE_TOKEN: serviceToken, OPENROUTER_BASE_URL: upstreamUrl }, build.main);
+  const service = await startServiceChild(database?.database.url, { SERVICE_TOKEN: serviceToken, OPENROUTER_BASE_URL: upstreamUrl, ...UNLIMITED }, build.main);
   const { workspaceId, ownerToken } = await seedWorkspaceWithKey(service.url, service.jwtSecret, benchKey('compare'), `Compare ${side}`);
   const jwt = new JwtCodec(service.jwtSecret);
   const admin = await jwt.sign({ userId: 'bench-admin', platformAdmin: true }, '4h');
