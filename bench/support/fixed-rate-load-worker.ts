@@ -1,6 +1,6 @@
 import { Agent, request as httpRequest } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { FixedRateRequest, FixedRateResult } from './fixed-rate-load';
+import { FixedRateRequest, FixedRateResult, REQUEST_ID_PLACEHOLDER } from './fixed-rate-load';
 
 /**
  * An open-loop load generator, in its own process (forked by ./fixed-rate-load.ts): requests go
@@ -41,7 +41,9 @@ function run(request: FixedRateRequest): Promise<FixedRateResult> {
       }
     };
     const fire = (index: number, dueAt: number) => {
-      const headers = request.requestIdPrefix === undefined ? request.headers : { ...request.headers, 'x-request-id': `${request.requestIdPrefix}-${index}` };
+      const id = request.requestIdPrefix === undefined ? undefined : `${request.requestIdPrefix}-${index}`;
+      const headers = id === undefined ? request.headers : { ...request.headers, 'x-request-id': id };
+      const body = id === undefined ? request.body : request.body?.replace(REQUEST_ID_PLACEHOLDER, id);
       const outgoing = httpRequest(request.url, { method: request.method, headers, agent }, (response) => {
         response.resume();
         response.on('end', () => {
@@ -56,7 +58,7 @@ function run(request: FixedRateRequest): Promise<FixedRateResult> {
         result.failures += 1;
         settle();
       });
-      outgoing.end(request.body);
+      outgoing.end(body);
     };
     const tick = () => {
       const now = performance.now();

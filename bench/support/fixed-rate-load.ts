@@ -1,6 +1,9 @@
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
 
+/** In a body, stands for the request's id (see FixedRateRequest.requestIdPrefix). */
+export const REQUEST_ID_PLACEHOLDER = '[<id>]';
+
 export interface FixedRateRequest {
   url: string;
   method: 'GET' | 'POST';
@@ -11,7 +14,10 @@ export interface FixedRateRequest {
   durationSeconds: number;
   /** `even`: one request every 1000/rate ms; `poisson`: exponentially distributed gaps of the same mean */
   arrivals: 'even' | 'poisson';
-  /** each request carries `X-Request-Id: <prefix>-<n>`, unique per request when the prefix is unique per run */
+  /**
+   * each request carries `X-Request-Id: <prefix>-<n>`, unique per request when the prefix is unique
+   * per run; the same id replaces REQUEST_ID_PLACEHOLDER in the body (a mutation's own request id)
+   */
   requestIdPrefix?: string;
 }
 

@@ -28,7 +28,8 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startServiceChild(databaseUrl: string | undefined, env: Record<string, string> = {}): Promise<ServiceChild> {
+/** `main` is another build's compiled entry point (bench:compare runs an older revision's service). */
+export async function startServiceChild(databaseUrl: string | undefined, env: Record<string, string> = {}, main = resolve(__dirname, '..', '..', 'src', 'main.js')): Promise<ServiceChild> {
   const dataDir = mkdtempSync(join(tmpdir(), 'byok-bench-child-'));
   const port = await freePort();
   const jwtSecret = randomBytes(32).toString('base64url');
@@ -45,7 +46,6 @@ export async function startServiceChild(databaseUrl: string | undefined, env: Re
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...env,
   };
-  const main = resolve(__dirname, '..', '..', 'src', 'main.js');
   const child: ChildProcess = spawn(process.execPath, [main], { env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-4000)));
