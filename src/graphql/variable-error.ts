@@ -1,5 +1,6 @@
 import { coerceInputValue, getLocation, GraphQLError, GraphQLFormattedError, GraphQLSchema, isInputType, Kind, OperationDefinitionNode, print, typeFromAST } from 'graphql';
 import { ErrorCode } from '../errors/error-code';
+import { precheckVariable } from './variable-precheck';
 
 const INVALID_VARIABLE = /^Variable "\$([_A-Za-z][_0-9A-Za-z]*)" got invalid value /;
 /**
@@ -45,7 +46,8 @@ function describeInvalidVariable(name: string, type: string, detail: string): st
  * The operation's variables coerced before execution, with errors that name each variable and its
  * type: graphql-js's own coercion would first write every invalid value into its messages (a
  * 2 MB string three times over), which formatError then throws away. Missing and null required
- * variables are left to graphql-js: those messages quote nothing. Empty when all are valid.
+ * variables are left to graphql-js: those messages quote nothing. Variables of built-in scalars and
+ * enums are decided by precheckVariable, without a message. Empty when all are valid.
  */
 export function invalidVariablesOf(schema: GraphQLSchema, operation: OperationDefinitionNode, inputs: Record<string, unknown> | undefined): GraphQLFormattedError[] {
   const errors: GraphQLFormattedError[] = [];
@@ -53,14 +55,19 @@ export function invalidVariablesOf(schema: GraphQLSchema, operation: OperationDe
     const name = definition.variable.name.value;
     const type = typeFromAST(schema, definition.type);
     if (!type || !isInputType(type) || !inputs || !Object.prototype.hasOwnProperty.call(inputs, name) || inputs[name] === null) continue;
+    const verdict = precheckVariable(inputs[name], type);
+    if (verdict === 'valid') continue;
     let reason: string | undefined;
-    coerceInputValue(inputs[name], type, (_path, _value, error) => {
-      reason ??= error.message;
-    });
-    if (reason === undefined) continue;
+    if (verdict === 'unknown') {
+      coerceInputValue(inputs[name], type, (_path, _value, error) => {
+        reason ??= error.message;
+      });
+      if (reason === undefined) continue;
+    }
     const location = definition.loc ? getLocation(definition.loc.source, definition.loc.start) : undefined;
     errors.push({
-      message: describeInvalidVariable(name, `"${print(definition.type)}"`, `; ${reason}`),
+      // A leaf's reason is never one of SAFE_DETAILS: without it the message is the same.
+      message: describeInvalidVariable(name, `"${print(definition.type)}"`, reason === undefined ? '' : `; ${reason}`),
       ...(location ? { locations: [location] } : {}),
       extensions: { code: ErrorCode.BAD_USER_INPUT },
     });
