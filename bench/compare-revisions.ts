@@ -1,8 +1,6 @@
 import './support/production-env';
-import { ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
 import { JwtCodec } from '../src/auth/jwt';
 import { prepareBenchDatabase, PreparedDatabase } from './support/database';
 import { FixedRateRequest, REQUEST_ID_PLACEHOLDER, runAtFixedRate } from './support/fixed-rate-load';
@@ -13,6 +11,7 @@ import { CompareOptions, interleavedOrder, parseCompareArgs } from './support/re
 import { buildRevision, RevisionBuild } from './support/revision-build';
 import { cpuMicrosPerRequest, cpuVerdict, MAX_CPU_INCREASE_PERCENT, median, pairedMedianDifference, percentDifference } from './support/revision-stats';
 import { ServiceChild, startServiceChild } from './support/service-child';
+import { startFakeUpstream } from './support/fake-upstream-process';
 
 /**
  * npm run bench:compare -- --old 0cb59cb --new main --rounds 7 [--database-url mysql://…/<db>]
@@ -68,16 +67,6 @@ function recordBody(workspaceId: string, requestId: string): string {
 
 function log(line: string): void {
   process.stdout.write(`  … ${line}\n`);
-}
-
-async function startFakeUpstream(): Promise<{ url: string; process: ChildProcess }> {
-  const child = fork(join(__dirname, 'support', 'fake-upstream.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const port = await new Promise<number>((resolvePort, reject) => {
-    child.once('message', (message: { port: number }) => resolvePort(message.port));
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`fake upstream exited with code ${code}`)));
-  });
-  return { url: `http://127.0.0.1:${port}`, process: child };
 }
 
 function databaseUrlFor(base: string, side: Side): string {

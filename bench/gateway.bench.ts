@@ -1,7 +1,5 @@
-import { ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
 import { UsageRecordEntity } from '../src/modules/usage/usage-record.entity';
 import type { RunningApp } from '../src/app';
 import { failuresOf, runClosedLoop, ClosedLoopResult } from './support/closed-loop-load';
@@ -11,6 +9,7 @@ import { benchKey, freshBenchSecrets, percentile, seedWorkspaceWithKey, startBen
 import { startPortkey } from './support/portkey';
 import { processCpuSeconds } from './support/process-cpu';
 import type { BenchContext, BenchRow, BenchSuite, BenchVerdict, SuiteResult } from './support/suite';
+import { startFakeUpstream } from './support/fake-upstream-process';
 
 const SUITE = 'gateway';
 /** From issue 8: the same run measures the fake upstream called directly, this gateway and Portkey OSS. */
@@ -80,16 +79,6 @@ function pooledClosedLoop(results: ClosedLoopResult[]): ClosedLoopResult {
     timeouts: sum((result) => result.timeouts),
     mismatches: sum((result) => result.mismatches),
   };
-}
-
-async function startFakeUpstream(): Promise<{ url: string; process: ChildProcess }> {
-  const child = fork(join(__dirname, 'support', 'fake-upstream.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const port = await new Promise<number>((resolvePort, reject) => {
-    child.once('message', (message: { port: number }) => resolvePort(message.port));
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`fake upstream exited with code ${code}`)));
-  });
-  return { url: `http://127.0.0.1:${port}`, process: child };
 }
 
 async function probe(target: Target): Promise<void> {
