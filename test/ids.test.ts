@@ -17,4 +17,10 @@ describe('timeOrderedId', () => {
     const later = timeOrderedId(Date.now() + 60_000);
     expect(timeOrderedId(Date.now()) > later).toBe(true);
   });
+
+  it('gives every id random bits of its own, across refills of the random pool', () => {
+    // rand_b: the 62 bits after the variant, never reused (the time and counter alone would keep ids apart)
+    const tails = Array.from({ length: 2_000 }, () => timeOrderedId().slice(20));
+    expect(new Set(tails).size).toBe(tails.length);
+  });
 });

@@ -1,7 +1,23 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 let lastMs = 0;
 let sequence = 0;
+
+/**
+ * Random bytes are drawn 256 ids at a time (as node's randomUUID does): a randomBytes call per id
+ * was 2 % of the gateway's CPU flat out. Each id's 16 bytes are used once.
+ */
+const pool = Buffer.alloc(16 * 256);
+let poolOffset = pool.length;
+
+function sixteenRandomBytes(): Buffer {
+  if (poolOffset === pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  poolOffset += 16;
+  return pool.subarray(poolOffset - 16, poolOffset);
+}
 
 /**
  * A UUIDv7 (RFC 9562): time-ordered, so rows created later sort later and inserts stay at the end
@@ -17,7 +33,7 @@ export function timeOrderedId(now = Date.now()): string {
     lastMs += 1;
     sequence = 0;
   }
-  const bytes = randomBytes(16);
+  const bytes = sixteenRandomBytes();
   bytes.writeUIntBE(lastMs, 0, 6);
   bytes[6] = 0x70 | (sequence >> 8);
   bytes[7] = sequence & 0xff;

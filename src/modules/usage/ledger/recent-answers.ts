@@ -1,3 +1,4 @@
+import { AgeOrderedMap } from '../../../cache/age-ordered-map';
 import type { KeySource } from '../usage.enums';
 
 /** A finished non-streaming answer, as it went to the caller. */
@@ -24,8 +25,8 @@ interface Slot {
  * oldest go first, and an answer larger than the whole budget is not kept at all.
  */
 export class RecentAnswers {
-  /** insertion order is age order: the oldest are first to expire and first to be evicted */
-  private readonly slots = new Map<string, Slot>();
+  /** the oldest are first to expire and first to be evicted */
+  private readonly slots = new AgeOrderedMap<string, Slot>();
   private bytes = 0;
 
   constructor(
@@ -43,11 +44,7 @@ export class RecentAnswers {
     this.remove(key);
     const size = sizeOf(answer);
     if (size > this.maxBytes) return;
-    while (this.bytes + size > this.maxBytes) {
-      const oldest = this.slots.keys().next();
-      if (oldest.done) break;
-      this.remove(oldest.value);
-    }
+    for (let oldest = this.slots.oldest(); oldest && this.bytes + size > this.maxBytes; oldest = this.slots.oldest()) this.remove(oldest[0]);
     this.slots.set(key, { answer, expiresAt: now + this.ttlMs });
     this.bytes += size;
   }
@@ -57,10 +54,7 @@ export class RecentAnswers {
   }
 
   private expire(now: number): void {
-    for (const [key, slot] of this.slots) {
-      if (slot.expiresAt > now) return;
-      this.remove(key);
-    }
+    for (let oldest = this.slots.oldest(); oldest && oldest[1].expiresAt <= now; oldest = this.slots.oldest()) this.remove(oldest[0]);
   }
 
   private remove(key: string): void {

@@ -1,3 +1,4 @@
+import { AgeOrderedMap } from '../../../cache/age-ordered-map';
 import { KeptAnswer, RecentAnswers } from './recent-answers';
 
 /** Request ids remembered for the outage check: at 1,000 calls a second, the last 3 minutes or so. */
@@ -32,8 +33,8 @@ export interface CallClaim {
 export class RequestClaims {
   private readonly inFlight = new Map<string, RunningCall>();
   private readonly recentAnswers = new RecentAnswers(KEPT_ANSWER_MS, KEPT_ANSWER_BYTES);
-  /** oldest first */
-  private readonly journaled = new Map<string, number>();
+  /** when each id was journaled */
+  private readonly journaled = new AgeOrderedMap<string, number>();
 
   /** `outageWindowMs`: how long a journaled id is remembered (the cache's stale window under GATEWAY_DATABASE_OUTAGE=serve) */
   constructor(private readonly outageWindowMs: number) {}
@@ -68,11 +69,9 @@ export class RequestClaims {
 
   noteJournaled(key: string): void {
     const now = Date.now();
-    this.journaled.delete(key);
     this.journaled.set(key, now);
-    for (const [oldest, at] of this.journaled) {
-      if (this.journaled.size <= MAX_JOURNALED_IDS && now - at <= this.outageWindowMs) break;
-      this.journaled.delete(oldest);
+    for (let oldest = this.journaled.oldest(); oldest && (this.journaled.size > MAX_JOURNALED_IDS || now - oldest[1] > this.outageWindowMs); oldest = this.journaled.oldest()) {
+      this.journaled.delete(oldest[0]);
     }
   }
 
