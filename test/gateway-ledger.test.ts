@@ -37,4 +37,18 @@ describe('usage ledger', () => {
     expect((await storedRecords(world.t, ws.id)).filter((record) => record.requestId === requestId)).toHaveLength(1);
     expect((await callGateway(world.t, { workspaceId: ws.id })).status).toBe(200);
   });
+  it('records calls answered one after another within the linger in one transaction, and every one of them', async () => {
+    const ws = await byokWorkspace(world.t);
+    const transactions: string[][] = [];
+    world.t.app.seam.usageRecorder.onRecordsWritten(async (_manager, _unit, records) => {
+      const ours = records.filter((record) => record.workspaceId === ws.id);
+      if (ours.length > 0) transactions.push(ours.map((record) => record.requestId));
+    });
+    const requestIds = Array.from({ length: 30 }, (_, index) => freshRequestId(`linger-${index}`));
+    // One at a time: without the linger each record would go to the database alone, as its call ends.
+    for (const requestId of requestIds) expect((await callGateway(world.t, { workspaceId: ws.id, requestId })).status).toBe(200);
+    await world.t.app.seam.usageRecorder.settled(ws.id);
+    expect(transactions.flat().sort()).toEqual([...requestIds].sort());
+    expect(transactions.length).toBeLessThan(requestIds.length);
+  });
 });

@@ -78,4 +78,26 @@ describe('WriteBatcher', () => {
     await expect(batcher.submit(1)).rejects.toThrow('connection lost');
     expect(await batcher.submit(2)).toBe(4);
   });
+  it('lets an item linger for company: items submitted within its linger share its batch', async () => {
+    const writer = doublingWriter();
+    const batcher = new WriteBatcher(writer.write, 100);
+    const first = batcher.submit(1, 200);
+    await new Promise((resolveLater) => setTimeout(resolveLater, 20));
+    expect(writer.batches).toEqual([]);
+    const second = batcher.submit(2, 200);
+    expect(await Promise.all([first, second])).toEqual([2, 4]);
+    expect(writer.batches).toEqual([[1, 2]]);
+  });
+
+  it('writes at once when an item without a linger arrives, taking the lingering ones along', async () => {
+    const writer = doublingWriter();
+    const batcher = new WriteBatcher(writer.write, 100);
+    const lingering = batcher.submit(1, 60_000);
+    const urgent = batcher.submit(2);
+    expect(await Promise.all([lingering, urgent])).toEqual([2, 4]);
+    expect(writer.batches).toEqual([[1, 2]]);
+    // the lingering timer went with the batch: a later item starts a wait of its own
+    expect(await batcher.submit(3, 10)).toBe(6);
+    expect(writer.batches).toEqual([[1, 2], [3]]);
+  });
 });

@@ -182,8 +182,9 @@ export class UsageRecorderService implements UnsettledRecordings {
     this.writeHooks.push(hook);
   }
 
-  record(call: InferenceCall): Promise<UsageRecordEntity> {
-    const recording = this.validateAndWrite(call);
+  /** `lingerMs`: how long the call may wait for others to share its transaction (see WriteBatcher). */
+  record(call: InferenceCall, lingerMs = 0): Promise<UsageRecordEntity> {
+    const recording = this.validateAndWrite(call, lingerMs);
     this.track(call.workspaceId, recording);
     return recording;
   }
@@ -217,11 +218,11 @@ export class UsageRecorderService implements UnsettledRecordings {
     if (recordings?.size === 0) this.unsettled.delete(workspaceId);
   }
 
-  private async validateAndWrite(call: InferenceCall): Promise<UsageRecordEntity> {
+  private async validateAndWrite(call: InferenceCall, lingerMs: number): Promise<UsageRecordEntity> {
     const now = new Date();
     validateOrThrow(call, now);
     await this.workspaceExistsOrThrow(call.workspaceId);
-    return this.batcher.submit({ call, hash: payloadHash(call), now });
+    return this.batcher.submit({ call, hash: payloadHash(call), now }, lingerMs);
   }
 
   /** From this worker's copy of the row, so the hot recording path rarely waits for the database. */

@@ -22,9 +22,9 @@ function recordingFailure(error: unknown): unknown {
 }
 
 /** Records one gateway call; a failure is thrown as the domain error it means. */
-export async function recordCall(recorder: Pick<UsageRecorderService, 'record'>, call: InferenceCall): ReturnType<UsageRecorderService['record']> {
+export async function recordCall(recorder: Pick<UsageRecorderService, 'record'>, call: InferenceCall, lingerMs = 0): ReturnType<UsageRecorderService['record']> {
   try {
-    return await recorder.record(call);
+    return await recorder.record(call, lingerMs);
   } catch (error) {
     throw recordingFailure(error);
   }
