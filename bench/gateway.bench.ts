@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { UsageRecordEntity } from '../src/modules/usage/usage-record.entity';
 import type { RunningApp } from '../src/app';
 import { failuresOf, runClosedLoop, ClosedLoopResult } from './support/closed-loop-load';
@@ -10,9 +12,11 @@ import { startPortkey } from './support/portkey';
 import { processCpuSeconds } from './support/process-cpu';
 import type { BenchContext, BenchRow, BenchSuite, BenchVerdict, SuiteResult } from './support/suite';
 import { startFakeUpstream } from './support/fake-upstream-process';
+import { startBareProxy } from './support/bare-proxy';
+import { startNodeHttpServer } from './bare-server';
 
 const SUITE = 'gateway';
-/** From issue 8: the same run measures the fake upstream called directly, this gateway and Portkey OSS. */
+/** From issue 8: the same run measures the fake upstream called directly, this gateway and Portkey OSS (and a bare proxy, the floor). */
 const PORTKEY = 'Portkey 1.15.2';
 const RATE = 200;
 const CONNECTIONS = 50;
@@ -25,10 +29,13 @@ const TARGET_THROUGHPUT_TIMES_PORTKEY = 3;
 /** on a quiet machine (plain node:http ≥ 60k req/s) */
 const TARGET_P50_ADDED_MS = 1;
 const TARGET_P99_ADDED_MS = 5;
+const QUIET_PLAIN_HTTP_RPS = 60_000;
+const QUIET_CHECK_SECONDS = 3;
 
 const BODY = JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello.' }] });
 
-type TargetName = 'direct' | 'gateway' | 'portkey';
+type TargetName = 'direct' | 'bare' | 'gateway' | 'portkey';
+const TARGET_NAMES: readonly TargetName[] = ['direct', 'bare', 'gateway', 'portkey'];
 
 interface Target {
   name: TargetName;
@@ -37,7 +44,7 @@ interface Target {
   headers: Record<string, string>;
 }
 
-/** CPU seconds used so far by the fake upstream, this process (where the gateway runs) and Portkey. */
+/** CPU seconds used so far by the fake upstream, the bare proxy, this process (where the gateway runs) and Portkey. */
 type CpuReading = Record<TargetName, number>;
 
 interface Measured<R> {
@@ -56,7 +63,7 @@ function pooled<R>(runs: Array<Measured<R>>, results: (all: R[]) => R): Measured
     result: results(runs.map((run) => run.result)),
     calls: sum((run) => run.calls),
     seconds: sum((run) => run.seconds),
-    cpu: { direct: sum((run) => run.cpu.direct), gateway: sum((run) => run.cpu.gateway), portkey: sum((run) => run.cpu.portkey) },
+    cpu: Object.fromEntries(TARGET_NAMES.map((name) => [name, sum((run) => run.cpu[name])])) as CpuReading,
   };
 }
 
@@ -79,6 +86,17 @@ function pooledClosedLoop(results: ClosedLoopResult[]): ClosedLoopResult {
     timeouts: sum((result) => result.timeouts),
     mismatches: sum((result) => result.mismatches),
   };
+}
+
+/** Requests a second plain node:http answers (GET, constant body) flat out, the machine's quietness check. */
+async function plainHttpRate(): Promise<number> {
+  const plain = await startNodeHttpServer();
+  try {
+    const result = await runClosedLoop({ url: plain.url, method: 'GET', headers: {}, connections: CONNECTIONS, durationSeconds: QUIET_CHECK_SECONDS });
+    return result.requestsPerSecond;
+  } finally {
+    await plain.stop();
+  }
 }
 
 async function probe(target: Target): Promise<void> {
@@ -119,7 +137,7 @@ function profileNote(label: string, share: FileIoShare): string {
 
 export const gatewaySuite: BenchSuite = {
   name: SUITE,
-  description: `the fake upstream called directly, this gateway (non-streaming, BYOK, journaled and recorded in the database) and ${PORTKEY} in front of it, in one run: open-loop Poisson arrivals at ${RATE} req/s, then ${CONNECTIONS} connections flat out; CPU per call; a CPU profile of the gateway`,
+  description: `the fake upstream called directly, a bare node:http + undici proxy, this gateway (non-streaming, BYOK, journaled and recorded in the database) and ${PORTKEY} in front of it, in one run: open-loop Poisson arrivals at ${RATE} req/s, then ${CONNECTIONS} connections flat out; CPU per call; a CPU profile of the gateway; plain node:http flat out before and after, to tell whether the machine was quiet`,
 
   async run(context: BenchContext): Promise<SuiteResult> {
     const loadBefore = loadavg();
@@ -127,12 +145,16 @@ export const gatewaySuite: BenchSuite = {
     const secrets = freshBenchSecrets();
     const service = await startBenchApp(context.database, secrets, { OPENROUTER_BASE_URL: upstream.url });
     const portkey = await startPortkey();
+    const bare = await startBareProxy(upstream.url);
     try {
+      context.log(`quiet check: plain node:http (GET, constant body), ${CONNECTIONS} connections flat out for ${QUIET_CHECK_SECONDS} s`);
+      const quietBefore = await plainHttpRate();
       const { workspaceId } = await seedWorkspaceWithKey(service.app.url, secrets.jwtSecret, benchKey('gateway'));
       const key = benchKey('gateway');
       const json = { 'content-type': 'application/json' };
       const targets: Target[] = [
         { name: 'direct', label: 'direct', url: `${upstream.url}/chat/completions`, headers: { ...json, authorization: `Bearer ${key}` } },
+        { name: 'bare', label: 'bare proxy', url: `${bare.url}/v1/chat/completions`, headers: { ...json, authorization: `Bearer ${key}` } },
         {
           name: 'gateway',
           label: `gateway (${context.database.kind})`,
@@ -147,10 +169,10 @@ export const gatewaySuite: BenchSuite = {
         },
       ];
       for (const target of targets) await probe(target);
-      const pids: Record<Exclude<TargetName, 'gateway'>, number> = { direct: upstream.process.pid as number, portkey: portkey.pid };
+      const pids: Record<Exclude<TargetName, 'gateway'>, number> = { direct: upstream.process.pid as number, bare: bare.process.pid as number, portkey: portkey.pid };
       const readCpu = (): CpuReading => {
         const own = process.cpuUsage();
-        return { direct: processCpuSeconds(pids.direct), gateway: (own.user + own.system) / 1e6, portkey: processCpuSeconds(pids.portkey) };
+        return { direct: processCpuSeconds(pids.direct), bare: processCpuSeconds(pids.bare), gateway: (own.user + own.system) / 1e6, portkey: processCpuSeconds(pids.portkey) };
       };
       const measure = async <R>(target: Target, load: () => Promise<R>, callsOf: (result: R) => number): Promise<Measured<R>> => {
         const before = readCpu();
@@ -158,7 +180,7 @@ export const gatewaySuite: BenchSuite = {
         const result = await load();
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         const after = readCpu();
-        const cpu = { direct: after.direct - before.direct, gateway: after.gateway - before.gateway, portkey: after.portkey - before.portkey };
+        const cpu = Object.fromEntries(TARGET_NAMES.map((name) => [name, after[name] - before[name]])) as CpuReading;
         return { target, result, calls: callsOf(result), seconds, cpu };
       };
       const runId = randomBytes(6).toString('hex');
@@ -197,9 +219,15 @@ export const gatewaySuite: BenchSuite = {
       const poissonRuns = targets.map((target) => pooled(poissonRounds.filter((run) => run.target === target), pooledOpenLoop));
       const flatRuns = targets.map((target) => pooled(flatRounds.filter((run) => run.target === target), pooledClosedLoop));
       context.log(`CPU profile of the gateway: ${PROFILE_SECONDS} s Poisson, then ${PROFILE_SECONDS} s flat out`);
-      const gatewayTarget = targets[1];
+      const gatewayTarget = targets.find((target) => target.name === 'gateway') as Target;
       const profiledPoisson = await profileWhile(poisson(gatewayTarget, PROFILE_SECONDS, 'profile'));
       const profiledFlat = await profileWhile(flatOut(gatewayTarget, PROFILE_SECONDS));
+      // For a closer look (Chrome DevTools, speedscope): BENCH_PROFILE_DIR=<dir>.
+      const profileDir = process.env.BENCH_PROFILE_DIR;
+      if (profileDir) {
+        writeFileSync(join(profileDir, 'gateway-poisson.cpuprofile'), JSON.stringify(profiledPoisson.profile));
+        writeFileSync(join(profileDir, 'gateway-flat-out.cpuprofile'), JSON.stringify(profiledFlat.profile));
+      }
 
       const ofGateway = <R>(runs: Array<Measured<R>>) => runs.filter((run) => run.target.name === 'gateway').map((run) => run.result);
       const gatewayOpenLoop = [...ofGateway(warmPoisson), ...ofGateway(poissonRounds), profiledPoisson.result];
@@ -212,6 +240,11 @@ export const gatewaySuite: BenchSuite = {
       const cutOff = CONNECTIONS * gatewayClosedLoop.length;
       const answered = gatewayAnswered + closedAnswered;
       const recorded = await recordedCalls(service.app, workspaceId, answered);
+      context.log(`quiet check again`);
+      const quietAfter = await plainHttpRate();
+      const quietRate = Math.min(quietBefore, quietAfter);
+      const quiet = quietRate >= QUIET_PLAIN_HTTP_RPS;
+      const quietness = `plain node:http ${Math.round(quietBefore)} req/s before the loads, ${Math.round(quietAfter)} after (quiet: >= ${QUIET_PLAIN_HTTP_RPS})`;
 
       const byName = <R>(runs: Array<Measured<R>>, name: TargetName) => runs.find((run) => run.target.name === name) as Measured<R>;
       const rows: BenchRow[] = [];
@@ -221,9 +254,9 @@ export const gatewaySuite: BenchSuite = {
       }
 
       const p = (run: Measured<FixedRateResult>, q: number) => percentile(run.result.latenciesMs, q);
-      const [direct, gateway, pk] = (['direct', 'gateway', 'portkey'] as const).map((name) => byName(poissonRuns, name));
+      const [direct, bareRun, gateway, pk] = TARGET_NAMES.map((name) => byName(poissonRuns, name));
       const added = (run: Measured<FixedRateResult>, q: number) => p(run, q) - p(direct, q);
-      const [flatDirect, flatGateway, flatPortkey] = (['direct', 'gateway', 'portkey'] as const).map((name) => byName(flatRuns, name));
+      const [flatDirect, flatBare, flatGateway, flatPortkey] = TARGET_NAMES.map((name) => byName(flatRuns, name));
       const verdicts: BenchVerdict[] = [];
       const onTargetDatabase = context.database.kind !== 'sqlite';
       verdicts.push(
@@ -239,13 +272,13 @@ export const gatewaySuite: BenchSuite = {
         },
         {
           label: `added p50 <= ${TARGET_P50_ADDED_MS} ms (defined on a quiet machine)`,
-          met: onTargetDatabase ? added(gateway, 50) <= TARGET_P50_ADDED_MS : undefined,
-          detail: `${added(gateway, 50).toFixed(2)} ms`,
+          met: onTargetDatabase && quiet ? added(gateway, 50) <= TARGET_P50_ADDED_MS : undefined,
+          detail: `${added(gateway, 50).toFixed(2)} ms; bare proxy +${added(bareRun, 50).toFixed(2)} ms; ${quietness}`,
         },
         {
           label: `added p99 <= ${TARGET_P99_ADDED_MS} ms (defined on a quiet machine)`,
-          met: onTargetDatabase ? added(gateway, 99) <= TARGET_P99_ADDED_MS : undefined,
-          detail: `${added(gateway, 99).toFixed(2)} ms (p99 direct ${p(direct, 99).toFixed(2)} ms, gateway ${p(gateway, 99).toFixed(2)} ms); ${PORTKEY} +${added(pk, 99).toFixed(2)} ms`,
+          met: onTargetDatabase && quiet ? added(gateway, 99) <= TARGET_P99_ADDED_MS : undefined,
+          detail: `${added(gateway, 99).toFixed(2)} ms (p99 direct ${p(direct, 99).toFixed(2)} ms, gateway ${p(gateway, 99).toFixed(2)} ms); bare proxy +${added(bareRun, 99).toFixed(2)} ms; ${PORTKEY} +${added(pk, 99).toFixed(2)} ms; ${quietness}`,
         },
       );
       const poissonShare = fileIoShare(profiledPoisson.profile);
@@ -276,26 +309,30 @@ export const gatewaySuite: BenchSuite = {
       const cpuNote = (label: string, runs: Array<Measured<unknown>>) => {
         const gw = cpuPerCallMs(runs, 'gateway');
         const pkCpu = cpuPerCallMs(runs, 'portkey');
+        const bareCpu = cpuPerCallMs(runs, 'bare');
         const up = (name: TargetName) => ((1000 * byName(runs, name).cpu.direct) / Math.max(1, byName(runs, name).calls)).toFixed(3);
         return (
           `CPU per call, ${label}: gateway ${gw.perCall.toFixed(3)} ms (its process used ${gw.baselineMsPerSecond.toFixed(1)} ms/s while not called, subtracted), ` +
-          `${PORTKEY} ${pkCpu.perCall.toFixed(3)} ms (${pkCpu.baselineMsPerSecond.toFixed(1)} ms/s idle, subtracted); ` +
-          `the fake upstream ${up('direct')} ms called directly, ${up('gateway')} ms behind the gateway, ${up('portkey')} ms behind ${PORTKEY}`
+          `${PORTKEY} ${pkCpu.perCall.toFixed(3)} ms (${pkCpu.baselineMsPerSecond.toFixed(1)} ms/s idle, subtracted), bare proxy ${bareCpu.perCall.toFixed(3)} ms; ` +
+          `the fake upstream ${up('direct')} ms called directly, ${up('bare')} ms behind the bare proxy, ${up('gateway')} ms behind the gateway, ${up('portkey')} ms behind ${PORTKEY}`
         );
       };
       const notes = [
+        `floor: the bare proxy (node:http + undici, nothing else; bench/support/bare-proxy.ts) adds +${added(bareRun, 50).toFixed(2)} ms p50 and +${added(bareRun, 99).toFixed(2)} ms p99 under Poisson ${RATE}/s and answers ${Math.round(flatBare.result.requestsPerSecond)} req/s flat out; ` +
+          `a third of ${PORTKEY}'s added p50 is ${(added(pk, 50) * TARGET_P50_SHARE_OF_PORTKEY).toFixed(2)} ms`,
         cpuNote(`Poisson ${RATE}/s`, poissonRuns),
         cpuNote(`${CONNECTIONS} connections flat out`, flatRuns),
         profileNote(`Poisson ${RATE}/s for ${PROFILE_SECONDS} s`, poissonShare),
         profileNote(`${CONNECTIONS} connections flat out for ${PROFILE_SECONDS} s`, flatShare),
         `load average ${loadBefore.map((value) => value.toFixed(2)).join(' / ')} when the suite started, ${loadavg()
           .map((value) => value.toFixed(2))
-          .join(' / ')} at its end; the fake upstream flat out (node:http reading a POST body) ${Math.round(flatDirect.result.requestsPerSecond)} req/s, where a quiet machine of this kind answers 60k+ req/s from plain node:http (GET, constant body)`,
-        `Poisson: open-loop, ${RATE} req/s mean (exponential gaps), each latency timed from when its request was due, unique X-Request-Id per call; flat out: autocannon, ${CONNECTIONS} connections, unique X-Request-Id per call (1 ms latency resolution); ${context.load.durationSeconds} s per target and load in ${ROUNDS} rounds of ${seconds} s (target order reversed in every other round), after ${WARMUP_SECONDS} s of warm-up each; the fake upstream, each load generator and ${PORTKEY} run in processes of their own, the gateway in this one; every gateway call is journaled in DATA_DIR (fdatasync'd) and recorded in ${context.database.kind}`,
+          .join(' / ')} at its end; ${quietness}; the fake upstream flat out (node:http reading a POST body) ${Math.round(flatDirect.result.requestsPerSecond)} req/s`,
+        `Poisson: open-loop, ${RATE} req/s mean (exponential gaps), each latency timed from when its request was due, unique X-Request-Id per call; flat out: autocannon, ${CONNECTIONS} connections, unique X-Request-Id per call (1 ms latency resolution); ${context.load.durationSeconds} s per target and load in ${ROUNDS} rounds of ${seconds} s (target order reversed in every other round), after ${WARMUP_SECONDS} s of warm-up each; the fake upstream, the bare proxy, each load generator and ${PORTKEY} run in processes of their own, the gateway in this one; every gateway call is journaled in DATA_DIR (fdatasync'd) and recorded in ${context.database.kind}`,
       ];
       return { rows, verdicts, notes };
     } finally {
       await portkey.stop();
+      bare.process.disconnect();
       await service.stop();
       upstream.process.disconnect();
     }
