@@ -8,6 +8,7 @@ import type { JournalReplay } from './journal-replay';
 import type { KeptAnswer } from './recent-answers';
 import { recordCall } from './recording-failure';
 import { CallClaim, RequestClaims } from './request-claims';
+import { RequestIdLookup } from './request-id-lookup';
 import type { JournalEntry, UsageJournal } from './usage-journal';
 import type { InferenceCall, UsageRecorderService } from '../usage-recorder.service';
 
@@ -74,10 +75,12 @@ export interface UsageLedgerOptions {
  */
 export class UsageLedger {
   private readonly claims: RequestClaims;
+  private readonly recordedIds: RequestIdLookup;
   private timer?: NodeJS.Timeout;
 
   constructor(private readonly options: UsageLedgerOptions) {
     this.claims = new RequestClaims(options.outageWindowMs);
+    this.recordedIds = new RequestIdLookup(options.dataSource);
   }
 
   /** Journal syncs are timed from now on, and the spooled and kept-aside files counted when scraped. */
@@ -106,8 +109,8 @@ export class UsageLedger {
       }
       // Both lookups at once, the subject usually from this worker's copy. An id the gateway
       // generated just now cannot have been used, so it is not looked up at all.
-      const [row, usedBy] = await Promise.all([subject.load(), call.given ? this.recordIdOf(call.workspaceId, call.requestId) : null]).catch(
-        (error: Error): [T | null, { id: string } | null] => {
+      const [row, usedBy] = await Promise.all([subject.load(), call.given ? this.recordedIds.recordIdOf(call.workspaceId, call.requestId) : null]).catch(
+        (error: Error): [T | null, string | null] => {
           const cached = subject.cachedDuringOutage();
           if (cached) {
             // Serving through the outage: an id this worker journaled is used; the replay keeps aside
@@ -123,7 +126,7 @@ export class UsageLedger {
       // Another request with this id may have been claimed meanwhile: it is met at the top.
       if (this.claims.running(key) || (call.given && this.claims.kept(key))) continue;
       if (!row) throw notFound(subject.what);
-      if (usedBy) throw requestIdUsed(call.requestId, usedBy.id);
+      if (usedBy) throw requestIdUsed(call.requestId, usedBy);
       return { kind: 'admitted', subject: row };
     }
   }
@@ -205,12 +208,4 @@ export class UsageLedger {
     await this.options.replay.idle();
   }
 
-  /**
-   * Plain SQL on the unique (workspace_id, request_id) index: every call with an X-Request-Id waits
-   * for this before it goes upstream, and TypeORM's query building cost more than the query.
-   */
-  private async recordIdOf(workspaceId: string, requestId: string): Promise<{ id: string } | null> {
-    const rows = (await this.options.dataSource.query('SELECT id FROM usage_record WHERE workspace_id = ? AND request_id = ? LIMIT 1', [workspaceId, requestId])) as Array<{ id: string }>;
-    return rows.length > 0 ? { id: rows[0].id } : null;
-  }
 }
