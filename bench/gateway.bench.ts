@@ -123,6 +123,11 @@ function rowOf(caseName: string, requestsPerSecond: number, latenciesMs: number[
   return { suite: SUITE, case: caseName, requestsPerSecond, p50Ms: percentile(latenciesMs, 50), p99Ms: percentile(latenciesMs, 99), failures };
 }
 
+/** A difference in ms with its sign: the floor can come out a hair below direct. */
+function signedMs(ms: number): string {
+  return `${ms < 0 ? '−' : '+'}${Math.abs(ms).toFixed(2)}`;
+}
+
 function percent(part: number, whole: number): string {
   return `${((100 * part) / Math.max(1, whole)).toFixed(1)} %`;
 }
@@ -263,7 +268,7 @@ export const gatewaySuite: BenchSuite = {
         {
           label: `added p50 under Poisson ${RATE}/s <= ${PORTKEY}'s / 3`,
           met: onTargetDatabase ? added(gateway, 50) <= added(pk, 50) * TARGET_P50_SHARE_OF_PORTKEY : undefined,
-          detail: `gateway +${added(gateway, 50).toFixed(2)} ms, ${PORTKEY} +${added(pk, 50).toFixed(2)} ms (ratio ${(added(gateway, 50) / added(pk, 50)).toFixed(2)}); p50 direct ${p(direct, 50).toFixed(2)} ms, gateway ${p(gateway, 50).toFixed(2)} ms, ${PORTKEY} ${p(pk, 50).toFixed(2)} ms`,
+          detail: `gateway ${signedMs(added(gateway, 50))} ms, ${PORTKEY} ${signedMs(added(pk, 50))} ms (ratio ${(added(gateway, 50) / added(pk, 50)).toFixed(2)}); p50 direct ${p(direct, 50).toFixed(2)} ms, gateway ${p(gateway, 50).toFixed(2)} ms, ${PORTKEY} ${p(pk, 50).toFixed(2)} ms`,
         },
         {
           label: `max throughput (${CONNECTIONS} connections) >= ${TARGET_THROUGHPUT_TIMES_PORTKEY} x ${PORTKEY}'s`,
@@ -273,12 +278,12 @@ export const gatewaySuite: BenchSuite = {
         {
           label: `added p50 <= ${TARGET_P50_ADDED_MS} ms (defined on a quiet machine)`,
           met: onTargetDatabase && quiet ? added(gateway, 50) <= TARGET_P50_ADDED_MS : undefined,
-          detail: `${added(gateway, 50).toFixed(2)} ms; bare proxy +${added(bareRun, 50).toFixed(2)} ms; ${quietness}`,
+          detail: `${added(gateway, 50).toFixed(2)} ms; bare proxy ${signedMs(added(bareRun, 50))} ms; ${quietness}`,
         },
         {
           label: `added p99 <= ${TARGET_P99_ADDED_MS} ms (defined on a quiet machine)`,
           met: onTargetDatabase && quiet ? added(gateway, 99) <= TARGET_P99_ADDED_MS : undefined,
-          detail: `${added(gateway, 99).toFixed(2)} ms (p99 direct ${p(direct, 99).toFixed(2)} ms, gateway ${p(gateway, 99).toFixed(2)} ms); bare proxy +${added(bareRun, 99).toFixed(2)} ms; ${PORTKEY} +${added(pk, 99).toFixed(2)} ms; ${quietness}`,
+          detail: `${added(gateway, 99).toFixed(2)} ms (p99 direct ${p(direct, 99).toFixed(2)} ms, gateway ${p(gateway, 99).toFixed(2)} ms); bare proxy ${signedMs(added(bareRun, 99))} ms; ${PORTKEY} ${signedMs(added(pk, 99))} ms; ${quietness}`,
         },
       );
       const poissonShare = fileIoShare(profiledPoisson.profile);
@@ -318,7 +323,7 @@ export const gatewaySuite: BenchSuite = {
         );
       };
       const notes = [
-        `floor: the bare proxy (node:http + undici, nothing else; bench/support/bare-proxy.ts) adds +${added(bareRun, 50).toFixed(2)} ms p50 and +${added(bareRun, 99).toFixed(2)} ms p99 under Poisson ${RATE}/s and answers ${Math.round(flatBare.result.requestsPerSecond)} req/s flat out; ` +
+        `floor: the bare proxy (node:http + undici, nothing else; bench/support/bare-proxy.ts) adds ${signedMs(added(bareRun, 50))} ms p50 and ${signedMs(added(bareRun, 99))} ms p99 under Poisson ${RATE}/s and answers ${Math.round(flatBare.result.requestsPerSecond)} req/s flat out; ` +
           `a third of ${PORTKEY}'s added p50 is ${(added(pk, 50) * TARGET_P50_SHARE_OF_PORTKEY).toFixed(2)} ms`,
         cpuNote(`Poisson ${RATE}/s`, poissonRuns),
         cpuNote(`${CONNECTIONS} connections flat out`, flatRuns),
