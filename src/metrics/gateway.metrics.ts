@@ -72,7 +72,7 @@ export class PrometheusGatewayMetrics implements GatewayMetrics {
     this.calls = new Counter({ name: 'gateway_calls_total', help: 'Gateway calls by inference path, key source and outcome.', labelNames: ['path', 'key_source', 'outcome'], registers });
     this.added = new Histogram({ name: 'gateway_added_latency_seconds', help: "The gateway's own share of a call's latency: total time minus the upstream's.", buckets: ADDED_LATENCY_BUCKETS, registers });
     this.upstream = new Histogram({ name: 'gateway_upstream_latency_seconds', help: "The upstream's latency, from the request sent to the end of its answer.", buckets: UPSTREAM_LATENCY_BUCKETS, registers });
-    this.journalSync = new Histogram({ name: 'usage_journal_sync_seconds', help: 'Duration of one group commit (sync) of the usage journal.', buckets: JOURNAL_SYNC_BUCKETS, registers });
+    this.journalSync = new Histogram({ name: 'usage_journal_sync_seconds', help: 'Duration of one group commit (a durable write) of the usage journal.', buckets: JOURNAL_SYNC_BUCKETS, registers });
   }
 
   callFinished(call: FinishedGatewayCall): void {

@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { GatewayMetrics, NO_GATEWAY_METRICS } from '../../../metrics/gateway.metrics';
-import { GroupSync } from './group-sync';
-import { GroupWrite } from './group-write';
+import { DURABLE_APPEND_FLAGS, GroupWrite } from './group-write';
 import { CallIntent, completedLine, JOURNAL_PREFIX, JournalLine, SPOOL_PREFIX, UNRECORDABLE_PREFIX } from './journal-lines';
 import { keepAside } from './kept-aside';
 import type { InferenceCall } from '../usage-recorder.service';
@@ -25,7 +24,6 @@ interface Segment {
   path: string;
   fd: number;
   writes: GroupWrite;
-  sync: GroupSync;
   openedAt: number;
   /** calls journaled here */
   entries: number;
@@ -50,7 +48,7 @@ export interface JournalEntry {
 
 /**
  * The gateway's write-ahead journal in DATA_DIR: each call's intent before it goes upstream, its
- * outcome when it ends, in segment files that group-commit their syncs off the event loop. A
+ * outcome when it ends, in segment files written durably (O_DSYNC) and in groups off the event loop. A
  * segment whose calls all reached the database is deleted; one with a call the database could not
  * take becomes a spool file, which `JournalReplay` records.
  */
@@ -82,7 +80,7 @@ export class UsageJournal {
   }
 
   /**
-   * Journals a call's intent before it goes upstream. The write and its sync run off the event
+   * Journals a call's intent before it goes upstream. The durable write runs off the event
    * loop while the upstream works; `durable` says when the intent is on disk. From now on the call
    * is on the record whatever happens to this process: a segment left with an intent and no
    * outcome is recorded INTERRUPTED at replay.
@@ -180,7 +178,6 @@ export class UsageJournal {
 
   private async append(segment: Segment, line: JournalLine): Promise<void> {
     await segment.writes.append(`${JSON.stringify(line)}\n`);
-    await segment.sync.sync();
   }
 
   private segment(): Promise<Segment> {
@@ -203,14 +200,14 @@ export class UsageJournal {
   private async openSegment(): Promise<Segment> {
     this.sequence += 1;
     const path = join(this.dir, `${JOURNAL_PREFIX}${Date.now()}-${this.instance}-${this.sequence}.jsonl`);
-    const fd = await openAsync(path, 'a', 0o600);
+    const fd = await openAsync(path, DURABLE_APPEND_FLAGS, 0o600);
     const dir = await openAsync(this.dir, 'r');
     try {
       await fsyncAsync(dir);
     } finally {
       await closeAsync(dir);
     }
-    const segment: Segment = { path, fd, writes: new GroupWrite(fd), sync: new GroupSync(fd, (seconds) => this.metrics.journalSynced(seconds)), openedAt: Date.now(), entries: 0, closed: false, unsettled: 0, needsReplay: false };
+    const segment: Segment = { path, fd, writes: new GroupWrite(fd, (seconds) => this.metrics.journalSynced(seconds)), openedAt: Date.now(), entries: 0, closed: false, unsettled: 0, needsReplay: false };
     this.live.add(segment);
     return segment;
   }
@@ -250,7 +247,6 @@ export class UsageJournal {
     if (!segment.closed || segment.unsettled > 0 || segment.finishing) return;
     const finishing = (async () => {
       await segment.writes.idle();
-      await segment.sync.idle();
       await closeAsync(segment.fd);
       if (segment.needsReplay) await renameAsync(segment.path, join(this.dir, `${SPOOL_PREFIX}${segment.path.slice(segment.path.lastIndexOf(JOURNAL_PREFIX) + JOURNAL_PREFIX.length)}`));
       else await unlinkAsync(segment.path);
