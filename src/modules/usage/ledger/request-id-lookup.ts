@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import type { DataSource } from 'typeorm';
+import { RequestClaims } from './request-claims';
 
 interface RequestKey {
   workspaceId: string;
@@ -9,7 +10,7 @@ interface RequestKey {
 /** Pairs looked up in one statement at most, so that its text and parameters stay small. */
 const MAX_PAIRS_PER_QUERY = 100;
 
-const keyOf = (key: RequestKey) => `${key.workspaceId}\u0000${key.requestId}`;
+const keyOf = (key: RequestKey) => RequestClaims.keyOf(key.workspaceId, key.requestId);
 
 /**
  * Which request ids are already on the record. Every call with an X-Request-Id waits for this

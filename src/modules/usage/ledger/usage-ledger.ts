@@ -207,5 +207,4 @@ export class UsageLedger {
     await this.options.journal.stop();
     await this.options.replay.idle();
   }
-
 }
