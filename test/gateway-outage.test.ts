@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { CHAT_BODY, callGateway, eventually, storedRecords } from './support/gateway-client';
 import { byokWorkspace, freshRequestId } from './support/gateway-setup';
 import { CuttableApp, startCuttableApp } from './support/cuttable-app';
@@ -100,4 +101,24 @@ it('refuse: while the database is away, gateway calls answer 503 DATABASE_UNAVAI
   expect(fake.requestsTo('POST', '/chat/completions').length).toBe(before);
   expect((await app.t.http().get('/readyz')).status).toBe(503);
   await app.restore();
+});
+
+it('refuse: a call refused 503 before OpenRouter leaves no trace once the journal is replayed', async () => {
+  const { app: first, db } = await world('refuse');
+  const ws = await byokWorkspace(first.t);
+  // The first success marks the new key ACTIVE, which drops the cached copies; the second caches them.
+  for (let i = 0; i < 2; i += 1) expect((await callGateway(first.t, { workspaceId: ws.id })).status).toBe(200);
+  await first.cut();
+  const requestId = freshRequestId('readied-refused');
+  expect((await callGateway(first.t, { workspaceId: ws.id, requestId })).json?.error?.code).toBe('DATABASE_UNAVAILABLE');
+  await first.restore();
+  await first.close();
+  apps.splice(apps.indexOf(first), 1);
+
+  const second = await startCuttableApp(db, { openrouterBaseUrl: fake.baseUrl, platformOpenrouterKey: canaryKey(), gatewayDatabaseOutage: 'refuse' });
+  apps.push(second);
+  const own = second.t.app.seam.usageJournal.instance;
+  await eventually(async () => (readdirSync(db.dataDir).some((name) => name.startsWith('usage-') && !name.includes(own)) ? undefined : true), 20_000, "the first worker's journal replayed");
+  expect(readdirSync(db.dataDir).filter((name) => name.startsWith('usage-unrecordable-'))).toEqual([]);
+  expect(await queryOutside(db, 'SELECT id FROM usage_record WHERE request_id = ?', [requestId])).toEqual([]);
 });

@@ -128,22 +128,22 @@ export class InferenceGateway {
       response.end(kept.body);
       return;
     }
-    const workspace = admission.subject;
-    const overBudget = await this.deps.budget?.refusalFor(workspace.id, path);
-    if (overBudget) {
-      await this.deps.refusedCalls.count({ workspaceId: workspace.id, path, actorUserId, cause: overBudget.code });
-      throw new AppError(ErrorCode.BUDGET_EXCEEDED, overBudget.message);
-    }
-    const freeSlot = this.perWorkspace.tryAcquire(workspaceId);
-    if (!freeSlot) {
-      throw new AppError(
-        ErrorCode.CONCURRENCY_LIMIT,
-        `This workspace already has ${this.deps.maxConcurrentPerWorkspace} gateway calls in progress on this worker, the most allowed; nothing was sent upstream. Retry shortly.`,
-        { retryable: true },
-      );
-    }
-    const claim = this.deps.ledger.begin(claimRequest);
+    const { subject: workspace, claim } = admission;
+    let freeSlot: (() => void) | undefined;
     try {
+      const overBudget = await this.deps.budget?.refusalFor(workspace.id, path);
+      if (overBudget) {
+        await this.deps.refusedCalls.count({ workspaceId: workspace.id, path, actorUserId, cause: overBudget.code });
+        throw new AppError(ErrorCode.BUDGET_EXCEEDED, overBudget.message);
+      }
+      freeSlot = this.perWorkspace.tryAcquire(workspaceId);
+      if (!freeSlot) {
+        throw new AppError(
+          ErrorCode.CONCURRENCY_LIMIT,
+          `This workspace already has ${this.deps.maxConcurrentPerWorkspace} gateway calls in progress on this worker, the most allowed; nothing was sent upstream. Retry shortly.`,
+          { retryable: true },
+        );
+      }
       const call: CallContext = {
         meter,
         requestId,
@@ -168,7 +168,7 @@ export class InferenceGateway {
       await this.relay.send(call, resolved, body, response, true);
     } finally {
       claim.end();
-      freeSlot();
+      freeSlot?.();
     }
   }
 }

@@ -246,24 +246,19 @@ export class UpstreamRelay {
       return;
     }
     upstreamDone();
-    await intentOnDisk();
-    call.meter.outcome = clientGone ? 'interrupted' : 'answered';
+    // The answer is read and its record made ready while the intent's write may still be running.
     let usage;
     let model: string | undefined;
+    let answer: Buffer | undefined;
     if (streaming) {
       tap.end();
       usage = usageFrom(tap.usage, tap.generationId);
       model = tap.model;
     } else {
-      const text = Buffer.concat(chunks);
-      const parsed = safeJson(text);
+      answer = Buffer.concat(chunks);
+      const parsed = safeJson(answer);
       usage = usageFrom(parsed?.usage as Parameters<typeof usageFrom>[0], parsed?.id);
       model = typeof parsed?.model === 'string' ? parsed.model : undefined;
-      chunks.length = 0;
-      chunks.push(text);
-    }
-    if (resolved.source === KeySource.BYOK && KeyHealthService.clearedBySuccess(resolved.status)) {
-      await this.deps.health.markSucceeded(call.workspace.id, resolved.rowUpdatedAt).catch(() => undefined);
     }
     const completed: InferenceCall = {
       ...this.callRecord(call, resolved, model),
@@ -274,20 +269,24 @@ export class UpstreamRelay {
       isByok: usage.isByok,
       upstreamInferenceCostMicros: usage.upstreamInferenceCostMicros,
     };
+    if (resolved.source === KeySource.BYOK && KeyHealthService.clearedBySuccess(resolved.status)) {
+      await this.deps.health.markSucceeded(call.workspace.id, resolved.rowUpdatedAt).catch(() => undefined);
+    }
+    await intentOnDisk();
+    call.meter.outcome = clientGone ? 'interrupted' : 'answered';
+    if (!clientGone) {
+      start();
+      response.end(answer);
+    }
     // The completion goes to the journal beside the intent (synced in the next group commit) and to
     // the database after the answer: the database stays off the caller's critical path and no
     // answered call is lost, even to a crash. Until the record is written the X-Request-Id stays
     // claimed, reads of usage on this worker wait for it, and a graceful shutdown waits for it.
     const concluded = this.deps.ledger.conclude(entry, completed);
     let kept: KeptAnswer | undefined;
-    if (!streaming && call.retryable) {
-      kept = { bodyHash: call.bodyHash, status: upstream.status, headers: { ...relayedHeaders(upstream), 'x-key-source': resolved.source }, body: chunks[0], keySource: resolved.source };
+    if (answer && call.retryable) {
+      kept = { bodyHash: call.bodyHash, status: upstream.status, headers: { ...relayedHeaders(upstream), 'x-key-source': resolved.source }, body: answer, keySource: resolved.source };
       call.claim.keep(kept);
-    }
-    if (!clientGone) {
-      start();
-      if (streaming) response.end();
-      else response.end(chunks[0]);
     }
     call.freeSlot();
     const recordId = await this.deps.ledger.record(entry, completed, concluded, call.log);

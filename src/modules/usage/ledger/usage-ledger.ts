@@ -56,7 +56,7 @@ export interface ClaimSubject<T> {
   cachedDuringOutage(): T | undefined;
 }
 
-export type Admission<T> = { kind: 'kept'; answer: KeptAnswer } | { kind: 'admitted'; subject: T };
+export type Admission<T> = { kind: 'kept'; answer: KeptAnswer } | { kind: 'admitted'; subject: T; claim: CallClaim };
 
 export interface UsageLedgerOptions {
   dataSource: DataSource;
@@ -91,7 +91,9 @@ export class UsageLedger {
   /**
    * Whether the call may go on: a retry of a call this worker answered lately, or is answering
    * now, gets that answer; an id already on the record is refused. Otherwise the subject is
-   * returned, and `begin` claims the id.
+   * returned with the id claimed until the claim's `end`, so a concurrent duplicate never reaches
+   * OpenRouter. The claim is made with the last check, no await between them: a twin that passed
+   * its own check meanwhile would otherwise go upstream too.
    */
   async admit<T>(call: ClaimRequest, subject: ClaimSubject<T>, log: () => Logger): Promise<Admission<T>> {
     const key = RequestClaims.keyOf(call.workspaceId, call.requestId);
@@ -127,13 +129,8 @@ export class UsageLedger {
       if (this.claims.running(key) || (call.given && this.claims.kept(key))) continue;
       if (!row) throw notFound(subject.what);
       if (usedBy) throw requestIdUsed(call.requestId, usedBy);
-      return { kind: 'admitted', subject: row };
+      return { kind: 'admitted', subject: row, claim: this.claims.begin(key, call.bodyHash, call.streaming) };
     }
-  }
-
-  /** Claims the request id until `end`: a concurrent duplicate never reaches OpenRouter. */
-  begin(call: ClaimRequest): CallClaim {
-    return this.claims.begin(RequestClaims.keyOf(call.workspaceId, call.requestId), call.bodyHash, call.streaming);
   }
 
   /** On the record from here on: a crash while OpenRouter works leaves an INTERRUPTED record. */
