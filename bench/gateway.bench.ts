@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageRecordEntity } from '../src/modules/usage/usage-record.entity';
 import type { RunningApp } from '../src/app';
@@ -12,11 +12,15 @@ import { startPortkey } from './support/portkey';
 import { processCpuSeconds } from './support/process-cpu';
 import type { BenchContext, BenchRow, BenchSuite, BenchVerdict, SuiteResult } from './support/suite';
 import { startFakeUpstream } from './support/fake-upstream-process';
-import { startBareProxy } from './support/bare-proxy';
+import { startBareProxy, startLedgerFloorProxy } from './support/bare-proxy';
 import { startNodeHttpServer } from './bare-server';
 
 const SUITE = 'gateway';
-/** From issue 8: the same run measures the fake upstream called directly, this gateway and Portkey OSS (and a bare proxy, the floor). */
+/**
+ * From issue 8: the same run measures the fake upstream called directly, this gateway and Portkey
+ * OSS; and two floors: a bare proxy, and (on MariaDB/MySQL) the bare proxy plus the ledger's
+ * request-id check and durable intent, the least any gateway keeping SPEC.md's rules adds.
+ */
 const PORTKEY = 'Portkey 1.15.2';
 const RATE = 200;
 const CONNECTIONS = 50;
@@ -34,8 +38,8 @@ const QUIET_CHECK_SECONDS = 3;
 
 const BODY = JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello.' }] });
 
-type TargetName = 'direct' | 'bare' | 'gateway' | 'portkey';
-const TARGET_NAMES: readonly TargetName[] = ['direct', 'bare', 'gateway', 'portkey'];
+type TargetName = 'direct' | 'bare' | 'floor' | 'gateway' | 'portkey';
+const TARGET_NAMES: readonly TargetName[] = ['direct', 'bare', 'floor', 'gateway', 'portkey'];
 
 interface Target {
   name: TargetName;
@@ -44,7 +48,7 @@ interface Target {
   headers: Record<string, string>;
 }
 
-/** CPU seconds used so far by the fake upstream, the bare proxy, this process (where the gateway runs) and Portkey. */
+/** CPU seconds used so far by the fake upstream, the floors, this process (where the gateway runs) and Portkey (0 for a target not run). */
 type CpuReading = Record<TargetName, number>;
 
 interface Measured<R> {
@@ -151,6 +155,8 @@ export const gatewaySuite: BenchSuite = {
     const service = await startBenchApp(context.database, secrets, { OPENROUTER_BASE_URL: upstream.url });
     const portkey = await startPortkey();
     const bare = await startBareProxy(upstream.url);
+    const journalDir = mkdtempSync(join(tmpdir(), 'byok-floor-'));
+    const floor = context.database.url ? await startLedgerFloorProxy(upstream.url, context.database.url, join(journalDir, 'intents.jsonl')) : undefined;
     try {
       context.log(`quiet check: plain node:http (GET, constant body), ${CONNECTIONS} connections flat out for ${QUIET_CHECK_SECONDS} s`);
       const quietBefore = await plainHttpRate();
@@ -160,6 +166,7 @@ export const gatewaySuite: BenchSuite = {
       const targets: Target[] = [
         { name: 'direct', label: 'direct', url: `${upstream.url}/chat/completions`, headers: { ...json, authorization: `Bearer ${key}` } },
         { name: 'bare', label: 'bare proxy', url: `${bare.url}/v1/chat/completions`, headers: { ...json, authorization: `Bearer ${key}` } },
+        ...(floor ? [{ name: 'floor' as const, label: 'bare proxy + ledger', url: `${floor.url}/v1/chat/completions`, headers: { ...json, authorization: `Bearer ${key}` } }] : []),
         {
           name: 'gateway',
           label: `gateway (${context.database.kind})`,
@@ -174,10 +181,16 @@ export const gatewaySuite: BenchSuite = {
         },
       ];
       for (const target of targets) await probe(target);
-      const pids: Record<Exclude<TargetName, 'gateway'>, number> = { direct: upstream.process.pid as number, bare: bare.process.pid as number, portkey: portkey.pid };
+      const floorPid = floor?.process.pid;
       const readCpu = (): CpuReading => {
         const own = process.cpuUsage();
-        return { direct: processCpuSeconds(pids.direct), bare: processCpuSeconds(pids.bare), gateway: (own.user + own.system) / 1e6, portkey: processCpuSeconds(pids.portkey) };
+        return {
+          direct: processCpuSeconds(upstream.process.pid as number),
+          bare: processCpuSeconds(bare.process.pid as number),
+          floor: floorPid === undefined ? 0 : processCpuSeconds(floorPid),
+          gateway: (own.user + own.system) / 1e6,
+          portkey: processCpuSeconds(portkey.pid),
+        };
       };
       const measure = async <R>(target: Target, load: () => Promise<R>, callsOf: (result: R) => number): Promise<Measured<R>> => {
         const before = readCpu();
@@ -251,7 +264,8 @@ export const gatewaySuite: BenchSuite = {
       const quiet = quietRate >= QUIET_PLAIN_HTTP_RPS;
       const quietness = `plain node:http ${Math.round(quietBefore)} req/s before the loads, ${Math.round(quietAfter)} after (quiet: >= ${QUIET_PLAIN_HTTP_RPS})`;
 
-      const byName = <R>(runs: Array<Measured<R>>, name: TargetName) => runs.find((run) => run.target.name === name) as Measured<R>;
+      const byName = <R>(runs: Array<Measured<R>>, name: Exclude<TargetName, 'floor'>) => runs.find((run) => run.target.name === name) as Measured<R>;
+      const floorOf = <R>(runs: Array<Measured<R>>) => runs.find((run) => run.target.name === 'floor');
       const rows: BenchRow[] = [];
       for (const run of poissonRuns) rows.push(rowOf(`Poisson ${RATE}/s: ${run.target.label}`, run.result.requestsPerSecond, run.result.latenciesMs, run.result.failures));
       for (const run of flatRuns) {
@@ -259,16 +273,19 @@ export const gatewaySuite: BenchSuite = {
       }
 
       const p = (run: Measured<FixedRateResult>, q: number) => percentile(run.result.latenciesMs, q);
-      const [direct, bareRun, gateway, pk] = TARGET_NAMES.map((name) => byName(poissonRuns, name));
+      const [direct, bareRun, gateway, pk] = (['direct', 'bare', 'gateway', 'portkey'] as const).map((name) => byName(poissonRuns, name));
+      const floorRun = floorOf(poissonRuns);
       const added = (run: Measured<FixedRateResult>, q: number) => p(run, q) - p(direct, q);
-      const [flatDirect, flatBare, flatGateway, flatPortkey] = TARGET_NAMES.map((name) => byName(flatRuns, name));
+      const [flatDirect, flatBare, flatGateway, flatPortkey] = (['direct', 'bare', 'gateway', 'portkey'] as const).map((name) => byName(flatRuns, name));
+      const flatFloor = floorOf(flatRuns);
+      const floorNote = floorRun ? `; bare proxy + ledger ${signedMs(added(floorRun, 50))} ms` : '';
       const verdicts: BenchVerdict[] = [];
       const onTargetDatabase = context.database.kind !== 'sqlite';
       verdicts.push(
         {
           label: `added p50 under Poisson ${RATE}/s <= ${PORTKEY}'s / 3`,
           met: onTargetDatabase ? added(gateway, 50) <= added(pk, 50) * TARGET_P50_SHARE_OF_PORTKEY : undefined,
-          detail: `gateway ${signedMs(added(gateway, 50))} ms, ${PORTKEY} ${signedMs(added(pk, 50))} ms (ratio ${(added(gateway, 50) / added(pk, 50)).toFixed(2)}); p50 direct ${p(direct, 50).toFixed(2)} ms, gateway ${p(gateway, 50).toFixed(2)} ms, ${PORTKEY} ${p(pk, 50).toFixed(2)} ms`,
+          detail: `gateway ${signedMs(added(gateway, 50))} ms, ${PORTKEY} ${signedMs(added(pk, 50))} ms (ratio ${(added(gateway, 50) / added(pk, 50)).toFixed(2)})${floorNote}; p50 direct ${p(direct, 50).toFixed(2)} ms, gateway ${p(gateway, 50).toFixed(2)} ms, ${PORTKEY} ${p(pk, 50).toFixed(2)} ms`,
         },
         {
           label: `max throughput (${CONNECTIONS} connections) >= ${TARGET_THROUGHPUT_TIMES_PORTKEY} x ${PORTKEY}'s`,
@@ -278,12 +295,12 @@ export const gatewaySuite: BenchSuite = {
         {
           label: `added p50 <= ${TARGET_P50_ADDED_MS} ms (defined on a quiet machine)`,
           met: onTargetDatabase && quiet ? added(gateway, 50) <= TARGET_P50_ADDED_MS : undefined,
-          detail: `${added(gateway, 50).toFixed(2)} ms; bare proxy ${signedMs(added(bareRun, 50))} ms; ${quietness}`,
+          detail: `${added(gateway, 50).toFixed(2)} ms; bare proxy ${signedMs(added(bareRun, 50))} ms${floorNote}; ${quietness}`,
         },
         {
           label: `added p99 <= ${TARGET_P99_ADDED_MS} ms (defined on a quiet machine)`,
           met: onTargetDatabase && quiet ? added(gateway, 99) <= TARGET_P99_ADDED_MS : undefined,
-          detail: `${added(gateway, 99).toFixed(2)} ms (p99 direct ${p(direct, 99).toFixed(2)} ms, gateway ${p(gateway, 99).toFixed(2)} ms); bare proxy ${signedMs(added(bareRun, 99))} ms; ${PORTKEY} ${signedMs(added(pk, 99))} ms; ${quietness}`,
+          detail: `${added(gateway, 99).toFixed(2)} ms (p99 direct ${p(direct, 99).toFixed(2)} ms, gateway ${p(gateway, 99).toFixed(2)} ms); bare proxy ${signedMs(added(bareRun, 99))} ms${floorRun ? `; bare proxy + ledger ${signedMs(added(floorRun, 99))} ms` : ''}; ${PORTKEY} ${signedMs(added(pk, 99))} ms; ${quietness}`,
         },
       );
       const poissonShare = fileIoShare(profiledPoisson.profile);
@@ -305,7 +322,7 @@ export const gatewaySuite: BenchSuite = {
       // CPU per call: each server's CPU time during its runs, less what it used per second while
       // it was not called (during the direct run of the same load: for this process that is the
       // benchmark's own bookkeeping; for Portkey its timers).
-      const cpuPerCallMs = (runs: Array<Measured<unknown>>, name: Exclude<TargetName, 'direct'>) => {
+      const cpuPerCallMs = (runs: Array<Measured<unknown>>, name: Exclude<TargetName, 'direct' | 'floor'>) => {
         const idle = byName(runs, 'direct');
         const run = byName(runs, name);
         const baseline = (idle.cpu[name] / idle.seconds) * run.seconds;
@@ -315,16 +332,21 @@ export const gatewaySuite: BenchSuite = {
         const gw = cpuPerCallMs(runs, 'gateway');
         const pkCpu = cpuPerCallMs(runs, 'portkey');
         const bareCpu = cpuPerCallMs(runs, 'bare');
-        const up = (name: TargetName) => ((1000 * byName(runs, name).cpu.direct) / Math.max(1, byName(runs, name).calls)).toFixed(3);
+        const floorRunOf = floorOf(runs);
+        const floorCpu = floorRunOf ? ((1000 * floorRunOf.cpu.floor) / Math.max(1, floorRunOf.calls)).toFixed(3) : undefined;
+        const up = (name: Exclude<TargetName, 'floor'>) => ((1000 * byName(runs, name).cpu.direct) / Math.max(1, byName(runs, name).calls)).toFixed(3);
         return (
           `CPU per call, ${label}: gateway ${gw.perCall.toFixed(3)} ms (its process used ${gw.baselineMsPerSecond.toFixed(1)} ms/s while not called, subtracted), ` +
-          `${PORTKEY} ${pkCpu.perCall.toFixed(3)} ms (${pkCpu.baselineMsPerSecond.toFixed(1)} ms/s idle, subtracted), bare proxy ${bareCpu.perCall.toFixed(3)} ms; ` +
+          `${PORTKEY} ${pkCpu.perCall.toFixed(3)} ms (${pkCpu.baselineMsPerSecond.toFixed(1)} ms/s idle, subtracted), bare proxy ${bareCpu.perCall.toFixed(3)} ms${floorCpu ? `, bare proxy + ledger ${floorCpu} ms` : ''}; ` +
           `the fake upstream ${up('direct')} ms called directly, ${up('bare')} ms behind the bare proxy, ${up('gateway')} ms behind the gateway, ${up('portkey')} ms behind ${PORTKEY}`
         );
       };
       const notes = [
         `floor: the bare proxy (node:http + undici, nothing else; bench/support/bare-proxy.ts) adds ${signedMs(added(bareRun, 50))} ms p50 and ${signedMs(added(bareRun, 99))} ms p99 under Poisson ${RATE}/s and answers ${Math.round(flatBare.result.requestsPerSecond)} req/s flat out; ` +
           `a third of ${PORTKEY}'s added p50 is ${(added(pk, 50) * TARGET_P50_SHARE_OF_PORTKEY).toFixed(2)} ms`,
+        floorRun && flatFloor
+          ? `ledger floor: the bare proxy plus the request-id check (one SELECT on usage_record's unique index) before the upstream and the intent's O_DSYNC append while it works (bench/support/bare-proxy.ts) adds ${signedMs(added(floorRun, 50))} ms p50 and ${signedMs(added(floorRun, 99))} ms p99 under Poisson ${RATE}/s and answers ${Math.round(flatFloor.result.requestsPerSecond)} req/s flat out`
+          : `ledger floor: not run (it needs MariaDB/MySQL)`,
         cpuNote(`Poisson ${RATE}/s`, poissonRuns),
         cpuNote(`${CONNECTIONS} connections flat out`, flatRuns),
         profileNote(`Poisson ${RATE}/s for ${PROFILE_SECONDS} s`, poissonShare),
@@ -338,6 +360,8 @@ export const gatewaySuite: BenchSuite = {
     } finally {
       await portkey.stop();
       bare.process.disconnect();
+      floor?.process.disconnect();
+      rmSync(journalDir, { recursive: true, force: true });
       await service.stop();
       upstream.process.disconnect();
     }

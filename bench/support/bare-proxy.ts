@@ -1,8 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:http';
+import { open } from 'node:fs/promises';
+import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { createPool } from 'mysql2/promise';
 import { Agent, request } from 'undici';
+import { DURABLE_APPEND_FLAGS } from '../../src/modules/usage/ledger/group-write';
 import { forkChildServer } from './child-server';
 
 /**
@@ -16,27 +19,65 @@ export function startBareProxy(upstreamUrl: string): Promise<{ url: string; proc
   return forkChildServer(join(__dirname, 'bare-proxy.js'), [upstreamUrl]);
 }
 
-if (require.main === module) {
-  const upstreamUrl = process.argv[2];
+/**
+ * The bare proxy plus only what SPEC.md's usage ledger puts on a call's path, done the cheapest
+ * way: one SELECT on usage_record's unique (workspace_id, request_id) index before the call goes
+ * upstream (a used id answers 409), and the intent's durable append (O_DSYNC, one write per call
+ * on libuv's pool) while the upstream works, the answer waiting for it. No authentication, key,
+ * budget, recording or metrics. Any gateway that keeps the ledger's rules adds at least this.
+ */
+export function startLedgerFloorProxy(upstreamUrl: string, databaseUrl: string, journalPath: string): Promise<{ url: string; process: ChildProcess }> {
+  return forkChildServer(join(__dirname, 'bare-proxy.js'), [upstreamUrl, databaseUrl, journalPath]);
+}
+
+type Step = (requestId: string, outgoing: ServerResponse) => Promise<{ go: false } | { go: true; durable?: Promise<unknown> }>;
+
+async function ledgerSteps(databaseUrl: string, journalPath: string): Promise<Step> {
+  const pool = createPool({ uri: databaseUrl, connectionLimit: 20 });
+  const journal = await open(journalPath, DURABLE_APPEND_FLAGS);
+  return async (requestId, outgoing) => {
+    const [rows] = await pool.query('SELECT id FROM usage_record WHERE workspace_id = ? AND request_id = ?', ['floor', requestId]);
+    if ((rows as unknown[]).length > 0) {
+      outgoing.writeHead(409).end();
+      return { go: false };
+    }
+    return { go: true, durable: journal.write(`${JSON.stringify({ intent: requestId, at: Date.now() })}\n`) };
+  };
+}
+
+function serve(upstreamUrl: string, step: Step | undefined) {
   const agent = new Agent({ connections: 256, keepAliveTimeout: 30_000 });
-  const server = createServer((incoming, outgoing) => {
+  const forward = (incoming: IncomingMessage, outgoing: ServerResponse, body: Buffer, durable: Promise<unknown> | undefined) =>
+    request(`${upstreamUrl}/chat/completions`, {
+      method: 'POST',
+      dispatcher: agent,
+      headers: { authorization: incoming.headers.authorization ?? '', 'content-type': 'application/json', 'x-request-id': String(incoming.headers['x-request-id'] ?? '') },
+      body,
+    }).then(async (answer) => {
+      const answerBody = Buffer.from(await answer.body.arrayBuffer());
+      await durable;
+      outgoing.writeHead(answer.statusCode, { 'content-type': String(answer.headers['content-type'] ?? 'application/json') }).end(answerBody);
+    });
+  return createServer((incoming, outgoing) => {
     const chunks: Buffer[] = [];
     incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
     incoming.on('end', () => {
-      request(`${upstreamUrl}/chat/completions`, {
-        method: 'POST',
-        dispatcher: agent,
-        headers: { authorization: incoming.headers.authorization ?? '', 'content-type': 'application/json', 'x-request-id': String(incoming.headers['x-request-id'] ?? '') },
-        body: Buffer.concat(chunks),
-      })
-        .then(async (answer) => {
-          const body = Buffer.from(await answer.body.arrayBuffer());
-          outgoing.writeHead(answer.statusCode, { 'content-type': String(answer.headers['content-type'] ?? 'application/json') }).end(body);
-        })
+      const body = Buffer.concat(chunks);
+      const admitted = step ? step(String(incoming.headers['x-request-id'] ?? ''), outgoing) : Promise.resolve({ go: true as const, durable: undefined });
+      admitted
+        .then((admission) => (admission.go ? forward(incoming, outgoing, body, admission.durable) : undefined))
         .catch(() => outgoing.writeHead(502).end());
     });
   });
-  server.keepAliveTimeout = 65_000;
-  server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
+}
+
+if (require.main === module) {
+  const [upstreamUrl, databaseUrl, journalPath] = process.argv.slice(2);
+  const stepped = databaseUrl && journalPath ? ledgerSteps(databaseUrl, journalPath) : Promise.resolve(undefined);
+  void stepped.then((step) => {
+    const server = serve(upstreamUrl, step);
+    server.keepAliveTimeout = 65_000;
+    server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
+  });
   process.on('disconnect', () => process.exit(0));
 }
