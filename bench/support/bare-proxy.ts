@@ -30,22 +30,20 @@ export function startLedgerFloorProxy(upstreamUrl: string, databaseUrl: string, 
   return forkChildServer(join(__dirname, 'bare-proxy.js'), [upstreamUrl, databaseUrl, journalPath]);
 }
 
-type Step = (requestId: string, outgoing: ServerResponse) => Promise<{ go: false } | { go: true; durable?: Promise<unknown> }>;
+/** Before the call goes upstream: `used` when the request id is on the record, else what the answer waits for. */
+type Admit = (requestId: string) => Promise<'used' | { durable: Promise<unknown> }>;
 
-async function ledgerSteps(databaseUrl: string, journalPath: string): Promise<Step> {
+async function ledgerAdmission(databaseUrl: string, journalPath: string): Promise<Admit> {
   const pool = createPool({ uri: databaseUrl, connectionLimit: 20 });
   const journal = await open(journalPath, DURABLE_APPEND_FLAGS);
-  return async (requestId, outgoing) => {
+  return async (requestId) => {
     const [rows] = await pool.query('SELECT id FROM usage_record WHERE workspace_id = ? AND request_id = ?', ['floor', requestId]);
-    if ((rows as unknown[]).length > 0) {
-      outgoing.writeHead(409).end();
-      return { go: false };
-    }
-    return { go: true, durable: journal.write(`${JSON.stringify({ intent: requestId, at: Date.now() })}\n`) };
+    if ((rows as unknown[]).length > 0) return 'used';
+    return { durable: journal.write(`${JSON.stringify({ intent: requestId, at: Date.now() })}\n`) };
   };
 }
 
-function serve(upstreamUrl: string, step: Step | undefined) {
+function serve(upstreamUrl: string, admit: Admit | undefined) {
   const agent = new Agent({ connections: 256, keepAliveTimeout: 30_000 });
   const forward = (incoming: IncomingMessage, outgoing: ServerResponse, body: Buffer, durable: Promise<unknown> | undefined) =>
     request(`${upstreamUrl}/chat/completions`, {
@@ -63,9 +61,9 @@ function serve(upstreamUrl: string, step: Step | undefined) {
     incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
     incoming.on('end', () => {
       const body = Buffer.concat(chunks);
-      const admitted = step ? step(String(incoming.headers['x-request-id'] ?? ''), outgoing) : Promise.resolve({ go: true as const, durable: undefined });
+      const admitted = admit ? admit(String(incoming.headers['x-request-id'] ?? '')) : Promise.resolve({ durable: undefined });
       admitted
-        .then((admission) => (admission.go ? forward(incoming, outgoing, body, admission.durable) : undefined))
+        .then((admission) => (admission === 'used' ? void outgoing.writeHead(409).end() : forward(incoming, outgoing, body, admission.durable)))
         .catch(() => outgoing.writeHead(502).end());
     });
   });
@@ -73,9 +71,9 @@ function serve(upstreamUrl: string, step: Step | undefined) {
 
 if (require.main === module) {
   const [upstreamUrl, databaseUrl, journalPath] = process.argv.slice(2);
-  const stepped = databaseUrl && journalPath ? ledgerSteps(databaseUrl, journalPath) : Promise.resolve(undefined);
-  void stepped.then((step) => {
-    const server = serve(upstreamUrl, step);
+  const admission = databaseUrl && journalPath ? ledgerAdmission(databaseUrl, journalPath) : Promise.resolve(undefined);
+  void admission.then((admit) => {
+    const server = serve(upstreamUrl, admit);
     server.keepAliveTimeout = 65_000;
     server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
   });
